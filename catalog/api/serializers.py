@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from catalog.models import AISystem
+
+
+class AISystemSerializer(serializers.ModelSerializer):
+    business_owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    technical_owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    risk_owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AISystem
+        fields = [
+            "slug", "name", "purpose", "lifecycle_stage", "risk_tier", "business_owner", "technical_owner",
+            "risk_owner", "vendor", "model_name", "model_version", "data_categories", "repo_url", "runbook_url",
+            "dashboard_url", "primary_metric", "metric_threshold", "metric_higher_is_better", "created_at",
+            "updated_at", "url",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, obj: AISystem) -> str:
+        request = self.context.get("request")
+        path = obj.get_absolute_url()
+        return request.build_absolute_uri(path) if request else path

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django_filters import rest_framework as filters
+from rest_framework import viewsets
+
+from catalog.api.serializers import AISystemSerializer
+from catalog.models import AISystem
+
+
+class AISystemFilter(filters.FilterSet):
+    class Meta:
+        model = AISystem
+        fields = ["lifecycle_stage", "risk_tier"]
+
+
+class AISystemViewSet(viewsets.ReadOnlyModelViewSet):
+    """AI systems in the catalog that the caller may see."""
+
+    serializer_class = AISystemSerializer
+    lookup_field = "slug"
+    filterset_class = AISystemFilter
+
+    def get_queryset(self) -> Any:
+        return (
+            AISystem.objects.visible_to(self.request.user)
+            .select_related("business_owner", "technical_owner", "risk_owner")
+            .order_by("slug")
+        )

@@ -1,0 +1,45 @@
+"""Choices owned by the catalog; intake and governance import them (never the other way)."""
+
+from django.db import models
+
+
+class RiskTier(models.TextChoices):
+    PROHIBITED = "prohibited", "Prohibited"
+    HIGH = "high", "High"
+    LIMITED = "limited", "Limited"
+    MINIMAL = "minimal", "Minimal"
+
+
+class LifecycleStage(models.TextChoices):
+    PROPOSED = "proposed", "Proposed"
+    IN_DEVELOPMENT = "in_development", "In development"
+    PILOT = "pilot", "Pilot"
+    PRODUCTION = "production", "Production"
+    RETIRED = "retired", "Retired"
+
+
+LIFECYCLE_TRANSITIONS: dict[str, frozenset[str]] = {
+    LifecycleStage.PROPOSED: frozenset({LifecycleStage.IN_DEVELOPMENT, LifecycleStage.RETIRED}),
+    LifecycleStage.IN_DEVELOPMENT: frozenset({LifecycleStage.PILOT, LifecycleStage.RETIRED}),
+    LifecycleStage.PILOT: frozenset({LifecycleStage.PRODUCTION, LifecycleStage.IN_DEVELOPMENT, LifecycleStage.RETIRED}),
+    LifecycleStage.PRODUCTION: frozenset({LifecycleStage.RETIRED}),
+    LifecycleStage.RETIRED: frozenset(),
+}
+
+
+class DataCategory(models.TextChoices):
+    PERSONAL = "personal", "Personal data"
+    SPECIAL_CATEGORY = "special_category", "Special-category personal data"
+    CONFIDENTIAL = "confidential", "Confidential business data"
+    PUBLIC = "public", "Public data only"
+
+
+class OwnerRole(models.TextChoices):
+    BUSINESS = "business", "Business owner"
+    TECHNICAL = "technical", "Technical owner"
+    RISK = "risk", "Risk owner"
+
+
+class ModelCardStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"

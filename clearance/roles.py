@@ -1,0 +1,54 @@
+"""Roles are Django groups, created by a migration; this module is the one place that names them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class Role(StrEnum):
+    REQUESTER = "requester"
+    GOVERNANCE_LEAD = "governance-lead"
+    SECURITY_REVIEWER = "security-reviewer"
+    LEGAL_REVIEWER = "legal-reviewer"
+    PRIVACY_REVIEWER = "privacy-reviewer"
+    SYSTEM_OWNER = "system-owner"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.REQUESTER: "Requester",
+    Role.GOVERNANCE_LEAD: "Governance lead",
+    Role.SECURITY_REVIEWER: "Security reviewer",
+    Role.LEGAL_REVIEWER: "Legal reviewer",
+    Role.PRIVACY_REVIEWER: "Privacy reviewer",
+    Role.SYSTEM_OWNER: "System owner",
+    Role.AUDITOR: "Auditor (read only)",
+    Role.ADMIN: "Administrator",
+}
+
+# Roles that may read the whole portfolio (every request, system, review and the audit trail).
+PORTFOLIO_READERS = frozenset({Role.GOVERNANCE_LEAD, Role.AUDITOR, Role.ADMIN})
+
+
+def roles_of(user: Any) -> frozenset[str]:
+    """The user's role names, cached on the user object for the request."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return frozenset()
+    cached = getattr(user, "_clearance_roles", None)
+    if cached is None:
+        cached = frozenset(user.groups.values_list("name", flat=True))
+        if user.is_superuser:
+            cached = cached | {Role.ADMIN.value}
+        user._clearance_roles = cached
+    return cached
+
+
+def has_role(user: Any, *roles: Role) -> bool:
+    mine = roles_of(user)
+    return any(role.value in mine for role in roles)
+
+
+def reads_portfolio(user: Any) -> bool:
+    return has_role(user, *PORTFOLIO_READERS)

@@ -1,0 +1,132 @@
+"""API tokens: ``clr_<key id>_<secret>``, shown once, stored as an HMAC-SHA256 digest.
+
+The digest is keyed by a server-side pepper (settings.TOKEN_PEPPER), so a leaked database alone
+cannot be used to check guesses. Lookup is by the public key id; the digest is compared in constant
+time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from clearance.audit import audit_record
+from clearance.errors import DomainError
+from clearance.models import ApiToken
+
+PREFIX = "clr_"
+KEY_ID_LENGTH = 12
+
+
+class Scope:
+    GATE_CHECK = "gate:check"
+    READ = "read"
+    WRITE = "write"
+
+    ALL = (GATE_CHECK, READ, WRITE)
+
+
+def token_digest(token: str) -> str:
+    return hmac.new(settings.TOKEN_PEPPER.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    plaintext: str
+
+
+def api_token_create(
+    *, user: Any, name: str, scopes: list[str], expires_at: datetime | None = None, actor: Any = None
+) -> IssuedToken:
+    """Issue a token for ``user``; the plaintext is returned once and never stored."""
+    unknown = sorted(set(scopes) - set(Scope.ALL))
+    if unknown:
+        raise DomainError(f"unknown scope(s): {', '.join(unknown)}; known: {', '.join(Scope.ALL)}", field="scopes")
+    if not scopes:
+        raise DomainError("at least one scope is required", field="scopes")
+    if not name.strip():
+        raise DomainError("a token needs a name", field="name")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise DomainError("the expiry must be in the future", field="expires_at")
+    key_id = secrets.token_hex(KEY_ID_LENGTH // 2)
+    plaintext = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user,
+            name=name.strip(),
+            key_id=key_id,
+            digest=token_digest(plaintext),
+            scopes=sorted(set(scopes)),
+            expires_at=expires_at,
+        )
+        audit_record(
+            actor=actor or user,
+            action="api_token.created",
+            obj=token,
+            data={"user": user.get_username(), "scopes": token.scopes, "expires_at": expires_at},
+        )
+    return IssuedToken(token=token, plaintext=plaintext)
+
+
+def api_token_revoke(*, token: ApiToken, actor: Any) -> ApiToken:
+    with transaction.atomic():
+        updated = ApiToken.objects.filter(pk=token.pk, revoked_at=None).update(revoked_at=timezone.now())
+        if updated:
+            audit_record(actor=actor, action="api_token.revoked", obj=token)
+    token.refresh_from_db()
+    return token
+
+
+def resolve_token(plaintext: str) -> ApiToken | None:
+    """The live token for this plaintext, or None (malformed, unknown, wrong secret, expired, revoked)."""
+    if not plaintext.startswith(PREFIX) or len(plaintext) < len(PREFIX) + KEY_ID_LENGTH + 2:
+        return None
+    key_id = plaintext[len(PREFIX) : len(PREFIX) + KEY_ID_LENGTH]
+    token = ApiToken.objects.select_related("user").filter(key_id=key_id).first()
+    expected = token.digest if token else token_digest("decoy")
+    # Compare even when the key id is unknown, so timing does not tell which key ids exist.
+    matches = hmac.compare_digest(expected, token_digest(plaintext))
+    if token is None or not matches:
+        return None
+    now = timezone.now()
+    if token.revoked_at is not None or (token.expires_at is not None and token.expires_at <= now):
+        return None
+    if not token.user.is_active:
+        return None
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        # Throttled so the gate's hot path does not write on every call.
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer clr_…``; answers 401 with a JSON body for a bad token."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request: Any) -> tuple[Any, ApiToken] | None:
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        parts = header.split()
+        if parts[0].lower() != self.keyword.lower():
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("the Authorization header must be 'Bearer <token>'")
+        token = resolve_token(parts[1])
+        if token is None:
+            raise exceptions.AuthenticationFailed("the token is invalid, expired or revoked")
+        return token.user, token
+
+    def authenticate_header(self, request: Any) -> str:
+        return f'{self.keyword} realm="clearance"'

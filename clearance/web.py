@@ -1,0 +1,60 @@
+"""Helpers the views of every app share: object access, service calls, pagination."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Page, Paginator
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest
+
+from clearance.errors import DomainError, NotAllowed
+
+M = TypeVar("M", bound=Model)
+
+
+def get_visible_or_404(queryset: QuerySet[M], **lookup: Any) -> M:
+    """One answer, 404, for both 'does not exist' and 'you may not see it'."""
+    obj = queryset.filter(**lookup).first()
+    if obj is None:
+        raise Http404("not found")
+    return obj
+
+
+def run_service(request: HttpRequest, form: forms.Form | None, call: Callable[[], Any], success: str) -> Any:
+    """Call a service; put domain errors on the form (by field) or in messages. Returns the result or None."""
+    try:
+        result = call()
+    except NotAllowed as exc:
+        raise PermissionDenied(exc.message) from exc
+    except DomainError as exc:
+        _attach(request, form, exc.field, exc.message)
+        return None
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            for field, errors in exc.message_dict.items():
+                for error in errors:
+                    _attach(request, form, field, error)
+        else:
+            for error in exc.messages:
+                _attach(request, form, None, error)
+        return None
+    messages.success(request, success)
+    return result
+
+
+def _attach(request: HttpRequest, form: forms.Form | None, field: str | None, message: str) -> None:
+    if form is not None and field in getattr(form, "fields", {}):
+        form.add_error(field, message)
+    elif form is not None and hasattr(form, "cleaned_data"):
+        form.add_error(None, f"{field.replace('_', ' ')}: {message}" if field else message)
+    else:
+        messages.error(request, f"{field.replace('_', ' ')}: {message}" if field else message)
+
+
+def paginate(request: HttpRequest, queryset: Any, per_page: int = 25) -> Page:
+    return Paginator(queryset, per_page).get_page(request.GET.get("page"))

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from governance.choices import REVIEW_DECISIONS
+from governance.models import GateCheck, Review
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Review
+        fields = [
+            "id", "kind", "request", "system", "status", "assignee", "opened_at", "due_at", "decided_by",
+            "decided_at", "rationale", "conditions", "expires_at",
+        ]
+        read_only_fields = fields
+
+
+class ReviewDecisionSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=[str(d) for d in REVIEW_DECISIONS])
+    rationale = serializers.CharField(max_length=10000, trim_whitespace=True)
+    conditions = serializers.CharField(max_length=10000, required=False, allow_blank=True, default="")
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class GateCheckRequestSerializer(serializers.Serializer):
+    system = serializers.SlugField(max_length=80)
+    environment = serializers.RegexField(r"^[a-z][a-z0-9-]*$", max_length=50)
+    version = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    commit = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    pipeline_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
+
+    def to_internal_value(self, data: object) -> dict:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["unknown field"] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class GateRequirementSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.ChoiceField(choices=["met", "missing", "failed", "stale", "waived"])
+    message = serializers.CharField()
+    fix = serializers.CharField(allow_blank=True)
+    evidence = serializers.DictField()
+
+
+class GatePolicySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    version = serializers.CharField()
+
+
+class GateCheckResponseSerializer(serializers.Serializer):
+    """The gate contract (DESIGN.md): the same shape for pass and block."""
+
+    id = serializers.IntegerField()
+    verdict = serializers.ChoiceField(choices=["pass", "block"])
+    system = serializers.CharField()
+    environment = serializers.CharField()
+    policy = GatePolicySerializer()
+    checked_at = serializers.DateTimeField()
+    requirements = GateRequirementSerializer(many=True)
+    url = serializers.URLField()
+
+
+class GateCheckSerializer(serializers.ModelSerializer):
+    system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = GateCheck
+        fields = [
+            "id", "system", "environment", "version", "commit", "pipeline_url", "verdict", "policy_name",
+            "policy_version", "user", "checked_at", "duration_ms",
+        ]
+        read_only_fields = fields

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.http import FileResponse, HttpRequest
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, generics, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+import clearance
+from clearance.api import error_body
+from clearance.policyfile import PolicyError
+from clearance.tokens import Scope
+from governance.api.serializers import (
+    GateCheckRequestSerializer,
+    GateCheckResponseSerializer,
+    GateCheckSerializer,
+    ReviewDecisionSerializer,
+    ReviewSerializer,
+)
+from governance.models import GateCheck, Review
+from governance.policy.loader import load_readiness_policy
+from governance.selectors import system_for_facts
+from governance.services import gate_check, review_decide
+
+
+class ReviewFilter(filters.FilterSet):
+    class Meta:
+        model = Review
+        fields = ["kind", "status"]
+
+
+class ReviewViewSet(viewsets.ReadOnlyModelViewSet):
+    """Reviews the caller may see; reviewers decide them with POST …/decision."""
+
+    serializer_class = ReviewSerializer
+    filterset_class = ReviewFilter
+
+    def get_queryset(self) -> Any:
+        return Review.objects.visible_to(self.request.user).select_related("assignee", "decided_by", "system")
+
+    @extend_schema(request=ReviewDecisionSerializer, responses={200: ReviewSerializer})
+    @action(detail=True, methods=["post"])
+    def decision(self, request: Request, pk: str | None = None) -> Response:
+        review = self.get_object()
+        body = ReviewDecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        decided = review_decide(actor=request.user, review=review, **body.validated_data)
+        return Response(ReviewSerializer(decided, context={"request": request}).data)
+
+
+def _error(status: int, code: str, message: str, fields: dict[str, list[str]] | None = None) -> Response:
+    return Response(error_body(code, message, fields), status=status)
+
+
+class GateChecksView(generics.ListAPIView):
+    """The deployment gate. POST asks whether a system may deploy to an environment; GET lists the
+    recorded checks the caller may see."""
+
+    serializer_class = GateCheckSerializer
+    required_scopes = {"POST": Scope.GATE_CHECK}
+    filterset_fields = ["environment", "verdict"]
+
+    def get_queryset(self) -> Any:
+        return GateCheck.objects.visible_to(self.request.user).select_related("system", "user")
+
+    @extend_schema(
+        request=GateCheckRequestSerializer,
+        responses={
+            200: GateCheckResponseSerializer,
+            400: OpenApiResponse(description="bad body: {error: {code, message, fields}}"),
+            401: OpenApiResponse(description="missing or invalid token"),
+            403: OpenApiResponse(description="the token lacks the gate:check scope"),
+            404: OpenApiResponse(description="unknown system or environment"),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        if not isinstance(request.data, dict):
+            raise exceptions.ParseError("the body must be a JSON object")
+        body = GateCheckRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        system = system_for_facts(data["system"], request.user)
+        if system is None:
+            return _error(404, "unknown_system", f"no system '{data['system']}' (or you may not see it)",
+                          {"system": ["unknown system"]})
+        policy, policy_error = None, ""
+        try:
+            policy = load_readiness_policy()
+        except PolicyError as exc:
+            policy_error = exc.message
+        if policy is not None and data["environment"] not in policy.environments:
+            known = ", ".join(sorted(policy.environments))
+            return _error(404, "unknown_environment", f"no environment '{data['environment']}'; known: {known}",
+                          {"environment": [f"unknown environment; known: {known}"]})
+        result = gate_check(
+            user=request.user,
+            token=request.auth if getattr(request.auth, "pk", None) else None,
+            system=system,
+            environment=data["environment"],
+            policy=policy,
+            policy_error=policy_error,
+            version=data["version"],
+            commit=data["commit"],
+            pipeline_url=data["pipeline_url"],
+        )
+        check = result.check
+        return Response(
+            {
+                "id": check.pk,
+                "verdict": check.verdict,
+                "system": system.slug,
+                "environment": check.environment,
+                "policy": {"name": check.policy_name, "version": check.policy_version},
+                "checked_at": check.checked_at.isoformat(),
+                "requirements": [
+                    {key: req.get(key) for key in ("id", "title", "status", "message", "fix", "evidence")}
+                    for req in check.requirements
+                ],
+                "url": request.build_absolute_uri(
+                    reverse("system-detail", kwargs={"slug": system.slug}) + f"#env-{check.environment}"
+                ),
+            }
+        )
+
+
+CLIENT_PATH = Path(clearance.__file__).resolve().parent / "gate_client.py"
+
+
+@require_GET
+def download_client(request: HttpRequest) -> FileResponse:
+    """The stdlib-only CLI as one file, for CI runners: curl -o clearance_check.py …"""
+    return FileResponse(
+        CLIENT_PATH.open("rb"), as_attachment=True, filename="clearance_check.py", content_type="text/x-python"
+    )

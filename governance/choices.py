@@ -1,0 +1,69 @@
+"""Review, decision-record and readiness states with their allowed moves."""
+
+from django.db import models
+
+from clearance.roles import Role
+
+
+class ReviewKind(models.TextChoices):
+    SECURITY = "security", "Security"
+    LEGAL = "legal", "Legal"
+    PRIVACY = "privacy", "Privacy"
+    RISK = "risk", "Risk"
+
+
+# Who may decide a review of each kind.
+KIND_ROLE: dict[str, Role] = {
+    ReviewKind.SECURITY: Role.SECURITY_REVIEWER,
+    ReviewKind.LEGAL: Role.LEGAL_REVIEWER,
+    ReviewKind.PRIVACY: Role.PRIVACY_REVIEWER,
+    ReviewKind.RISK: Role.GOVERNANCE_LEAD,
+}
+
+
+class ReviewStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+
+
+REVIEW_TRANSITIONS: dict[str, frozenset[str]] = {
+    ReviewStatus.OPEN: frozenset({ReviewStatus.APPROVED, ReviewStatus.REJECTED, ReviewStatus.CHANGES_REQUESTED}),
+    ReviewStatus.CHANGES_REQUESTED: frozenset({ReviewStatus.OPEN}),
+    # An approval reopens when what it was pinned to changes materially (intake issue).
+    ReviewStatus.APPROVED: frozenset({ReviewStatus.OPEN}),
+    ReviewStatus.REJECTED: frozenset(),
+}
+REVIEW_DECISIONS = (ReviewStatus.APPROVED, ReviewStatus.REJECTED, ReviewStatus.CHANGES_REQUESTED)
+
+
+class DecisionStatus(models.TextChoices):
+    PROPOSED = "proposed", "Proposed"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+    SUPERSEDED = "superseded", "Superseded"
+
+
+DECISION_TRANSITIONS: dict[str, frozenset[str]] = {
+    DecisionStatus.PROPOSED: frozenset({DecisionStatus.ACCEPTED, DecisionStatus.REJECTED}),
+    DecisionStatus.ACCEPTED: frozenset({DecisionStatus.SUPERSEDED}),
+    DecisionStatus.REJECTED: frozenset(),
+    DecisionStatus.SUPERSEDED: frozenset(),
+}
+
+
+class Verdict(models.TextChoices):
+    PASS = "pass", "Pass"
+    BLOCK = "block", "Block"
+
+
+class RequirementStatus(models.TextChoices):
+    MET = "met", "Met"
+    MISSING = "missing", "Missing"
+    FAILED = "failed", "Failed"
+    STALE = "stale", "Stale"
+    WAIVED = "waived", "Waived"
+
+
+PASSING_STATUSES = frozenset({RequirementStatus.MET, RequirementStatus.WAIVED})

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django import forms
+
+from governance.choices import REVIEW_DECISIONS, ReviewKind, ReviewStatus
+
+
+class ReviewDecisionForm(forms.Form):
+    decision = forms.ChoiceField(
+        choices=[(d, ReviewStatus(d).label) for d in REVIEW_DECISIONS], widget=forms.RadioSelect, label="Decision"
+    )
+    rationale = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label="Rationale",
+                                help_text="What you checked and why you decided so; the requester sees it.")
+    conditions = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, label="Conditions",
+                                 help_text="For an approval: what must hold for it to stand.")
+    expires_at = forms.DateTimeField(required=False, label="Approval expires",
+                                     widget=forms.DateInput(attrs={"type": "date"}),
+                                     help_text="Defaults to one year for approvals.")
+
+
+class OpenReviewsForm(forms.Form):
+    kinds = forms.MultipleChoiceField(choices=ReviewKind.choices, widget=forms.CheckboxSelectMultiple, label="Reviews")
+
+
+class DecisionRecordForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    context = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    options = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label="Options considered")
+    decision = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    consequences = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)

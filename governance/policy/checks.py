@@ -1,0 +1,190 @@
+"""Check types: each reads the facts snapshot and the requirement's parameters, and says how the
+requirement stands. Pure functions in a registry, so the engine, lint and tests share one list."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from governance.choices import RequirementStatus
+from governance.policy.facts import SystemFacts
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    # When this outcome stops holding by the passage of time alone (expiry, freshness window).
+    valid_until: datetime | None = None
+
+
+CheckFn = Callable[[SystemFacts, dict[str, Any], datetime], Outcome]
+
+
+@dataclass(frozen=True)
+class CheckType:
+    name: str
+    fn: CheckFn
+    params_schema: dict[str, Any]
+
+
+REGISTRY: dict[str, CheckType] = {}
+
+
+def check(name: str, params_schema: dict[str, Any] | None = None) -> Callable[[CheckFn], CheckFn]:
+    def register(fn: CheckFn) -> CheckFn:
+        REGISTRY[name] = CheckType(name, fn, params_schema or {"type": "object", "additionalProperties": False})
+        return fn
+
+    return register
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+OWNER_ROLES = ["business", "technical", "risk"]
+
+
+@check(
+    "owners_assigned",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"roles": {"type": "array", "items": {"enum": OWNER_ROLES}, "minItems": 1}},
+    },
+)
+def owners_assigned(facts: SystemFacts, params: dict[str, Any], now: datetime) -> Outcome:
+    roles = params.get("roles", OWNER_ROLES)
+    missing = [role for role in roles if not facts.owners.get(role)]
+    gone = [role for role in roles if facts.owners.get(role) in facts.inactive_owners]
+    evidence = {"owners": {role: facts.owners.get(role) for role in roles}}
+    if missing:
+        return Outcome(RequirementStatus.MISSING, f"no {', '.join(missing)} owner assigned", evidence)
+    if gone:
+        return Outcome(RequirementStatus.MISSING, f"the {', '.join(gone)} owner has left (inactive account)", evidence)
+    return Outcome(RequirementStatus.MET, "owners assigned: " + ", ".join(f"{r} {facts.owners[r]}" for r in roles), evidence)
+
+
+@check("model_card_published")
+def model_card_published(facts: SystemFacts, params: dict[str, Any], now: datetime) -> Outcome:
+    if facts.published_model_card is None:
+        return Outcome(RequirementStatus.MISSING, "no published model card")
+    return Outcome(
+        RequirementStatus.MET,
+        f"model card v{facts.published_model_card} published",
+        {"version": facts.published_model_card, "published_at": _iso(facts.model_card_published_at)},
+    )
+
+
+@check(
+    "approval",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["kind"],
+        "properties": {"kind": {"enum": ["security", "legal", "privacy", "risk"]}},
+    },
+)
+def approval(facts: SystemFacts, params: dict[str, Any], now: datetime) -> Outcome:
+    kind = params["kind"]
+    mine = [a for a in facts.approvals if a.kind == kind]
+    if not mine:
+        return Outcome(RequirementStatus.MISSING, f"no {kind} review has been opened")
+    # The most recent decision counts; an open review means the last decision no longer stands.
+    latest = max(mine, key=lambda a: (a.decided_at is not None, a.decided_at or now))
+    evidence = {"status": latest.status, "decided_by": latest.decided_by, "decided_at": _iso(latest.decided_at),
+                "expires_at": _iso(latest.expires_at)}
+    if any(a.status == "open" for a in mine):
+        return Outcome(RequirementStatus.MISSING, f"the {kind} review is open, awaiting a decision", evidence)
+    if latest.status == "rejected":
+        return Outcome(RequirementStatus.FAILED, f"the {kind} review rejected it", evidence)
+    if latest.status == "changes_requested":
+        return Outcome(RequirementStatus.MISSING, f"the {kind} review requested changes", evidence)
+    if latest.status != "approved":
+        return Outcome(RequirementStatus.MISSING, f"no {kind} approval", evidence)
+    if latest.expires_at is None:
+        return Outcome(RequirementStatus.FAILED, f"the {kind} approval has no expiry date", evidence)
+    if latest.expires_at <= now:
+        return Outcome(RequirementStatus.STALE, f"the {kind} approval expired on {latest.expires_at:%Y-%m-%d}", evidence)
+    return Outcome(
+        RequirementStatus.MET,
+        f"{kind} approved by {latest.decided_by}, valid until {latest.expires_at:%Y-%m-%d}",
+        evidence,
+        valid_until=latest.expires_at,
+    )
+
+
+@check(
+    "decision_record_accepted",
+    {"type": "object", "additionalProperties": False, "properties": {"min": {"type": "integer", "minimum": 1}}},
+)
+def decision_record_accepted(facts: SystemFacts, params: dict[str, Any], now: datetime) -> Outcome:
+    needed = params.get("min", 1)
+    evidence = {"accepted": facts.accepted_decisions}
+    if facts.accepted_decisions < needed:
+        return Outcome(RequirementStatus.MISSING, f"{facts.accepted_decisions} accepted decision record(s), {needed} needed", evidence)
+    return Outcome(RequirementStatus.MET, f"{facts.accepted_decisions} accepted decision record(s)", evidence)
+
+
+@check(
+    "eval_threshold",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["max_age_days"],
+        "properties": {"max_age_days": {"type": "integer", "minimum": 1}},
+    },
+)
+def eval_threshold(facts: SystemFacts, params: dict[str, Any], now: datetime) -> Outcome:
+    target = facts.eval_target
+    if target is None:
+        return Outcome(RequirementStatus.MISSING, "no primary evaluation metric and threshold set for the system")
+    result = facts.latest_eval
+    if result is None:
+        version = f" for model version {facts.model_version}" if facts.model_version else ""
+        return Outcome(RequirementStatus.MISSING, f"no {target.metric} result{version}", {"metric": target.metric})
+    evidence = {
+        "metric": result.metric,
+        "value": result.value,
+        "threshold": target.threshold,
+        "higher_is_better": target.higher_is_better,
+        "observed_at": _iso(result.observed_at),
+        "model_version": result.model_version,
+        "dataset": result.dataset,
+        "source": result.source,
+        "run": result.source_run_id,
+    }
+    meets = result.value >= target.threshold if target.higher_is_better else result.value <= target.threshold
+    comparator = ">=" if target.higher_is_better else "<="
+    if not meets:
+        return Outcome(
+            RequirementStatus.FAILED,
+            f"{result.metric} = {result.value:g}, needs {comparator} {target.threshold:g}",
+            evidence,
+        )
+    max_age = timedelta(days=params["max_age_days"])
+    fresh_until = result.observed_at + max_age
+    if fresh_until <= now:
+        return Outcome(
+            RequirementStatus.STALE,
+            f"evidence stale since {fresh_until:%Y-%m-%d}: the last {result.metric} result is from "
+            f"{result.observed_at:%Y-%m-%d}, older than {params['max_age_days']} days",
+            evidence,
+        )
+    return Outcome(
+        RequirementStatus.MET,
+        f"{result.metric} = {result.value:g} ({comparator} {target.threshold:g}), measured {result.observed_at:%Y-%m-%d}",
+        evidence,
+        valid_until=fresh_until,
+    )
+
+
+@check("runbook_linked")
+def runbook_linked(facts: SystemFacts, params: dict[str, Any], now: datetime) -> Outcome:
+    if not facts.runbook_url:
+        return Outcome(RequirementStatus.MISSING, "no runbook linked")
+    return Outcome(RequirementStatus.MET, "runbook linked", {"url": facts.runbook_url})

@@ -1,0 +1,65 @@
+"""The facts snapshot the engine evaluates: plain frozen data, no ORM objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ApprovalFact:
+    kind: str
+    status: str
+    decided_at: datetime | None
+    expires_at: datetime | None
+    decided_by: str
+
+
+@dataclass(frozen=True)
+class EvalFact:
+    metric: str
+    value: float
+    observed_at: datetime
+    model_version: str
+    dataset: str
+    source: str
+    source_run_id: str
+
+
+@dataclass(frozen=True)
+class EvalTarget:
+    metric: str
+    threshold: float
+    higher_is_better: bool
+
+
+@dataclass(frozen=True)
+class SystemFacts:
+    slug: str
+    risk_tier: str
+    lifecycle_stage: str
+    data_categories: tuple[str, ...]
+    owners: dict[str, str | None]
+    inactive_owners: tuple[str, ...] = ()
+    published_model_card: int | None = None
+    model_card_published_at: datetime | None = None
+    approvals: tuple[ApprovalFact, ...] = ()
+    accepted_decisions: int = 0
+    eval_target: EvalTarget | None = None
+    latest_eval: EvalFact | None = None
+    model_version: str = ""
+    runbook_url: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def condition_facts(self) -> dict[str, Any]:
+        """The facts a requirement's ``when`` condition may read."""
+        return {
+            "risk_tier": self.risk_tier,
+            "lifecycle_stage": self.lifecycle_stage,
+            "data_categories": list(self.data_categories),
+            "processes_personal_data": bool({"personal", "special_category"} & set(self.data_categories)),
+        }
+
+
+CONDITION_FACT_NAMES = ("risk_tier", "lifecycle_stage", "data_categories", "processes_personal_data")

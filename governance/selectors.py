@@ -1,0 +1,98 @@
+"""Reads that are more than one queryset call: the facts snapshot, queues, readiness views."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from catalog.choices import ModelCardStatus
+from catalog.models import AISystem, EvalResult, ModelCard
+from governance.choices import DecisionStatus, ReviewStatus
+from governance.models import DecisionRecord, Review
+from governance.policy.engine import Evaluation, evaluate
+from governance.policy.facts import ApprovalFact, EvalFact, EvalTarget, SystemFacts
+from governance.policy.loader import Policy, load_readiness_policy
+
+
+def system_for_facts(slug: str, user: Any) -> AISystem | None:
+    return (
+        AISystem.objects.visible_to(user)
+        .select_related("business_owner", "technical_owner", "risk_owner")
+        .filter(slug=slug)
+        .first()
+    )
+
+
+def reviews_of_system(system: AISystem) -> QuerySet[Review]:
+    return Review.objects.filter(Q(system=system) | Q(request__system=system))
+
+
+def collect_facts(system: AISystem) -> SystemFacts:
+    """A snapshot of everything the policy may read about one system (five queries)."""
+    owners = {"business": system.business_owner, "technical": system.technical_owner, "risk": system.risk_owner}
+    card = (
+        ModelCard.objects.filter(system=system, status=ModelCardStatus.PUBLISHED)
+        .order_by("-version")
+        .values("version", "published_at")
+        .first()
+    )
+    approvals = tuple(
+        ApprovalFact(
+            kind=row["kind"],
+            status=row["status"],
+            decided_at=row["decided_at"],
+            expires_at=row["expires_at"],
+            decided_by=row["decided_by__username"] or "",
+        )
+        for row in reviews_of_system(system).values(
+            "kind", "status", "decided_at", "expires_at", "decided_by__username"
+        )
+    )
+    accepted = DecisionRecord.objects.filter(system=system, status=DecisionStatus.ACCEPTED).count()
+    target = None
+    latest = None
+    if system.primary_metric and system.metric_threshold is not None:
+        target = EvalTarget(system.primary_metric, system.metric_threshold, system.metric_higher_is_better)
+        results = EvalResult.objects.filter(system=system, metric=system.primary_metric)
+        if system.model_version:
+            # Evidence counts only for the model version being deployed.
+            results = results.filter(model_version=system.model_version)
+        row = results.order_by("-observed_at", "-pk").first()
+        if row is not None:
+            latest = EvalFact(
+                row.metric, row.value, row.observed_at, row.model_version, row.dataset, row.source, row.source_run_id
+            )
+    return SystemFacts(
+        slug=system.slug,
+        risk_tier=system.risk_tier,
+        lifecycle_stage=system.lifecycle_stage,
+        data_categories=tuple(system.data_categories),
+        owners={role: (user.get_username() if user else None) for role, user in owners.items()},
+        inactive_owners=tuple(user.get_username() for user in owners.values() if user and not user.is_active),
+        published_model_card=card["version"] if card else None,
+        model_card_published_at=card["published_at"] if card else None,
+        approvals=approvals,
+        accepted_decisions=accepted,
+        eval_target=target,
+        latest_eval=latest,
+        model_version=system.model_version,
+        runbook_url=system.runbook_url,
+    )
+
+
+def readiness_by_environment(
+    system: AISystem, now: datetime, policy: Policy | None = None
+) -> tuple[Policy, dict[str, Evaluation]]:
+    """Evaluate every environment of the active policy (raises PolicyError: callers fail closed)."""
+    policy = policy or load_readiness_policy()
+    facts = collect_facts(system)
+    return policy, {env: evaluate(policy, env, facts, now) for env in policy.environments}
+
+
+def open_review_counts() -> dict[str, int]:
+    from django.db.models import Count
+
+    rows = Review.objects.filter(status=ReviewStatus.OPEN).values("kind").annotate(n=Count("pk"))
+    return {row["kind"]: row["n"] for row in rows}

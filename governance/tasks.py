@@ -1,0 +1,46 @@
+"""Thin Celery tasks: take ids, call one service. Each is safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from catalog.choices import LifecycleStage
+from catalog.models import AISystem
+from governance import services
+
+log = logging.getLogger(__name__)
+
+RETRY = {"autoretry_for": (Exception,), "retry_backoff": 5, "retry_backoff_max": 300, "retry_jitter": True,
+         "max_retries": 5}
+
+
+@shared_task(name="governance.recompute_readiness", **RETRY)
+def recompute_readiness(system_id: int, reason: str = "") -> dict[str, str]:
+    if not AISystem.objects.filter(pk=system_id).exists():
+        return {}
+    return services.readiness_recompute(system_id=system_id, reason=reason)
+
+
+@shared_task(name="governance.recompute_expired_readiness")
+def recompute_expired_readiness() -> int:
+    """Periodic: recompute where an approval or a piece of evidence has aged out since the last run,
+    and where a live system has no stored verdict yet."""
+    due = set(services.readiness_due_for_recompute())
+    due |= set(
+        AISystem.objects.exclude(lifecycle_stage=LifecycleStage.RETIRED)
+        .filter(verdicts__isnull=True)
+        .values_list("pk", flat=True)
+    )
+    for system_id in sorted(due):
+        try:
+            services.readiness_recompute(system_id=system_id, reason="evidence or approval aged out")
+        except Exception:
+            log.exception("readiness recompute failed for system %s", system_id)
+    return len(due)
+
+
+@shared_task(name="governance.reopen_reviews_after_resubmission", **RETRY)
+def reopen_reviews_after_resubmission(request_id: int) -> int:
+    return services.reviews_reopen_after_resubmission(request_id=request_id)

@@ -1,0 +1,233 @@
+"""Review queues, the system page with its readiness, decision records, the portfolio and the audit trail."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from catalog.choices import ModelCardStatus
+from catalog.models import AISystem
+from clearance.audit import history_for, verify_chain
+from clearance.models import AuditEvent
+from clearance.policyfile import PolicyError
+from clearance.roles import Role, has_role, reads_portfolio
+from clearance.web import get_visible_or_404, paginate, run_service
+from governance import services
+from governance.choices import KIND_ROLE, DecisionStatus, ReviewKind, ReviewStatus
+from governance.forms import DecisionRecordForm, OpenReviewsForm, ReviewDecisionForm
+from governance.models import DecisionRecord, GateCheck, ReadinessVerdict, Review
+from governance.selectors import readiness_by_environment, reviews_of_system
+from intake.models import UseCaseRequest
+
+
+@login_required
+def queue(request: HttpRequest, kind: str) -> HttpResponse:
+    if kind not in ReviewKind.values:
+        raise Http404("no such queue")
+    if not (has_role(request.user, KIND_ROLE[kind]) or reads_portfolio(request.user)):
+        raise PermissionDenied(f"the {kind} queue is for {kind} reviewers")
+    base = Review.objects.queue_for(request.user, kind)
+    view = request.GET.get("view", "open")
+    now = timezone.now()
+    counts = base.aggregate(
+        open=Count("pk", filter=Q(status=ReviewStatus.OPEN)),
+        unassigned=Count("pk", filter=Q(status=ReviewStatus.OPEN, assignee=None)),
+        mine=Count("pk", filter=Q(status=ReviewStatus.OPEN, assignee=request.user)),
+        overdue=Count("pk", filter=Q(status=ReviewStatus.OPEN, due_at__lt=now)),
+        decided=Count("pk", filter=~Q(status=ReviewStatus.OPEN)),
+    )
+    qs = base.select_related("request", "request__requester", "system", "assignee")
+    if view == "unassigned":
+        qs = qs.filter(status=ReviewStatus.OPEN, assignee=None)
+    elif view == "mine":
+        qs = qs.filter(status=ReviewStatus.OPEN, assignee=request.user)
+    elif view == "decided":
+        qs = qs.exclude(status=ReviewStatus.OPEN).order_by("-decided_at")
+    else:
+        view = "open"
+        qs = qs.filter(status=ReviewStatus.OPEN)
+    return render(
+        request,
+        "governance/queue.html",
+        {"kind": kind, "kind_label": ReviewKind(kind).label, "page": paginate(request, qs), "counts": counts,
+         "view": view, "now": now},
+    )
+
+
+def _visible_review(request: HttpRequest, pk: int) -> Review:
+    return get_visible_or_404(
+        Review.objects.visible_to(request.user).select_related(
+            "request", "request__requester", "system", "assignee", "decided_by", "opened_by"
+        ),
+        pk=pk,
+    )
+
+
+@login_required
+def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    review = _visible_review(request, pk)
+    can_decide = (
+        review.status == ReviewStatus.OPEN
+        and has_role(request.user, KIND_ROLE[review.kind])
+        and not (review.request_id and review.request.requester_id == request.user.pk)
+    )
+    return render(
+        request,
+        "governance/review_detail.html",
+        {"review": review, "form": ReviewDecisionForm(), "can_decide": can_decide, "now": timezone.now(),
+         "history": history_for(review).order_by("seq")},
+    )
+
+
+@login_required
+@require_POST
+def review_claim(request: HttpRequest, pk: int) -> HttpResponse:
+    review = _visible_review(request, pk)
+    run_service(request, None, lambda: services.review_claim(actor=request.user, review=review), "Review claimed.")
+    return redirect("review-detail", pk=review.pk)
+
+
+@login_required
+@require_POST
+def review_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    review = _visible_review(request, pk)
+    form = ReviewDecisionForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        done = run_service(
+            request, form,
+            lambda: services.review_decide(actor=request.user, review=review, decision=data["decision"],
+                                           rationale=data["rationale"], conditions=data["conditions"],
+                                           expires_at=data["expires_at"]),
+            "Decision recorded.",
+        )
+        if done is not None:
+            return redirect("queue", kind=review.kind)
+    return render(
+        request,
+        "governance/review_detail.html",
+        {"review": review, "form": form, "can_decide": True, "now": timezone.now(),
+         "history": history_for(review).order_by("seq")},
+        status=400,
+    )
+
+
+@login_required
+@require_POST
+def reviews_open(request: HttpRequest, pk: int) -> HttpResponse:
+    if not has_role(request.user, Role.GOVERNANCE_LEAD, Role.ADMIN):
+        raise PermissionDenied("only the governance team opens reviews")
+    obj = get_visible_or_404(UseCaseRequest.objects.all(), pk=pk)
+    form = OpenReviewsForm(request.POST)
+    if form.is_valid():
+        run_service(request, None,
+                    lambda: services.reviews_open(actor=request.user, request=obj, kinds=form.cleaned_data["kinds"]),
+                    "Reviews opened.")
+    else:
+        for error in form.errors.get("kinds", []):
+            from django.contrib import messages
+
+            messages.error(request, f"Reviews: {error}")
+    return redirect("triage-detail", pk=obj.pk)
+
+
+@login_required
+def system_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    system = get_visible_or_404(
+        AISystem.objects.visible_to(request.user).select_related("business_owner", "technical_owner", "risk_owner"),
+        slug=slug,
+    )
+    policy_error = ""
+    policy = None
+    evaluations = {}
+    try:
+        policy, evaluations = readiness_by_environment(system, timezone.now())
+    except PolicyError as exc:
+        policy_error = exc.message
+    editable = AISystem.objects.editable_by(request.user).filter(pk=system.pk).exists()
+    return render(
+        request,
+        "governance/system_detail.html",
+        {
+            "system": system,
+            "policy": policy,
+            "policy_error": policy_error,
+            "evaluations": evaluations,
+            "editable": editable,
+            "cards": system.model_cards.select_related("published_by").order_by("-version")[:10],
+            "decisions": system.decision_records.select_related("created_by").order_by("-created_at")[:20],
+            "reviews": reviews_of_system(system).select_related("decided_by", "assignee").order_by("-opened_at")[:20],
+            "evals": system.eval_results.order_by("-observed_at")[:20],
+            "gate_checks": GateCheck.objects.filter(system=system).select_related("user").order_by("-checked_at")[:20],
+            "history": history_for(system).order_by("-seq")[:50],
+            "published_card": system.model_cards.filter(status=ModelCardStatus.PUBLISHED).order_by("-version").first(),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def decision_create(request: HttpRequest, slug: str) -> HttpResponse:
+    system = get_visible_or_404(AISystem.objects.visible_to(request.user), slug=slug)
+    if not AISystem.objects.editable_by(request.user).filter(pk=system.pk).exists():
+        raise PermissionDenied("only the system's owners and the governance team record its decisions")
+    form = DecisionRecordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        record = run_service(
+            request, form,
+            lambda: services.decision_record_propose(actor=request.user, system=system, **form.cleaned_data),
+            "Decision record proposed.",
+        )
+        if record is not None:
+            return redirect("system-detail", slug=system.slug)
+    return render(request, "governance/decision_form.html", {"system": system, "form": form})
+
+
+@login_required
+@require_POST
+def decision_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    record = get_visible_or_404(DecisionRecord.objects.visible_to(request.user).select_related("system"), pk=pk)
+    to = request.POST.get("to", "")
+    if to not in (DecisionStatus.ACCEPTED, DecisionStatus.REJECTED):
+        from django.contrib import messages
+
+        messages.error(request, "Status: choose accept or reject.")
+    else:
+        run_service(request, None, lambda: services.decision_record_decide(actor=request.user, record=record, to=to),
+                    f"Decision record {to}.")
+    return redirect("system-detail", slug=record.system.slug)
+
+
+@login_required
+def portfolio(request: HttpRequest) -> HttpResponse:
+    """Every visible system × environment, from the stored verdicts (one query per page)."""
+    systems = AISystem.objects.visible_to(request.user).order_by("name")
+    page = paginate(request, systems, per_page=50)
+    verdicts = ReadinessVerdict.objects.filter(system__in=[s.pk for s in page.object_list])
+    grid: dict[int, dict[str, ReadinessVerdict]] = {}
+    environments: list[str] = []
+    for verdict in verdicts:
+        grid.setdefault(verdict.system_id, {})[verdict.environment] = verdict
+        if verdict.environment not in environments:
+            environments.append(verdict.environment)
+    order = {"production": 0, "staging": 1, "development": 2}
+    environments.sort(key=lambda e: (order.get(e, 9), e))
+    rows = [(system, [grid.get(system.pk, {}).get(env) for env in environments]) for system in page.object_list]
+    return render(request, "governance/portfolio.html", {"page": page, "rows": rows, "environments": environments})
+
+
+@login_required
+def audit_trail(request: HttpRequest) -> HttpResponse:
+    if not reads_portfolio(request.user):
+        raise PermissionDenied("the audit trail is for the governance team and auditors")
+    qs = AuditEvent.objects.select_related("actor").order_by("-seq")
+    action = request.GET.get("action", "").strip()
+    if action:
+        qs = qs.filter(action__startswith=action)
+    report = verify_chain() if request.GET.get("verify") else None
+    return render(request, "governance/audit.html", {"page": paginate(request, qs, 50), "action": action, "report": report})

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from intake.models import UseCaseRequest
+
+
+class UseCaseRequestSerializer(serializers.ModelSerializer):
+    requester = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    reference = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = UseCaseRequest
+        fields = [
+            "id", "reference", "title", "problem", "business_outcome", "why_ai", "alternatives_considered",
+            "users_affected", "customer_facing", "human_in_the_loop", "fallback", "data_categories",
+            "annex_iii_area", "prohibited_practices", "interacts_with_people", "generates_synthetic_content",
+            "vendor_model", "expected_volume", "requester", "status", "suggested_tier", "tier_reasons",
+            "risk_tier", "system", "created_at", "submitted_at", "decided_at",
+        ]
+        read_only_fields = fields

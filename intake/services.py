@@ -1,0 +1,267 @@
+"""Every write to use-case requests: checked against the state table, locked, audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from catalog.choices import DataCategory, RiskTier
+from catalog.models import AISystem
+from catalog.services import system_create
+from clearance.audit import audit_record
+from clearance.errors import DomainError, InvalidTransition, NotAllowed
+from clearance.notifications import notify
+from clearance.outbox import outbox_enqueue
+from clearance.roles import Role, has_role
+from intake.choices import EDITABLE, TRANSITIONS, Alternative, AnnexIIIArea, ProhibitedPractice, RequestStatus
+from intake.models import UseCaseRequest
+from intake.tiering import questionnaire_facts, suggest_tier
+
+ANSWER_FIELDS = (
+    "title",
+    "problem",
+    "business_outcome",
+    "why_ai",
+    "alternatives_considered",
+    "users_affected",
+    "customer_facing",
+    "human_in_the_loop",
+    "fallback",
+    "data_categories",
+    "annex_iii_area",
+    "prohibited_practices",
+    "interacts_with_people",
+    "generates_synthetic_content",
+    "vendor_model",
+    "expected_volume",
+)
+REQUIRED_TO_SUBMIT = ("title", "problem", "business_outcome", "why_ai")
+
+_LIST_CHOICES = {
+    "alternatives_considered": set(Alternative.values),
+    "data_categories": set(DataCategory.values),
+    "prohibited_practices": set(ProhibitedPractice.values),
+}
+
+
+def _validate_answers(answers: dict[str, Any]) -> None:
+    unknown = set(answers) - set(ANSWER_FIELDS)
+    if unknown:
+        raise DomainError(f"unknown field(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+    errors: dict[str, list[str]] = {}
+    for name, allowed in _LIST_CHOICES.items():
+        if name in answers:
+            value = answers[name]
+            if not isinstance(value, list) or not set(value) <= allowed:
+                errors[name] = [f"choose from: {', '.join(sorted(allowed))}"]
+    if "annex_iii_area" in answers and answers["annex_iii_area"] not in AnnexIIIArea.values:
+        errors["annex_iii_area"] = ["not a known area"]
+    if "title" in answers and not str(answers["title"]).strip():
+        errors["title"] = ["a request needs a title"]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _transition(*, actor: Any, request: UseCaseRequest, to: str, data: dict[str, Any] | None = None) -> UseCaseRequest:
+    """Move a locked request along the state table and audit it (caller holds the transaction)."""
+    if to not in TRANSITIONS[request.status]:
+        raise InvalidTransition(
+            f"a request that is {request.get_status_display().lower()} cannot become "
+            f"{RequestStatus(to).label.lower()}"
+        )
+    before = request.status
+    request.status = to
+    fields = ["status", "updated_at"]
+    if to == RequestStatus.SUBMITTED:
+        request.submitted_at = timezone.now()
+        fields.append("submitted_at")
+    if to in (RequestStatus.APPROVED, RequestStatus.REJECTED):
+        request.decided_at = timezone.now()
+        fields.append("decided_at")
+    request.save(update_fields=fields)
+    audit_record(actor=actor, action=f"request.{to}", obj=request, data={"from": before, "to": to, **(data or {})})
+    return request
+
+
+def lock_request(request: UseCaseRequest | int) -> UseCaseRequest:
+    pk = request if isinstance(request, int) else request.pk
+    return UseCaseRequest.objects.select_for_update().get(pk=pk)
+
+
+def request_transition(*, actor: Any, request: UseCaseRequest, to: str, data: dict[str, Any] | None = None) -> UseCaseRequest:
+    """For other apps' services (governance moves a request when its reviews decide)."""
+    with transaction.atomic():
+        return _transition(actor=actor, request=lock_request(request), to=to, data=data)
+
+
+def request_create_draft(*, requester: Any, **answers: Any) -> UseCaseRequest:
+    _validate_answers(answers)
+    with transaction.atomic():
+        request = UseCaseRequest(requester=requester, **answers)
+        request.full_clean(exclude=[f for f in REQUIRED_TO_SUBMIT if f != "title"])
+        request.save()
+        audit_record(actor=requester, action="request.draft_created", obj=request)
+    return request
+
+
+def request_update_answers(*, actor: Any, request: UseCaseRequest, **answers: Any) -> UseCaseRequest:
+    _validate_answers(answers)
+    with transaction.atomic():
+        locked = lock_request(request)
+        if locked.requester_id != actor.pk:
+            raise NotAllowed("only the requester can change the answers")
+        if locked.status not in EDITABLE:
+            raise InvalidTransition(f"a request that is {locked.get_status_display().lower()} cannot be edited")
+        changed = sorted(name for name, value in answers.items() if getattr(locked, name) != value)
+        for name, value in answers.items():
+            setattr(locked, name, value)
+        locked.full_clean(exclude=[f for f in REQUIRED_TO_SUBMIT if f != "title"])
+        locked.save()
+        if changed:
+            audit_record(actor=actor, action="request.answers_changed", obj=locked, data={"fields": changed})
+    return locked
+
+
+def request_submit(*, actor: Any, request: UseCaseRequest) -> UseCaseRequest:
+    with transaction.atomic():
+        locked = lock_request(request)
+        if locked.requester_id != actor.pk:
+            raise NotAllowed("only the requester can submit a request")
+        missing = {name: ["this answer is required to submit"] for name in REQUIRED_TO_SUBMIT if not getattr(locked, name).strip()}
+        if missing:
+            raise ValidationError(missing)
+        resubmission = locked.status == RequestStatus.CHANGES_REQUESTED
+        suggestion = suggest_tier(questionnaire_facts(locked))
+        locked.suggested_tier = suggestion.tier
+        locked.tier_reasons = suggestion.reasons
+        locked.save(update_fields=["suggested_tier", "tier_reasons"])
+        _transition(
+            actor=actor,
+            request=locked,
+            to=RequestStatus.SUBMITTED,
+            data={"suggested_tier": suggestion.tier, "tiering_policy": suggestion.policy_version[:12]},
+        )
+        if resubmission:
+            # Governance reopens the reviews that asked for changes and tells their reviewers.
+            outbox_enqueue(task_name="governance.reopen_reviews_after_resubmission", request_id=locked.pk)
+        leads = get_user_model().objects.filter(groups__name=Role.GOVERNANCE_LEAD, is_active=True)
+        notify(
+            recipients=leads,
+            subject=f"{'Resubmitted' if resubmission else 'New'} AI use-case request: {locked.title}",
+            body=f"{locked.requester.get_username()} submitted {locked.reference}. Suggested tier: {suggestion.tier}.",
+            url=locked.get_absolute_url(),
+        )
+    return locked
+
+
+def request_withdraw(*, actor: Any, request: UseCaseRequest) -> UseCaseRequest:
+    with transaction.atomic():
+        locked = lock_request(request)
+        if locked.requester_id != actor.pk:
+            raise NotAllowed("only the requester can withdraw a request")
+        return _transition(actor=actor, request=locked, to=RequestStatus.WITHDRAWN)
+
+
+def _require_lead(actor: Any) -> None:
+    if not has_role(actor, Role.GOVERNANCE_LEAD, Role.ADMIN):
+        raise NotAllowed("only the governance team can triage requests")
+
+
+def request_start_triage(*, actor: Any, request: UseCaseRequest) -> UseCaseRequest:
+    _require_lead(actor)
+    with transaction.atomic():
+        return _transition(actor=actor, request=lock_request(request), to=RequestStatus.TRIAGE)
+
+
+def request_set_tier(*, actor: Any, request: UseCaseRequest, tier: str, justification: str = "") -> UseCaseRequest:
+    _require_lead(actor)
+    if tier not in RiskTier.values:
+        raise DomainError(f"unknown risk tier {tier!r}", field="risk_tier")
+    with transaction.atomic():
+        locked = lock_request(request)
+        if locked.status not in (RequestStatus.TRIAGE, RequestStatus.IN_REVIEW):
+            raise InvalidTransition("the tier is set during triage or review")
+        if tier != locked.suggested_tier and not justification.strip():
+            raise DomainError(
+                f"overriding the suggested tier ({locked.suggested_tier}) needs a justification",
+                field="tier_justification",
+            )
+        before = locked.risk_tier
+        locked.risk_tier = tier
+        locked.tier_justification = justification.strip()
+        locked.save(update_fields=["risk_tier", "tier_justification", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="request.tier_confirmed" if tier == locked.suggested_tier else "request.tier_overridden",
+            obj=locked,
+            data={"from": before, "to": tier, "suggested": locked.suggested_tier, "justification": justification},
+        )
+        if locked.system_id:
+            AISystem.objects.filter(pk=locked.system_id).update(risk_tier=tier, updated_at=timezone.now())
+            outbox_enqueue(task_name="governance.recompute_readiness", system_id=locked.system_id, reason="tier changed")
+    return locked
+
+
+def request_assign_owners(
+    *, actor: Any, request: UseCaseRequest, business: Any, technical: Any, risk: Any
+) -> UseCaseRequest:
+    _require_lead(actor)
+    with transaction.atomic():
+        locked = lock_request(request)
+        if locked.status in (RequestStatus.DRAFT, RequestStatus.WITHDRAWN, RequestStatus.REJECTED):
+            raise InvalidTransition(f"owners cannot be assigned to a {locked.get_status_display().lower()} request")
+        locked.business_owner, locked.technical_owner, locked.risk_owner = business, technical, risk
+        locked.save(update_fields=["business_owner", "technical_owner", "risk_owner", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="request.owners_assigned",
+            obj=locked,
+            data={
+                "business": getattr(business, "username", None),
+                "technical": getattr(technical, "username", None),
+                "risk": getattr(risk, "username", None),
+            },
+        )
+        if locked.system_id:
+            from catalog.services import system_set_owners
+
+            system_set_owners(
+                actor=actor, system=locked.system, business=business, technical=technical, risk=risk
+            )
+    return locked
+
+
+def request_create_system(*, actor: Any, request: UseCaseRequest, slug: str, name: str = "") -> AISystem:
+    """Turn a triaged request into a catalog system that inherits its tier, owners and data."""
+    _require_lead(actor)
+    with transaction.atomic():
+        locked = lock_request(request)
+        if locked.system_id:
+            raise InvalidTransition(f"{locked.reference} already has a system ({locked.system.slug})")
+        if locked.status not in (RequestStatus.TRIAGE, RequestStatus.IN_REVIEW, RequestStatus.APPROVED):
+            raise InvalidTransition("a system is created from a request in triage, in review or approved")
+        if not locked.risk_tier:
+            raise DomainError("confirm the risk tier before creating the system", field="risk_tier")
+        if locked.risk_tier == RiskTier.PROHIBITED:
+            raise DomainError("a prohibited use case cannot become a system", field="risk_tier")
+        system = system_create(
+            actor=actor,
+            name=name or locked.title,
+            slug=slug,
+            purpose=locked.problem,
+            risk_tier=locked.risk_tier,
+            business_owner=locked.business_owner,
+            technical_owner=locked.technical_owner,
+            risk_owner=locked.risk_owner,
+            requested_by=locked.requester,
+            vendor=locked.vendor_model,
+            data_categories=locked.data_categories,
+        )
+        locked.system = system
+        locked.save(update_fields=["system", "updated_at"])
+        audit_record(actor=actor, action="request.system_created", obj=locked, data={"system": system.slug})
+    return system
