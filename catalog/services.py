@@ -129,6 +129,23 @@ def system_move_lifecycle(*, actor: Any, system: AISystem, to: str) -> AISystem:
         locked.lifecycle_stage = to
         locked.save(update_fields=["lifecycle_stage", "updated_at"])
         audit_record(actor=actor, action="system.lifecycle_changed", obj=locked, data={"from": before, "to": to})
+        readiness_changed(system=locked, reason=f"lifecycle moved to {to}")
+    return locked
+
+
+def system_set_tier(*, actor: Any, system: AISystem, tier: str, reason: str) -> AISystem:
+    if tier not in RiskTier.values:
+        raise DomainError(f"unknown risk tier {tier!r}", field="risk_tier")
+    with transaction.atomic():
+        locked = AISystem.objects.select_for_update().get(pk=system.pk)
+        if locked.risk_tier == tier:
+            return locked
+        before = locked.risk_tier
+        locked.risk_tier = tier
+        locked.save(update_fields=["risk_tier", "updated_at"])
+        audit_record(actor=actor, action="system.tier_changed", obj=locked,
+                     data={"from": before, "to": tier, "reason": reason})
+        readiness_changed(system=locked, reason="tier changed")
     return locked
 
 

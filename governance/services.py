@@ -107,7 +107,7 @@ def _check_reviewer(actor: Any, review: Review) -> None:
 
 def review_claim(*, actor: Any, review: Review) -> Review:
     with transaction.atomic():
-        locked = Review.objects.select_for_update().select_related("request", "system").get(pk=review.pk)
+        locked = Review.objects.select_for_update(of=("self",)).select_related("request", "system").get(pk=review.pk)
         _check_reviewer(actor, locked)
         if locked.status != ReviewStatus.OPEN:
             raise InvalidTransition("only an open review can be claimed")
@@ -147,7 +147,7 @@ def review_decide(
         # Lock order, request then review, is the same everywhere, so parallel reviews of one
         # request serialize on the request instead of deadlocking.
         request = lock_request(review.request_id) if review.request_id else None
-        locked = Review.objects.select_for_update().select_related("request", "system", "decided_by").get(pk=review.pk)
+        locked = Review.objects.select_for_update(of=("self",)).select_related("request", "system", "decided_by").get(pk=review.pk)
         _check_reviewer(actor, locked)
         if decision not in REVIEW_TRANSITIONS[locked.status]:
             who = f" by {locked.decided_by.get_username()}" if locked.decided_by else ""
@@ -210,13 +210,21 @@ def reviews_reopen_after_resubmission(*, request_id: int) -> int:
             Review.objects.select_for_update().filter(request=request, status=ReviewStatus.CHANGES_REQUESTED)
         )
         for review in reviews:
+            asked_by = review.decided_by or review.assignee
+            # The earlier decision stays in the audit trail; the open review starts clean.
             review.status = ReviewStatus.OPEN
             review.decided_at = None
+            review.decided_by = None
+            review.expires_at = None
+            review.rationale = ""
+            review.conditions = ""
             review.due_at = timezone.now() + review_sla(review.kind)
-            review.save(update_fields=["status", "decided_at", "due_at"])
-            audit_record(actor=None, action="review.reopened", obj=review, data={"reason": "request resubmitted"})
+            review.save(update_fields=["status", "decided_at", "decided_by", "expires_at", "rationale", "conditions",
+                                       "due_at"])
+            audit_record(actor=None, action="review.reopened", obj=review,
+                         data={"reason": "request resubmitted", "asked_by": getattr(asked_by, "username", None)})
             notify(
-                recipients=[review.decided_by or review.assignee],
+                recipients=[asked_by],
                 subject=f"{request.reference} was resubmitted",
                 body=f"The requester answered your request for changes on '{request.title}'.",
                 url=review.get_absolute_url(),
@@ -250,11 +258,13 @@ def decision_record_decide(*, actor: Any, record: DecisionRecord, to: str) -> De
     if to not in (DecisionStatus.ACCEPTED, DecisionStatus.REJECTED):
         raise DomainError("a proposed record is accepted or rejected", field="status")
     with transaction.atomic():
-        locked = DecisionRecord.objects.select_for_update().select_related("system").get(pk=record.pk)
+        locked = DecisionRecord.objects.select_for_update(of=("self",)).select_related("system").get(pk=record.pk)
         if actor.pk not in locked.system.owner_ids() and not has_role(actor, Role.GOVERNANCE_LEAD, Role.ADMIN):
             raise NotAllowed("only the system's owners or the governance lead decide its records")
         if to not in DECISION_TRANSITIONS[locked.status]:
             raise InvalidTransition(f"a {locked.get_status_display().lower()} record cannot be {to}")
+        if locked.created_by_id == actor.pk:
+            raise NotAllowed("the author of a decision record cannot decide it: ask another owner or the governance lead")
         system = locked.system
         locked.status = to
         locked.decided_at = timezone.now()
@@ -288,7 +298,7 @@ def readiness_recompute(*, system_id: int, reason: str = "") -> dict[str, str]:
         raise
     changed: dict[str, str] = {}
     with transaction.atomic():
-        system = AISystem.objects.select_for_update().select_related(
+        system = AISystem.objects.select_for_update(of=("self",)).select_related(
             "business_owner", "technical_owner", "risk_owner"
         ).get(pk=system_id)
         facts = collect_facts(system)

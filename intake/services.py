@@ -201,8 +201,30 @@ def request_set_tier(*, actor: Any, request: UseCaseRequest, tier: str, justific
             data={"from": before, "to": tier, "suggested": locked.suggested_tier, "justification": justification},
         )
         if locked.system_id:
-            AISystem.objects.filter(pk=locked.system_id).update(risk_tier=tier, updated_at=timezone.now())
-            outbox_enqueue(task_name="governance.recompute_readiness", system_id=locked.system_id, reason="tier changed")
+            from catalog.services import system_set_tier
+
+            system_set_tier(actor=actor, system=locked.system, tier=tier, reason=f"tier set on {locked.reference}")
+    return locked
+
+
+def request_triage_decide(*, actor: Any, request: UseCaseRequest, to: str, reason: str) -> UseCaseRequest:
+    """The governance lead rejects a request at triage or sends it back for changes, with a reason."""
+    _require_lead(actor)
+    if to not in (RequestStatus.REJECTED, RequestStatus.CHANGES_REQUESTED):
+        raise DomainError("at triage a request is rejected or sent back for changes", field="to")
+    if not reason.strip():
+        raise DomainError("tell the requester why", field="reason")
+    with transaction.atomic():
+        locked = lock_request(request)
+        if locked.status != RequestStatus.TRIAGE:
+            raise InvalidTransition("only a request in triage can be decided at triage")
+        _transition(actor=actor, request=locked, to=to, data={"reason": reason.strip()})
+        notify(
+            recipients=[locked.requester],
+            subject=f"{locked.reference} {RequestStatus(to).label.lower()} at triage",
+            body=reason.strip(),
+            url=locked.get_absolute_url(),
+        )
     return locked
 
 

@@ -153,6 +153,13 @@ def triage_detail(request: HttpRequest, pk: int) -> HttpResponse:
         done = None
         if step == "start":
             done = run_service(request, None, lambda: services.request_start_triage(actor=request.user, request=obj), "Triage started.")
+        elif step == "decide":
+            to, reason = request.POST.get("to", ""), request.POST.get("reason", "")
+            done = run_service(
+                request, None,
+                lambda: services.request_triage_decide(actor=request.user, request=obj, to=to, reason=reason),
+                "Decision recorded; the requester is notified.",
+            )
         elif step == "tier":
             tier_form = TierForm(request.POST)
             if tier_form.is_valid():

@@ -49,12 +49,12 @@ def forwards(apps, schema_editor):
     AuditHead = apps.get_model("clearance", "AuditHead")
     AuditHead.objects.get_or_create(pk=1, defaults={"seq": 0, "hash": "0" * 64})
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(GUARD_SQL)
+        schema_editor.execute(GUARD_SQL, params=None)
 
 
 def backwards(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(UNGUARD_SQL)
+        schema_editor.execute(UNGUARD_SQL, params=None)
 
 
 class Migration(migrations.Migration):

@@ -1,0 +1,158 @@
+"""Every URL pattern × every persona. A new URL that is not listed here fails the suite, so no
+endpoint can escape the question "who may see this?"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from catalog import services as catalog
+from clearance.tokens import api_token_create
+from governance.models import Review
+from governance.services import decision_record_propose
+
+PERSONAS = ["anon", "requester", "security", "legal", "lead", "owner", "auditor", "outsider"]
+LOGGED_IN = [p for p in PERSONAS if p != "anon"]
+
+
+def everyone(status: int, anon: int = 302) -> dict[str, int]:
+    return {p: (anon if p == "anon" else status) for p in PERSONAS}
+
+
+def only(allowed: dict[str, int], others: int, anon: int = 302) -> dict[str, int]:
+    return {p: (anon if p == "anon" else allowed.get(p, others)) for p in PERSONAS}
+
+
+REQUEST_READERS = {"requester": 200, "security": 200, "legal": 200, "lead": 200, "auditor": 200}
+SYSTEM_READERS = {"requester": 200, "security": 200, "legal": 200, "lead": 200, "owner": 200, "auditor": 200}
+SYSTEM_EDITORS = {"requester": 200, "lead": 200, "owner": 200}  # the requester is the business owner here
+SECURITY_REVIEW_READERS = {"requester": 200, "security": 200, "lead": 200, "owner": 200, "auditor": 200}
+
+# name -> (kwargs builder key, expected status per persona). POST-only views answer 405 to GET.
+MATRIX: dict[str, dict[str, int]] = {
+    "home": everyone(200),
+    "login": everyone(200, anon=200),
+    "logout": everyone(405, anon=405),
+    "notifications": everyone(200),
+    "notifications-read": everyone(405),
+    "tokens": everyone(200),
+    "token-revoke": everyone(405),
+    "request-list": everyone(200),
+    "request-create": everyone(200),
+    "request-detail": only(REQUEST_READERS, 404),
+    "request-edit": only({p: 403 for p in REQUEST_READERS}, 404),
+    "request-submit": everyone(405),
+    "request-withdraw": everyone(405),
+    "triage-board": only({"lead": 200}, 403),
+    "triage-detail": only({"lead": 200}, 403),
+    "reviews-open": everyone(405),
+    "queue": only({"security": 200, "lead": 200, "auditor": 200}, 403),
+    "review-detail": only(SECURITY_REVIEW_READERS, 404),
+    "review-claim": everyone(405),
+    "review-decide": everyone(405),
+    "portfolio": everyone(200),
+    "audit-trail": only({"lead": 200, "auditor": 200}, 403),
+    "decision-decide": everyone(405),
+    "system-list": everyone(200),
+    "system-detail": only(SYSTEM_READERS, 404),
+    "system-settings": only({**{p: 403 for p in SYSTEM_READERS}, **SYSTEM_EDITORS}, 404),
+    "model-card-edit": only({**{p: 403 for p in SYSTEM_READERS}, **SYSTEM_EDITORS}, 404),
+    "model-card-detail": only(SYSTEM_READERS, 404),
+    "model-card-publish": everyone(405),
+    "decision-create": only({**{p: 403 for p in SYSTEM_READERS}, **SYSTEM_EDITORS}, 404),
+    "api-gate-checks": everyone(200, anon=401),
+    "api-gate-client": everyone(200, anon=200),
+    "api-schema": everyone(200, anon=401),
+    "api-docs": everyone(200, anon=401),
+    "api-root": everyone(200, anon=401),
+    "api-system-list": everyone(200, anon=401),
+    "api-system-detail": only(SYSTEM_READERS, 404, anon=401),
+    "api-request-list": everyone(200, anon=401),
+    "api-request-detail": only(REQUEST_READERS, 404, anon=401),
+    "api-review-list": everyone(200, anon=401),
+    "api-review-detail": only(SECURITY_REVIEW_READERS, 404, anon=401),
+    # DRF refuses the method before it looks the object up, so a hidden review reveals nothing.
+    "api-review-decision": everyone(405, anon=401),
+}
+
+
+def url_names() -> dict[str, str]:
+    """Every named pattern outside the admin site, with its route."""
+    found: dict[str, str] = {}
+
+    def walk(patterns: list[Any], prefix: str) -> None:
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                if p.app_name == "admin":
+                    continue
+                walk(p.url_patterns, prefix + str(p.pattern))
+            elif isinstance(p, URLPattern):
+                assert p.name, f"unnamed URL pattern {prefix}{p.pattern} cannot be checked"
+                found[p.name] = prefix + str(p.pattern)
+
+    walk(get_resolver().url_patterns, "")
+    return found
+
+
+def test_every_url_pattern_is_in_the_matrix():
+    assert set(url_names()) == set(MATRIX)
+
+
+@pytest.fixture
+def world(request_in_review, personas) -> dict[str, dict[str, Any]]:
+    system = request_in_review.system
+    card = catalog.model_card_draft(actor=personas["owner"], system=system, model_details="m",
+                                    intended_use="u", limitations="l")
+    record = decision_record_propose(actor=personas["owner"], system=system, title="Use gpt-4o",
+                                     context="c", decision="d")
+    token = api_token_create(user=personas["owner"], name="ci", scopes=["gate:check"]).token
+    review = Review.objects.get(request=request_in_review, kind="security")
+    req = {"pk": request_in_review.pk}
+    return {
+        "token-revoke": {"pk": token.pk},
+        "request-detail": req, "request-edit": req, "request-submit": req, "request-withdraw": req,
+        "triage-detail": req, "reviews-open": req,
+        "queue": {"kind": "security"},
+        "review-detail": {"pk": review.pk}, "review-claim": {"pk": review.pk}, "review-decide": {"pk": review.pk},
+        "decision-decide": {"pk": record.pk},
+        "system-detail": {"slug": system.slug}, "system-settings": {"slug": system.slug},
+        "model-card-edit": {"slug": system.slug}, "decision-create": {"slug": system.slug},
+        "model-card-detail": {"slug": system.slug, "version": card.version},
+        "model-card-publish": {"slug": system.slug, "version": card.version},
+        "api-system-detail": {"slug": system.slug},
+        "api-request-detail": {"pk": request_in_review.pk},
+        "api-review-detail": {"pk": review.pk}, "api-review-decision": {"pk": review.pk},
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_permission_matrix(client, world, personas, persona):
+    from django.urls import reverse
+
+    if persona != "anon":
+        client.force_login(personas[persona])
+    failures = []
+    for name, expected in MATRIX.items():
+        url = reverse(name, kwargs=world.get(name, {}))
+        status = client.get(url).status_code
+        if status != expected[persona]:
+            failures.append(f"{name} {url}: got {status}, expected {expected[persona]}")
+    assert not failures, f"{persona}:\n" + "\n".join(failures)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", ["outsider", "legal"])
+def test_hidden_objects_answer_json_404_in_the_api(client, world, personas, persona):
+    client.force_login(personas[persona])
+    response = client.get(f"/api/v1/reviews/{world['review-detail']['pk']}/")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_admin_is_for_staff_only(client, personas):
+    for name in LOGGED_IN:
+        client.force_login(personas[name])
+        assert client.get("/admin/").status_code == 302
