@@ -51,3 +51,12 @@ def status_class(status: str) -> str:
         "submitted": "info", "triage": "info", "in_review": "info", "draft": "muted", "withdrawn": "muted",
         "failed": "bad", "block": "bad", "rejected": "bad", "superseded": "muted", "waived": "info",
     }.get(str(status), "muted")
+
+
+@register.filter
+def person(user: object) -> str:
+    """A user's full name, else username; a dash for nobody."""
+    if user is None:
+        return "—"
+    full = user.get_full_name() if hasattr(user, "get_full_name") else ""
+    return full or getattr(user, "username", str(user))
