@@ -219,7 +219,7 @@ TIERING_POLICY_FILE = env_str("TIERING_POLICY_FILE", "tiering.yaml")
 REVIEW_SLA_DAYS = {"security": 5, "legal": 10, "privacy": 10, "risk": 5}
 
 # --- Celery ---------------------------------------------------------------------------------------
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost/")
 BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for sub in ("queue", "processed", "control"):

@@ -126,12 +126,17 @@ def request_update_answers(*, actor: Any, request: UseCaseRequest, **answers: An
     return locked
 
 
+def submission_problems(request: UseCaseRequest) -> dict[str, list[str]]:
+    """What stops this request from being submitted, by field (empty when it can be)."""
+    return {name: ["this answer is required to submit"] for name in REQUIRED_TO_SUBMIT if not getattr(request, name).strip()}
+
+
 def request_submit(*, actor: Any, request: UseCaseRequest) -> UseCaseRequest:
     with transaction.atomic():
         locked = lock_request(request)
         if locked.requester_id != actor.pk:
             raise NotAllowed("only the requester can submit a request")
-        missing = {name: ["this answer is required to submit"] for name in REQUIRED_TO_SUBMIT if not getattr(locked, name).strip()}
+        missing = submission_problems(locked)
         if missing:
             raise ValidationError(missing)
         resubmission = locked.status == RequestStatus.CHANGES_REQUESTED

@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clearance.audit import history_for
@@ -50,8 +51,17 @@ def _save_and_maybe_submit(request: HttpRequest, form: UseCaseRequestForm, insta
             request, form, lambda: services.request_submit(actor=request.user, request=saved), "Request submitted for triage."
         )
         if submitted is None:
-            return redirect("request-edit", pk=saved.pk) if instance is None else None
+            # The draft is saved; show the edit page with the missing answers marked.
+            return redirect(f"{reverse('request-edit', kwargs={'pk': saved.pk})}?submit=1") if instance is None else None
     return redirect("request-detail", pk=saved.pk)
+
+
+def _show_submission_problems(form: UseCaseRequestForm, obj: UseCaseRequest) -> None:
+    """Mark, on the unbound edit form, the answers a submission still needs."""
+    form.full_clean()  # an unbound form ends up with an empty error dict we may fill
+    for field, errors in services.submission_problems(obj).items():
+        form.errors[field] = form.error_class(errors)
+        form.fields[field].widget.attrs.update({"aria-invalid": "true", "aria-describedby": f"id_{field}_error"})
 
 
 @login_required
@@ -72,6 +82,8 @@ def request_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if obj.requester_id != request.user.pk or obj.status not in EDITABLE:
         raise PermissionDenied("only the requester can edit a draft or a request sent back for changes")
     form = UseCaseRequestForm(request.POST or None, instance=obj)
+    if request.method == "GET" and request.GET.get("submit"):
+        _show_submission_problems(form, obj)
     if request.method == "POST" and form.is_valid():
         response = _save_and_maybe_submit(request, form, obj)
         if response is not None:

@@ -1,0 +1,96 @@
+"""Gate latency benchmark: server time of POST /api/v1/gate/checks, in-process, against a baseline.
+
+    uv run python bench/gate_latency.py [--runs 300]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/clearance_bench uv run python bench/gate_latency.py
+
+Seeds the demo portfolio into a throwaway database (a temp SQLite file unless DATABASE_URL is set;
+that database is migrated and must be disposable), then times the gate for a passing and a blocked
+system next to a baseline request through the same stack (an authenticated GET of the API root),
+and prints medians, p95, the ratio to the baseline and the queries per gate call. Figures, not
+assertions: machines are noisy, so compare ratios measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("CLEARANCE_VAR_DIR", tempfile.mkdtemp(prefix="clearance-bench-"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clearance.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+
+def timed(call, runs: int) -> list[float]:
+    for _ in range(10):
+        call()
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def describe(name: str, samples: list[float], baseline: float | None) -> str:
+    median = statistics.median(samples)
+    p95 = statistics.quantiles(samples, n=20)[18]
+    ratio = f"  x{median / baseline:.2f} baseline" if baseline else ""
+    return f"{name:<28} median {median:7.2f} ms   p95 {p95:7.2f} ms{ratio}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=300)
+    args = parser.parse_args()
+
+    from django.conf import settings
+
+    settings.ALLOWED_HOSTS = ["testserver"]
+    call_command("migrate", interactive=False, verbosity=0)
+    from clearance.demo_data import seed_demo
+    from clearance.tokens import api_token_create
+    from django.contrib.auth import get_user_model
+
+    seed_demo()
+    owner = get_user_model().objects.get(username="owner")
+    token = api_token_create(user=owner, name="bench", scopes=["gate:check", "read"]).plaintext
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    def gate(slug: str):
+        def call():
+            response = client.post("/api/v1/gate/checks", json.dumps({"system": slug, "environment": "production"}),
+                                   content_type="application/json")
+            assert response.status_code == 200, response.content
+        return call
+
+    def baseline():
+        assert client.get("/api/v1/").status_code == 200
+
+    print(f"database: {connection.vendor}, runs: {args.runs}")
+    base = timed(baseline, args.runs)
+    base_median = statistics.median(base)
+    print(describe("baseline (GET /api/v1/)", base, None))
+    for slug in ("support-copilot", "churn-predictor"):
+        print(describe(f"gate {slug}", timed(gate(slug), args.runs), base_median))
+        with CaptureQueriesContext(connection) as queries:
+            gate(slug)()
+        print(f"{'':<28} {len(queries)} queries per gate call")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""A real browser (Debian's Chromium driven by Playwright) against a live server: the requester's
+form works by its labels, shows errors next to the fields, and submits."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from intake.models import UseCaseRequest
+from tests.conftest import PASSWORD
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason="Debian's chromium is not installed here (apt-get install chromium; .ci/run does)"),
+]
+
+
+@pytest.fixture
+def page(live_server: Any) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
+    # around it are still synchronous.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        page = browser.new_page()
+        yield page
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requester_submits_a_request_in_a_real_browser(page, live_server, personas, tmp_path):
+    csp_violations: list[str] = []
+    page.on("console", lambda msg: csp_violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill("requester")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="New request").first.click()
+
+    page.get_by_label("Title").fill("Support ticket summaries")
+    page.get_by_role("button", name="Save and submit").click()
+    error = page.locator("#id_problem_error")
+    assert "required to submit" in error.inner_text()
+    assert page.get_by_label("Business problem").get_attribute("aria-invalid") == "true"
+
+    page.get_by_label("Business problem").fill("Agents read long ticket threads before replying.")
+    page.get_by_label("Business outcome and KPI (with today's baseline)").fill("Handling time 14 → 10 minutes.")
+    page.get_by_label("Why AI?").fill("Threads are free text.")
+    page.get_by_label("Personal data", exact=True).check()
+    page.get_by_role("button", name="Save and submit").click()
+    page.wait_for_url("**/requests/*/")
+    assert "Submitted" in page.locator("main").inner_text()
+    page.screenshot(path=str(tmp_path / "request.png"), full_page=True)
+    request = UseCaseRequest.objects.get()
+    assert request.status == "submitted" and request.data_categories == ["personal"]
+    assert not csp_violations, csp_violations
