@@ -62,9 +62,10 @@ def main() -> None:
 
     settings.ALLOWED_HOSTS = ["testserver"]
     call_command("migrate", interactive=False, verbosity=0)
+    from django.contrib.auth import get_user_model
+
     from clearance.demo_data import seed_demo
     from clearance.tokens import api_token_create
-    from django.contrib.auth import get_user_model
 
     seed_demo()
     owner = get_user_model().objects.get(username="owner")
