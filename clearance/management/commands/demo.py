@@ -26,6 +26,10 @@ from clearance.demo_data import seed_demo
 from clearance.tokens import Scope, api_token_create, resolve_token
 
 
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 class Command(BaseCommand):
     help = "Migrate, seed demo data and run the web app with a Celery worker and beat."
 
@@ -44,6 +48,10 @@ class Command(BaseCommand):
         url = f"http://{options['host']}:{options['port']}"
         token = self._demo_token()
         self._print_logins(seed.logins, url, token)
+        # Ctrl-C and a supervisor's SIGTERM both stop everything; a shell that started us in the
+        # background may have left SIGINT ignored, so the handlers are set explicitly.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _raise_interrupt)
         processes = self._start(options)
         try:
             self._wait_ready(url, processes)
