@@ -10,25 +10,7 @@ from django.contrib.auth import get_user_model
 from catalog.choices import DataCategory, RiskTier
 from intake.choices import Alternative, ProhibitedPractice
 from intake.models import UseCaseRequest
-
-ANSWER_FIELDS = [
-    "title",
-    "problem",
-    "business_outcome",
-    "why_ai",
-    "alternatives_considered",
-    "users_affected",
-    "customer_facing",
-    "human_in_the_loop",
-    "fallback",
-    "data_categories",
-    "annex_iii_area",
-    "prohibited_practices",
-    "interacts_with_people",
-    "generates_synthetic_content",
-    "vendor_model",
-    "expected_volume",
-]
+from intake.services import ANSWER_FIELDS
 
 
 class UseCaseRequestForm(forms.ModelForm):
@@ -52,7 +34,7 @@ class UseCaseRequestForm(forms.ModelForm):
 
     class Meta:
         model = UseCaseRequest
-        fields = ANSWER_FIELDS
+        fields = list(ANSWER_FIELDS)
         labels = {
             "problem": "Business problem",
             "business_outcome": "Business outcome and KPI (with today's baseline)",

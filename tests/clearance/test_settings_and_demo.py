@@ -81,3 +81,13 @@ def test_demo_runs_stops_on_ctrl_c_and_reuses_its_database(tmp_path):
     again = manage("demo", "--port", str(free_port()), "--exit-when-ready", env=env, timeout=180)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "already present: reusing it" in again.stdout
+
+
+def test_a_broken_policy_fails_the_start_up_check(tmp_path):
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "readiness.yaml").write_text("apiVersion: clearance/v1\nkind: ReadinessPolicy\nname: x\n")
+    (policies / "tiering.yaml").write_text((BASE_DIR / "policies" / "tiering.yaml").read_text())
+    result = manage("check", env=clean_env(tmp_path, POLICY_DIR=str(policies)))
+    assert result.returncode != 0
+    assert "governance.E001" in result.stderr and "schema error" in result.stderr
