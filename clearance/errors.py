@@ -22,13 +22,6 @@ class InvalidTransition(DomainError):
     code = "invalid_transition"
 
 
-class Conflict(DomainError):
-    """A concurrent change won; the caller should reload and decide again."""
-
-    status_code = 409
-    code = "conflict"
-
-
 class NotAllowed(DomainError):
     """The actor may see the object but may not do this to it."""
 

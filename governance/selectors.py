@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 
 from catalog.choices import ModelCardStatus
 from catalog.models import AISystem, EvalResult, ModelCard
-from governance.choices import DecisionStatus, ReviewStatus
+from governance.choices import DecisionStatus
 from governance.models import DecisionRecord, Review
 from governance.policy.engine import Evaluation, evaluate
 from governance.policy.facts import ApprovalFact, EvalFact, EvalTarget, SystemFacts
@@ -90,9 +90,3 @@ def readiness_by_environment(
     facts = collect_facts(system)
     return policy, {env: evaluate(policy, env, facts, now) for env in policy.environments}
 
-
-def open_review_counts() -> dict[str, int]:
-    from django.db.models import Count
-
-    rows = Review.objects.filter(status=ReviewStatus.OPEN).values("kind").annotate(n=Count("pk"))
-    return {row["kind"]: row["n"] for row in rows}

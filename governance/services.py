@@ -347,7 +347,6 @@ def readiness_due_for_recompute(now: datetime | None = None) -> list[int]:
 class GateResult:
     check: GateCheck
     evaluation: Evaluation | None
-    policy_error: str = ""
 
 
 def gate_check(
@@ -399,4 +398,4 @@ def gate_check(
         checked_at=now,
         duration_ms=(time.perf_counter() - started) * 1000,
     )
-    return GateResult(check, evaluation, policy_error)
+    return GateResult(check, evaluation)
