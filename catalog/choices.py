@@ -34,6 +34,10 @@ class DataCategory(models.TextChoices):
     PUBLIC = "public", "Public data only"
 
 
+# The categories that make a system "process personal data" (tiering, policy conditions, reviews).
+PERSONAL_DATA = frozenset({DataCategory.PERSONAL.value, DataCategory.SPECIAL_CATEGORY.value})
+
+
 class OwnerRole(models.TextChoices):
     BUSINESS = "business", "Business owner"
     TECHNICAL = "technical", "Technical owner"

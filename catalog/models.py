@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from catalog.choices import DataCategory, LifecycleStage, ModelCardStatus, RiskTier
+from catalog.choices import PERSONAL_DATA, LifecycleStage, ModelCardStatus, RiskTier
 from clearance.roles import Role, has_role, reads_portfolio
 
 # Reviewers see every system: a system-level review can reach them for any of them.
@@ -25,13 +25,6 @@ class AISystemQuerySet(models.QuerySet["AISystem"]):
         return self.filter(
             Q(business_owner=user) | Q(technical_owner=user) | Q(risk_owner=user) | Q(requested_by=user)
         )
-
-    def editable_by(self, user: Any) -> AISystemQuerySet:
-        if has_role(user, Role.GOVERNANCE_LEAD, Role.ADMIN):
-            return self.all()
-        if not getattr(user, "is_authenticated", False) or not user.is_active:
-            return self.none()
-        return self.filter(Q(business_owner=user) | Q(technical_owner=user) | Q(risk_owner=user))
 
 
 class AISystem(models.Model):
@@ -82,10 +75,16 @@ class AISystem(models.Model):
 
     @property
     def processes_personal_data(self) -> bool:
-        return bool({DataCategory.PERSONAL, DataCategory.SPECIAL_CATEGORY} & set(self.data_categories))
+        return bool(PERSONAL_DATA & set(self.data_categories))
 
     def owner_ids(self) -> set[int]:
         return {pk for pk in (self.business_owner_id, self.technical_owner_id, self.risk_owner_id) if pk}
+
+    def editable_by(self, user: Any) -> bool:
+        """Owners and the governance team change a system and its documents (no query)."""
+        if not getattr(user, "is_authenticated", False) or not user.is_active:
+            return False
+        return user.pk in self.owner_ids() or has_role(user, Role.GOVERNANCE_LEAD, Role.ADMIN)
 
 
 class ModelCard(models.Model):

@@ -36,7 +36,7 @@ def system_list(request: HttpRequest) -> HttpResponse:
 
 def _editable_system(request: HttpRequest, slug: str) -> AISystem:
     system = get_visible_or_404(AISystem.objects.visible_to(request.user), slug=slug)
-    if not AISystem.objects.editable_by(request.user).filter(pk=system.pk).exists():
+    if not system.editable_by(request.user):
         raise PermissionDenied("only the system's owners and the governance team can change it")
     return system
 

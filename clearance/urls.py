@@ -29,7 +29,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("", clearance_views.home, name="home"),
+    path("", governance_views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("notifications/", clearance_views.notifications, name="notifications"),

@@ -1,4 +1,5 @@
-"""Home, notifications and API tokens."""
+"""Notifications, API tokens and the error pages (the home dashboard aggregates every app, so it
+lives in governance)."""
 
 from __future__ import annotations
 
@@ -6,49 +7,14 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clearance.models import ApiToken, Notification
-from clearance.roles import ROLE_LABELS, Role, roles_of
 from clearance.tokens import Scope, api_token_create, api_token_revoke
 from clearance.web import get_visible_or_404, paginate, run_service
-
-
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    from catalog.models import AISystem
-    from governance.choices import KIND_ROLE, ReviewStatus
-    from governance.models import Review
-    from intake.models import UseCaseRequest
-
-    mine = roles_of(request.user)
-    queues = [kind for kind, role in KIND_ROLE.items() if role.value in mine]
-    now = timezone.now()
-    queue_counts = {}
-    if queues:
-        rows = (
-            Review.objects.filter(kind__in=queues)
-            .values("kind")
-            .annotate(open=Count("pk", filter=Q(status=ReviewStatus.OPEN)),
-                      overdue=Count("pk", filter=Q(status=ReviewStatus.OPEN, due_at__lt=now)))
-        )
-        queue_counts = {row["kind"]: row for row in rows}
-    return render(
-        request,
-        "home.html",
-        {
-            "roles": [ROLE_LABELS[Role(r)] for r in sorted(mine) if r in Role._value2member_map_],
-            "my_requests": UseCaseRequest.objects.filter(requester=request.user).order_by("-updated_at")[:8],
-            "my_systems": AISystem.objects.visible_to(request.user)
-            .filter(Q(business_owner=request.user) | Q(technical_owner=request.user) | Q(risk_owner=request.user))[:8],
-            "queues": [(kind, queue_counts.get(kind, {"open": 0, "overdue": 0})) for kind in queues],
-            "notifications": Notification.objects.filter(recipient=request.user, read_at=None)[:8],
-        },
-    )
 
 
 @login_required

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.models import AISystem
+from catalog.services import readiness_changed
 from clearance.audit import audit_record
 from clearance.errors import DomainError, InvalidTransition, NotAllowed
 from clearance.models import ApiToken
@@ -89,20 +90,26 @@ def reviews_open(*, actor: Any, request: UseCaseRequest, kinds: list[str]) -> li
             request_transition(actor=actor, request=locked, to=RequestStatus.IN_REVIEW,
                                data={"reviews": sorted(set(kinds))})
         if locked.system_id:
-            from catalog.services import readiness_changed
-
             readiness_changed(system=locked.system, reason="reviews opened")
     return opened
 
 
-def _check_reviewer(actor: Any, review: Review) -> None:
+def reviewer_refusal(actor: Any, review: Review) -> str | None:
+    """Why ``actor`` may not act on ``review``, or None when they may (pages ask the same rule)."""
     if not has_role(actor, KIND_ROLE[review.kind]):
-        raise NotAllowed(f"only a {KIND_ROLE[review.kind].value.replace('-', ' ')} can act on this review")
+        return f"only a {KIND_ROLE[review.kind].value.replace('-', ' ')} can act on this review"
     # Four eyes: nobody reviews their own request.
     if review.request_id and review.request.requester_id == actor.pk:
-        raise NotAllowed("you cannot review your own request")
+        return "you cannot review your own request"
     if review.system_id and actor.pk in review.system.owner_ids():
-        raise NotAllowed("an owner of the system cannot review it")
+        return "an owner of the system cannot review it"
+    return None
+
+
+def _check_reviewer(actor: Any, review: Review) -> None:
+    refusal = reviewer_refusal(actor, review)
+    if refusal:
+        raise NotAllowed(refusal)
 
 
 def review_claim(*, actor: Any, review: Review) -> Review:
@@ -173,8 +180,6 @@ def review_decide(
             _settle_request(actor=actor, request=request)
         system = locked.system or (request.system if request else None)
         if system is not None:
-            from catalog.services import readiness_changed
-
             readiness_changed(system=system, reason=f"{locked.kind} review {decision}")
     return locked
 
@@ -259,7 +264,7 @@ def decision_record_decide(*, actor: Any, record: DecisionRecord, to: str) -> De
         raise DomainError("a proposed record is accepted or rejected", field="status")
     with transaction.atomic():
         locked = DecisionRecord.objects.select_for_update(of=("self",)).select_related("system").get(pk=record.pk)
-        if actor.pk not in locked.system.owner_ids() and not has_role(actor, Role.GOVERNANCE_LEAD, Role.ADMIN):
+        if not locked.system.editable_by(actor):
             raise NotAllowed("only the system's owners or the governance lead decide its records")
         if to not in DECISION_TRANSITIONS[locked.status]:
             raise InvalidTransition(f"a {locked.get_status_display().lower()} record cannot be {to}")
@@ -278,8 +283,6 @@ def decision_record_decide(*, actor: Any, record: DecisionRecord, to: str) -> De
         locked.save(update_fields=["status", "decided_at", "facts_snapshot"])
         locked.deciders.add(actor)
         audit_record(actor=actor, action=f"decision_record.{to}", obj=locked, data=locked.facts_snapshot)
-        from catalog.services import readiness_changed
-
         readiness_changed(system=system, reason=f"decision record {to}")
     return locked
 

@@ -1,7 +1,8 @@
-"""Review queues, the system page with its readiness, decision records, the portfolio and the audit trail."""
+"""The home dashboard, review queues, the system page with its readiness, decision records, the portfolio and the audit trail."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
@@ -13,9 +14,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from catalog.choices import ModelCardStatus
 from catalog.models import AISystem
 from clearance.audit import history_for, verify_chain
-from clearance.models import AuditEvent
+from clearance.models import AuditEvent, Notification
 from clearance.policyfile import PolicyError
-from clearance.roles import Role, has_role, reads_portfolio
+from clearance.roles import ROLE_LABELS, Role, has_role, reads_portfolio, roles_of
 from clearance.web import get_visible_or_404, paginate, run_service
 from governance import services
 from governance.choices import KIND_ROLE, DecisionStatus, ReviewKind, ReviewStatus
@@ -23,6 +24,34 @@ from governance.forms import DecisionRecordForm, OpenReviewsForm, ReviewDecision
 from governance.models import DecisionRecord, GateCheck, ReadinessVerdict, Review
 from governance.selectors import readiness_by_environment, reviews_of_system
 from intake.models import UseCaseRequest
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    mine = roles_of(request.user)
+    queues = [kind for kind, role in KIND_ROLE.items() if role.value in mine]
+    now = timezone.now()
+    queue_counts = {}
+    if queues:
+        rows = (
+            Review.objects.filter(kind__in=queues)
+            .values("kind")
+            .annotate(open=Count("pk", filter=Q(status=ReviewStatus.OPEN)),
+                      overdue=Count("pk", filter=Q(status=ReviewStatus.OPEN, due_at__lt=now)))
+        )
+        queue_counts = {row["kind"]: row for row in rows}
+    return render(
+        request,
+        "home.html",
+        {
+            "roles": [ROLE_LABELS[Role(r)] for r in sorted(mine) if r in Role._value2member_map_],
+            "my_requests": UseCaseRequest.objects.filter(requester=request.user).order_by("-updated_at")[:8],
+            "my_systems": AISystem.objects.visible_to(request.user)
+            .filter(Q(business_owner=request.user) | Q(technical_owner=request.user) | Q(risk_owner=request.user))[:8],
+            "queues": [(kind, queue_counts.get(kind, {"open": 0, "overdue": 0})) for kind in queues],
+            "notifications": Notification.objects.filter(recipient=request.user, read_at=None)[:8],
+        },
+    )
 
 
 @login_required
@@ -71,11 +100,7 @@ def _visible_review(request: HttpRequest, pk: int) -> Review:
 @login_required
 def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
     review = _visible_review(request, pk)
-    can_decide = (
-        review.status == ReviewStatus.OPEN
-        and has_role(request.user, KIND_ROLE[review.kind])
-        and not (review.request_id and review.request.requester_id == request.user.pk)
-    )
+    can_decide = review.status == ReviewStatus.OPEN and services.reviewer_refusal(request.user, review) is None
     return render(
         request,
         "governance/review_detail.html",
@@ -130,8 +155,6 @@ def reviews_open(request: HttpRequest, pk: int) -> HttpResponse:
                     "Reviews opened.")
     else:
         for error in form.errors.get("kinds", []):
-            from django.contrib import messages
-
             messages.error(request, f"Reviews: {error}")
     return redirect("triage-detail", pk=obj.pk)
 
@@ -149,7 +172,7 @@ def system_detail(request: HttpRequest, slug: str) -> HttpResponse:
         policy, evaluations = readiness_by_environment(system, timezone.now())
     except PolicyError as exc:
         policy_error = exc.message
-    editable = AISystem.objects.editable_by(request.user).filter(pk=system.pk).exists()
+    editable = system.editable_by(request.user)
     return render(
         request,
         "governance/system_detail.html",
@@ -174,7 +197,7 @@ def system_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def decision_create(request: HttpRequest, slug: str) -> HttpResponse:
     system = get_visible_or_404(AISystem.objects.visible_to(request.user), slug=slug)
-    if not AISystem.objects.editable_by(request.user).filter(pk=system.pk).exists():
+    if not system.editable_by(request.user):
         raise PermissionDenied("only the system's owners and the governance team record its decisions")
     form = DecisionRecordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -194,8 +217,6 @@ def decision_decide(request: HttpRequest, pk: int) -> HttpResponse:
     record = get_visible_or_404(DecisionRecord.objects.visible_to(request.user).select_related("system"), pk=pk)
     to = request.POST.get("to", "")
     if to not in (DecisionStatus.ACCEPTED, DecisionStatus.REJECTED):
-        from django.contrib import messages
-
         messages.error(request, "Status: choose accept or reject.")
     else:
         run_service(request, None, lambda: services.decision_record_decide(actor=request.user, record=record, to=to),

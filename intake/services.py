@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from catalog.choices import DataCategory, RiskTier
 from catalog.models import AISystem
-from catalog.services import system_create
+from catalog.services import system_create, system_set_owners, system_set_tier
 from clearance.audit import audit_record
 from clearance.errors import DomainError, InvalidTransition, NotAllowed
 from clearance.notifications import notify
@@ -206,8 +206,6 @@ def request_set_tier(*, actor: Any, request: UseCaseRequest, tier: str, justific
             data={"from": before, "to": tier, "suggested": locked.suggested_tier, "justification": justification},
         )
         if locked.system_id:
-            from catalog.services import system_set_tier
-
             system_set_tier(actor=actor, system=locked.system, tier=tier, reason=f"tier set on {locked.reference}")
     return locked
 
@@ -254,8 +252,6 @@ def request_assign_owners(
             },
         )
         if locked.system_id:
-            from catalog.services import system_set_owners
-
             system_set_owners(
                 actor=actor, system=locked.system, business=business, technical=technical, risk=risk
             )

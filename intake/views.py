@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from catalog.choices import PERSONAL_DATA
 from clearance.audit import history_for
 from clearance.roles import Role, has_role
 from clearance.web import get_visible_or_404, paginate, run_service
@@ -212,6 +213,6 @@ def triage_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "system_form": system_form,
             "reviews": obj.reviews.select_related("assignee").order_by("kind"),
             "review_kinds": [("security", "Security"), ("legal", "Legal"), ("privacy", "Privacy"), ("risk", "Risk")],
-            "suggested_kinds": {"security", "legal"} | ({"privacy"} if {"personal", "special_category"} & set(obj.data_categories) else set()),
+            "suggested_kinds": {"security", "legal"} | ({"privacy"} if PERSONAL_DATA & set(obj.data_categories) else set()),
         },
     )

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from catalog.choices import PERSONAL_DATA
+
 
 @dataclass(frozen=True)
 class ApprovalFact:
@@ -58,7 +60,7 @@ class SystemFacts:
             "risk_tier": self.risk_tier,
             "lifecycle_stage": self.lifecycle_stage,
             "data_categories": list(self.data_categories),
-            "processes_personal_data": bool({"personal", "special_category"} & set(self.data_categories)),
+            "processes_personal_data": bool(PERSONAL_DATA & set(self.data_categories)),
         }
 
 

@@ -1,3 +1,5 @@
+"""Navigation for the base template: which queues, boards and pages this user has."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -5,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from clearance.roles import Role, has_role, reads_portfolio, roles_of
+from governance.choices import KIND_ROLE, ReviewKind
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -12,18 +15,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {}
     mine = roles_of(user)
-    queues = [
-        (kind, label)
-        for kind, label, role in (
-            ("security", "Security queue", Role.SECURITY_REVIEWER),
-            ("legal", "Legal queue", Role.LEGAL_REVIEWER),
-            ("privacy", "Privacy queue", Role.PRIVACY_REVIEWER),
-            ("risk", "Risk queue", Role.GOVERNANCE_LEAD),
-        )
-        if role.value in mine
-    ]
     return {
-        "nav_queues": queues,
+        "nav_queues": [(kind, f"{ReviewKind(kind).label} queue") for kind, role in KIND_ROLE.items() if role.value in mine],
         "nav_is_lead": has_role(user, Role.GOVERNANCE_LEAD, Role.ADMIN),
         "nav_reads_portfolio": reads_portfolio(user),
         "nav_unread": user.notifications.filter(read_at=None).count(),
