@@ -57,6 +57,12 @@ class Review(models.Model):
     rationale = models.TextField(blank=True)
     conditions = models.TextField(blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # What an approval is pinned to: a hash of the answers, the model and the model card version,
+    # with the snapshot it was computed from (to show what changed when it lapses).
+    fingerprint = models.CharField(max_length=64, blank=True)
+    pinned = models.JSONField(default=dict, blank=True)
+    lapsed_at = models.DateTimeField(null=True, blank=True)
+    lapse_diff = models.JSONField(default=list, blank=True)
 
     objects = ReviewQuerySet.as_manager()
 
@@ -166,3 +172,24 @@ class GateCheck(models.Model):
 
     def __str__(self) -> str:
         return f"gate {self.system} {self.environment}: {self.verdict}"
+
+
+class ReviewReminder(models.Model):
+    """One reminder sent for one review, one reason and one period: the key makes reminders idempotent."""
+
+    class Reason(models.TextChoices):
+        OVERDUE = "overdue", "Review overdue"
+        EXPIRING = "expiring", "Approval about to expire"
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="reminders")
+    reason = models.CharField(max_length=10, choices=Reason.choices)
+    period = models.CharField(max_length=20)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["review", "reason", "period"], name="review_reminder_once_per_period")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reason} reminder for review {self.review_id} ({self.period})"

@@ -58,3 +58,18 @@ class ProhibitedPractice(models.TextChoices):
     EMOTION_WORKPLACE = "emotion_workplace", "Emotion recognition at work or in education"
     BIOMETRIC_CATEGORISATION = "biometric_categorisation", "Inferring sensitive traits from biometrics"
     REALTIME_REMOTE_BIOMETRIC = "realtime_remote_biometric", "Real-time remote biometric identification in public"
+
+
+class LawfulBasis(models.TextChoices):
+    CONSENT = "consent", "Consent"
+    CONTRACT = "contract", "Performance of a contract"
+    LEGAL_OBLIGATION = "legal_obligation", "Legal obligation"
+    VITAL_INTERESTS = "vital_interests", "Vital interests"
+    PUBLIC_TASK = "public_task", "Public task"
+    LEGITIMATE_INTERESTS = "legitimate_interests", "Legitimate interests"
+
+
+class TimelineKind(models.TextChoices):
+    COMMENT = "comment", "Comment"
+    QUESTION = "question", "Question from a reviewer"
+    ANSWER = "answer", "Answer from the requester"

@@ -8,9 +8,10 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from catalog.choices import DataCategory, RiskTier
-from intake.choices import Alternative, ProhibitedPractice
+from intake.choices import Alternative, AnnexIIIArea, ProhibitedPractice
 from intake.models import UseCaseRequest
 from intake.services import ANSWER_FIELDS
+from intake.wizard import HELP, Section, Step, active_sections, values_of
 
 
 class UseCaseRequestForm(forms.ModelForm):
@@ -48,6 +49,21 @@ class UseCaseRequestForm(forms.ModelForm):
             "generates_synthetic_content": "Generates text, images, audio or video",
             "vendor_model": "Vendor or model in mind",
             "expected_volume": "Expected volume (e.g. 2,000 requests a day)",
+            "department": "Department",
+            "kpi": "KPI",
+            "kpi_baseline": "KPI baseline (today's value)",
+            "kpi_target": "KPI target",
+            "deterministic_parts": "Parts that stay deterministic",
+            "data_sources": "Data sources",
+            "privacy_lawful_basis": "Lawful basis",
+            "privacy_data_subjects": "Data subjects",
+            "privacy_retention": "Retention",
+            "touches_annex_iii": "The output feeds decisions about people's access to work, credit, education, services or rights",
+            "annex_iii_details": "How the output is used in those decisions",
+            "latency_target": "Latency target",
+            "monthly_budget": "Monthly budget (EUR)",
+            "business_owner_candidate": "Business owner candidate",
+            "technical_owner_candidate": "Technical owner candidate",
         }
         widgets = {
             "problem": forms.Textarea(attrs={"rows": 3}),
@@ -55,6 +71,10 @@ class UseCaseRequestForm(forms.ModelForm):
             "why_ai": forms.Textarea(attrs={"rows": 3}),
             "users_affected": forms.Textarea(attrs={"rows": 2}),
             "fallback": forms.Textarea(attrs={"rows": 2}),
+            "deterministic_parts": forms.Textarea(attrs={"rows": 2}),
+            "data_sources": forms.Textarea(attrs={"rows": 2}),
+            "privacy_data_subjects": forms.Textarea(attrs={"rows": 2}),
+            "annex_iii_details": forms.Textarea(attrs={"rows": 2}),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -62,9 +82,55 @@ class UseCaseRequestForm(forms.ModelForm):
         # A draft may be incomplete; submitting checks the required answers (the service says which).
         for name in ("problem", "business_outcome", "why_ai"):
             self.fields[name].required = False
+        for name in ("business_owner_candidate", "technical_owner_candidate"):
+            if name in self.fields:
+                label = self.fields[name].label
+                self.fields[name] = UserChoiceField(queryset=_user_choices(), required=False, label=label)
 
     def answers(self) -> dict[str, Any]:
-        return {name: self.cleaned_data[name] for name in ANSWER_FIELDS}
+        return {name: self.cleaned_data[name] for name in ANSWER_FIELDS if name in self.cleaned_data}
+
+    def mark_invalid_fields(self) -> None:
+        """Tie each error to its field for assistive technology (aria-invalid, aria-describedby)."""
+        for name in self.errors:
+            if name in self.fields:
+                bound = self[name]
+                described = f"{bound.auto_id}_error" + (f" {bound.auto_id}_helptext" if self.fields[name].help_text else "")
+                self.fields[name].widget.attrs.update({"aria-invalid": "true", "aria-describedby": described})
+
+
+class StepForm(UseCaseRequestForm):
+    """One step of the guided form: only that step's questions, and only the sections that apply."""
+
+    def __init__(self, *args: Any, step: Step, strict: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.step = step
+        values = values_of(self.instance)
+        if self.is_bound:
+            for name in step.controls:
+                values[name] = self[name].value()
+        self.sections = active_sections(step, values)
+        keep = {n for sec in self.sections for n in sec.fields}
+        for name in list(self.fields):
+            if name not in keep:
+                del self.fields[name]
+        for name, field in self.fields.items():
+            field.help_text = HELP.get(name, field.help_text)
+            field.required = strict and any(name in sec.required for sec in self.sections)
+        if "annex_iii_area" in self.fields:
+            self.fields["annex_iii_area"].choices = [c for c in AnnexIIIArea.choices if c[0] != AnnexIIIArea.NONE]
+            self.fields["annex_iii_area"].choices.insert(0, ("", "Choose the area"))
+
+    def section_fields(self) -> list[tuple[Section, list[Any]]]:
+        return [(sec, [self[n] for n in sec.fields]) for sec in self.sections]
+
+    def answers(self) -> dict[str, Any]:
+        answers = super().answers()
+        if "touches_annex_iii" in answers and not answers["touches_annex_iii"]:
+            # The Annex III area counts for tiering only while the requester says the use touches it.
+            answers["annex_iii_area"] = AnnexIIIArea.NONE
+            answers["annex_iii_details"] = ""
+        return answers
 
 
 def _user_choices() -> Any:

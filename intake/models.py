@@ -12,7 +12,7 @@ from django.urls import reverse
 from catalog.choices import RiskTier
 from catalog.models import AISystem
 from clearance.roles import Role, has_role, reads_portfolio
-from intake.choices import AnnexIIIArea, RequestStatus
+from intake.choices import AnnexIIIArea, LawfulBasis, RequestStatus, TimelineKind
 
 REVIEWER_ROLES = (Role.SECURITY_REVIEWER, Role.LEGAL_REVIEWER, Role.PRIVACY_REVIEWER)
 REVIEWER_VISIBLE_STATES = (
@@ -56,6 +56,31 @@ class UseCaseRequest(models.Model):
     generates_synthetic_content = models.BooleanField(default=False)
     vendor_model = models.CharField(max_length=200, blank=True)
     expected_volume = models.CharField(max_length=100, blank=True)
+    # The guided questionnaire (issue 3): KPI with baseline, the deterministic parts, data sources,
+    # the privacy section (asked only with personal data), the Annex III gate, cost and latency,
+    # and who could own the system.
+    department = models.CharField(max_length=100, blank=True, db_index=True)
+    kpi = models.CharField(max_length=200, blank=True)
+    kpi_baseline = models.CharField(max_length=200, blank=True)
+    kpi_target = models.CharField(max_length=200, blank=True)
+    deterministic_parts = models.TextField(blank=True)
+    data_sources = models.TextField(blank=True)
+    privacy_lawful_basis = models.CharField(max_length=30, choices=LawfulBasis.choices, blank=True)
+    privacy_data_subjects = models.TextField(blank=True)
+    privacy_retention = models.CharField(max_length=200, blank=True)
+    touches_annex_iii = models.BooleanField(default=False)
+    annex_iii_details = models.TextField(blank=True)
+    latency_target = models.CharField(max_length=100, blank=True)
+    monthly_budget = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    business_owner_candidate = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    technical_owner_candidate = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Where the requester left the guided form, and the steps that validated.
+    wizard_step = models.CharField(max_length=30, blank=True)
+    completed_steps = models.JSONField(default=list, blank=True)
 
     requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ai_requests")
     status = models.CharField(max_length=20, choices=RequestStatus.choices, default=RequestStatus.DRAFT)
@@ -96,3 +121,56 @@ class UseCaseRequest(models.Model):
     @property
     def reference(self) -> str:
         return f"REQ-{self.pk:04d}"
+
+
+class TimelineEntryQuerySet(models.QuerySet["TimelineEntry"]):
+    def visible_to(self, user: Any) -> TimelineEntryQuerySet:
+        return self.filter(request__in=UseCaseRequest.objects.visible_to(user))
+
+
+class TimelineEntry(models.Model):
+    """A comment, a reviewer's question or the requester's answer on a request (Markdown source)."""
+
+    request = models.ForeignKey(UseCaseRequest, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=12, choices=TimelineKind.choices, default=TimelineKind.COMMENT)
+    body = models.TextField()
+    created_at = models.DateTimeField()
+
+    objects = TimelineEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        verbose_name_plural = "timeline entries"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.request_id} by {self.author_id}"
+
+
+class AttachmentQuerySet(models.QuerySet["Attachment"]):
+    def visible_to(self, user: Any) -> AttachmentQuerySet:
+        return self.filter(request__in=UseCaseRequest.objects.visible_to(user))
+
+
+class Attachment(models.Model):
+    """A file attached to a request, stored under a generated name outside the web root."""
+
+    request = models.ForeignKey(UseCaseRequest, on_delete=models.PROTECT, related_name="attachments")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    original_name = models.CharField(max_length=255)
+    stored_name = models.CharField(max_length=80, unique=True)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_at = models.DateTimeField()
+
+    objects = AttachmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["uploaded_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    def get_absolute_url(self) -> str:
+        return reverse("attachment-download", kwargs={"pk": self.pk})

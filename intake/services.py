@@ -17,7 +17,15 @@ from clearance.errors import DomainError, InvalidTransition, NotAllowed
 from clearance.notifications import notify
 from clearance.outbox import outbox_enqueue
 from clearance.roles import Role, has_role
-from intake.choices import EDITABLE, TRANSITIONS, Alternative, AnnexIIIArea, ProhibitedPractice, RequestStatus
+from intake.choices import (
+    EDITABLE,
+    TRANSITIONS,
+    Alternative,
+    AnnexIIIArea,
+    LawfulBasis,
+    ProhibitedPractice,
+    RequestStatus,
+)
 from intake.models import UseCaseRequest
 from intake.tiering import questionnaire_facts, suggest_tier
 
@@ -38,6 +46,21 @@ ANSWER_FIELDS = (
     "generates_synthetic_content",
     "vendor_model",
     "expected_volume",
+    "department",
+    "kpi",
+    "kpi_baseline",
+    "kpi_target",
+    "deterministic_parts",
+    "data_sources",
+    "privacy_lawful_basis",
+    "privacy_data_subjects",
+    "privacy_retention",
+    "touches_annex_iii",
+    "annex_iii_details",
+    "latency_target",
+    "monthly_budget",
+    "business_owner_candidate",
+    "technical_owner_candidate",
 )
 REQUIRED_TO_SUBMIT = ("title", "problem", "business_outcome", "why_ai")
 
@@ -60,6 +83,10 @@ def _validate_answers(answers: dict[str, Any]) -> None:
                 errors[name] = [f"choose from: {', '.join(sorted(allowed))}"]
     if "annex_iii_area" in answers and answers["annex_iii_area"] not in AnnexIIIArea.values:
         errors["annex_iii_area"] = ["not a known area"]
+    if answers.get("privacy_lawful_basis") and answers["privacy_lawful_basis"] not in LawfulBasis.values:
+        errors["privacy_lawful_basis"] = ["not a known lawful basis"]
+    if answers.get("monthly_budget") is not None and answers["monthly_budget"] < 0:
+        errors["monthly_budget"] = ["a budget cannot be negative"]
     if "title" in answers and not str(answers["title"]).strip():
         errors["title"] = ["a request needs a title"]
     if errors:
@@ -124,6 +151,22 @@ def request_update_answers(*, actor: Any, request: UseCaseRequest, **answers: An
         if changed:
             audit_record(actor=actor, action="request.answers_changed", obj=locked, data={"fields": changed})
     return locked
+
+
+def request_save_step(
+    *, actor: Any, request: UseCaseRequest | None, step: str, answers: dict[str, Any], completed: bool
+) -> UseCaseRequest:
+    """Save one step of the guided form: the answers, where the requester is, and whether the step
+    validated. The first step creates the draft."""
+    with transaction.atomic():
+        if request is None:
+            saved = request_create_draft(requester=actor, **answers)
+        else:
+            saved = request_update_answers(actor=actor, request=request, **answers)
+        done = [s for s in saved.completed_steps if s != step] + ([step] if completed else [])
+        UseCaseRequest.objects.filter(pk=saved.pk).update(wizard_step=step, completed_steps=done)
+        saved.wizard_step, saved.completed_steps = step, done
+    return saved
 
 
 def submission_problems(request: UseCaseRequest) -> dict[str, list[str]]:

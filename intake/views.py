@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -14,10 +17,11 @@ from catalog.choices import PERSONAL_DATA
 from clearance.audit import history_for
 from clearance.roles import Role, has_role
 from clearance.web import get_visible_or_404, paginate, run_service
-from intake import services
+from intake import services, wizard
 from intake.choices import EDITABLE, RequestStatus
-from intake.forms import CreateSystemForm, OwnersForm, TierForm, UseCaseRequestForm
+from intake.forms import CreateSystemForm, OwnersForm, StepForm, TierForm, UseCaseRequestForm
 from intake.models import UseCaseRequest
+from intake.tiering import questionnaire_facts, suggest_tier
 
 TRIAGE_STATES = (RequestStatus.SUBMITTED, RequestStatus.TRIAGE, RequestStatus.IN_REVIEW)
 
@@ -216,3 +220,123 @@ def triage_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "suggested_kinds": {"security", "legal"} | ({"privacy"} if PERSONAL_DATA & set(obj.data_categories) else set()),
         },
     )
+
+
+# --- The guided request form -------------------------------------------------------------------------
+
+
+def _wizard_context(obj: UseCaseRequest | None, current: str) -> dict[str, Any]:
+    gaps = wizard.questionnaire_gaps(obj) if obj is not None else {s: ["x"] for s in wizard.STEP_SLUGS}
+    nav = [
+        {"slug": s.slug, "title": s.title, "done": s.slug not in gaps, "current": s.slug == current,
+         "reachable": obj is not None or s.slug == wizard.STEP_SLUGS[0]}
+        for s in wizard.STEPS
+    ]
+    nav.append({"slug": wizard.REVIEW_STEP, "title": "Review and submit", "done": False,
+                "current": current == wizard.REVIEW_STEP, "reachable": obj is not None})
+    return {"obj": obj, "nav": nav, "current": current, "gaps": gaps,
+            "number": ([*wizard.STEP_SLUGS, wizard.REVIEW_STEP].index(current) + 1), "total": len(wizard.STEPS) + 1}
+
+
+def _editable_request(request: HttpRequest, pk: int) -> UseCaseRequest:
+    obj = get_visible_or_404(UseCaseRequest.objects.visible_to(request.user), pk=pk)
+    if obj.requester_id != request.user.pk or obj.status not in EDITABLE:
+        raise PermissionDenied("only the requester can edit a draft or a request sent back for changes")
+    return obj
+
+
+def _step_url(obj: UseCaseRequest, slug: str) -> str:
+    return reverse("request-step", kwargs={"pk": obj.pk, "step": slug})
+
+
+def _handle_step(request: HttpRequest, obj: UseCaseRequest | None, step: wizard.Step) -> HttpResponse:
+    instance = obj if obj is not None else UseCaseRequest(requester=request.user)
+    action = request.POST.get("action", "next") if request.method == "POST" else ""
+    if request.method == "POST" and request.POST.get("_preview"):
+        # htmx asks for the step again with the answers so far: sections appear or go, nothing is saved.
+        form = StepForm(request.POST, instance=instance, step=step, strict=False)
+        return render(request, "intake/_step_sections.html", {"form": form})
+    form = StepForm(request.POST or None, instance=instance, step=step, strict=action == "next")
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            answers = form.answers()
+            saved = run_service(
+                request, form,
+                lambda: services.request_save_step(actor=request.user, request=obj, step=step.slug, answers=answers,
+                                                   completed=not wizard.step_gaps(step, {**wizard.values_of(instance),
+                                                                                         **answers})),
+                "Draft saved." if action == "save" else f"{step.title}: saved.",
+            )
+            if saved is not None:
+                if action == "save":
+                    return redirect("request-detail", pk=saved.pk)
+                if action == "back":
+                    target = wizard.previous_step(step.slug) or step.slug
+                else:
+                    target = wizard.next_step(step.slug)
+                return redirect(_step_url(saved, target))
+        form.mark_invalid_fields()
+        status = 400
+    return render(request, "intake/wizard_step.html",
+                  {**_wizard_context(obj, step.slug), "form": form, "step": step}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def request_start(request: HttpRequest) -> HttpResponse:
+    return _handle_step(request, None, wizard.STEPS[0])
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def request_step(request: HttpRequest, pk: int, step: str) -> HttpResponse:
+    obj = _editable_request(request, pk)
+    if step == "resume":
+        return redirect(_step_url(obj, wizard.resume_step(obj)))
+    if step == wizard.REVIEW_STEP:
+        return _review_step(request, obj)
+    if step not in wizard.STEP_BY_SLUG:
+        raise Http404("no such step")
+    return _handle_step(request, obj, wizard.STEP_BY_SLUG[step])
+
+
+def _review_step(request: HttpRequest, obj: UseCaseRequest) -> HttpResponse:
+    gaps = wizard.questionnaire_gaps(obj)
+    if request.method == "POST":
+        if gaps:
+            messages.error(request, "Some answers are still missing; each step below says which.")
+        else:
+            done = run_service(request, None, lambda: services.request_submit(actor=request.user, request=obj),
+                               "Request submitted for triage.")
+            if done is not None:
+                return redirect("request-detail", pk=obj.pk)
+    suggestion = suggest_tier(questionnaire_facts(obj))
+    labels = {name: field.label for name, field in UseCaseRequestForm().fields.items()}
+    summary = []
+    values = wizard.values_of(obj)
+    for step in wizard.STEPS:
+        rows = []
+        for sec in wizard.active_sections(step, values):
+            for name in sec.fields:
+                rows.append((labels.get(name, name), _display(obj, name)))
+        summary.append({"step": step, "rows": rows, "gaps": [labels.get(n, n) for n in gaps.get(step.slug, [])]})
+    return render(request, "intake/wizard_review.html",
+                  {**_wizard_context(obj, wizard.REVIEW_STEP), "summary": summary, "suggestion": suggestion},
+                  status=400 if request.method == "POST" else 200)
+
+
+def _display(obj: UseCaseRequest, name: str) -> str:
+    value = getattr(obj, name)
+    display = getattr(obj, f"get_{name}_display", None)
+    if display is not None and value:
+        return str(display())
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(value) or "—"
+    if value is None or value == "":
+        return "—"
+    if hasattr(value, "get_username"):
+        return value.get_full_name() or value.get_username()
+    return str(value)

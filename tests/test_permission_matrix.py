@@ -43,6 +43,8 @@ MATRIX: dict[str, dict[str, int]] = {
     "request-create": everyone(200),
     "request-detail": only(REQUEST_READERS, 404),
     "request-edit": only({p: 403 for p in REQUEST_READERS}, 404),
+    "request-start": everyone(200),
+    "request-step": only({p: 403 for p in REQUEST_READERS}, 404),
     "request-submit": everyone(405),
     "request-withdraw": everyone(405),
     "triage-board": only({"lead": 200}, 403),
@@ -112,7 +114,7 @@ def world(request_in_review, personas) -> dict[str, dict[str, Any]]:
     req = {"pk": request_in_review.pk}
     return {
         "token-revoke": {"pk": token.pk},
-        "request-detail": req, "request-edit": req, "request-submit": req, "request-withdraw": req,
+        "request-detail": req, "request-edit": req, "request-step": {**req, "step": "problem"}, "request-submit": req, "request-withdraw": req,
         "triage-detail": req, "reviews-open": req,
         "queue": {"kind": "security"},
         "review-detail": {"pk": review.pk}, "review-claim": {"pk": review.pk}, "review-decide": {"pk": review.pk},
