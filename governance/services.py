@@ -68,6 +68,11 @@ def reviews_open(*, actor: Any, request: UseCaseRequest, kinds: list[str]) -> li
             raise InvalidTransition("reviews are opened from triage")
         if not locked.risk_tier:
             raise DomainError("confirm the risk tier before opening reviews", field="risk_tier")
+        if locked.system_id:
+            # Lock order request → system → audit head, the order readiness_recompute uses after the
+            # system: inserting a review takes a key-share lock on the system, and taking it after the
+            # audit head deadlocked against a concurrent recompute.
+            AISystem.objects.select_for_update().filter(pk=locked.system_id).exists()
         live = set(
             Review.objects.filter(request=locked).exclude(status=ReviewStatus.REJECTED).values_list("kind", flat=True)
         )
