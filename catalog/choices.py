@@ -47,3 +47,28 @@ class OwnerRole(models.TextChoices):
 class ModelCardStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     PUBLISHED = "published", "Published"
+
+
+# --- Evidence pipeline (issue 5) -------------------------------------------------------------------
+class SourceKind(models.TextChoices):
+    MLFLOW = "mlflow", "MLflow tracking server"
+    LM_EVAL = "lm_eval", "lm-evaluation-harness results JSON"
+    PROMPTFOO = "promptfoo", "promptfoo output JSON"
+    FOCUS = "focus", "FOCUS cost CSV"
+    OPENAI_COSTS = "openai_costs", "OpenAI organisation costs JSON"
+
+
+EVAL_KINDS = frozenset({SourceKind.MLFLOW, SourceKind.LM_EVAL, SourceKind.PROMPTFOO})
+COST_KINDS = frozenset({SourceKind.FOCUS, SourceKind.OPENAI_COSTS})
+
+
+class SyncStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class SyncTrigger(models.TextChoices):
+    MANUAL = "manual", "Sync now"
+    SCHEDULE = "schedule", "Schedule"

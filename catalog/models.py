@@ -128,6 +128,11 @@ class EvalResult(models.Model):
     dataset = models.CharField(max_length=200, blank=True)
     source = models.CharField(max_length=200)
     source_run_id = models.CharField(max_length=200)
+    # MLflow logs a metric at several steps; every other source has step 0.
+    step = models.BigIntegerField(default=0)
+    evidence_source = models.ForeignKey(
+        "catalog.EvidenceSource", null=True, blank=True, on_delete=models.SET_NULL, related_name="eval_results"
+    )
     observed_at = models.DateTimeField()
     ingested_at = models.DateTimeField(auto_now_add=True)
 
@@ -136,7 +141,7 @@ class EvalResult(models.Model):
         constraints = [
             # The natural key: the same source row never lands twice.
             models.UniqueConstraint(
-                fields=["system", "source", "source_run_id", "metric", "dataset"], name="evalresult_natural_key"
+                fields=["system", "source", "source_run_id", "metric", "dataset", "step"], name="evalresult_natural_key"
             )
         ]
         indexes = [models.Index(fields=["system", "metric", "-observed_at"])]
@@ -155,12 +160,21 @@ class CostRecord(models.Model):
     effective_cost = models.DecimalField(max_digits=18, decimal_places=6)
     currency = models.CharField(max_length=3)
     service = models.CharField(max_length=200, blank=True)
+    resource_id = models.CharField(max_length=300, blank=True)
+    charge_category = models.CharField(max_length=30, blank=True)
+    # Requests served in the period, where the source says (FOCUS ConsumedUnit "Requests"):
+    # what "cost per 1,000 requests" divides by.
+    request_count = models.BigIntegerField(null=True, blank=True)
+    evidence_source = models.ForeignKey(
+        "catalog.EvidenceSource", null=True, blank=True, on_delete=models.SET_NULL, related_name="cost_records"
+    )
     source = models.CharField(max_length=200)
     source_row_id = models.CharField(max_length=200)
     ingested_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-period_start"]
+        indexes = [models.Index(fields=["system", "period_start"])]
         constraints = [
             models.UniqueConstraint(fields=["source", "source_row_id"], name="costrecord_natural_key"),
             models.CheckConstraint(condition=Q(period_end__gt=models.F("period_start")), name="costrecord_period_order"),
@@ -168,3 +182,14 @@ class CostRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.system} {self.effective_cost} {self.currency}"
+
+
+# --- Evidence pipeline (issue 5): sources, sync runs, requirements, budgets, staging ----------------
+from catalog.evidence_models import (  # noqa: E402,F401  (registered with the catalog app from here)
+    CostBudget,
+    EvidenceSource,
+    MetricRequirement,
+    StagedCost,
+    StagedEval,
+    SyncRun,
+)

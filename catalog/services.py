@@ -107,6 +107,9 @@ def system_set_evaluation_target(
         locked.metric_threshold = threshold
         locked.metric_higher_is_better = higher_is_better
         locked.save(update_fields=["primary_metric", "metric_threshold", "metric_higher_is_better", "updated_at"])
+        # The metric's requirement row (dataset, age, regression) states the same threshold.
+        locked.metric_requirements.filter(metric=locked.primary_metric).update(
+            threshold=threshold, higher_is_better=higher_is_better)
         audit_record(
             actor=actor,
             action="system.evaluation_target_set",

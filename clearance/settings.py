@@ -260,7 +260,25 @@ CELERY_BEAT_SCHEDULE = {
         "task": "governance.recompute_expired_readiness",
         "schedule": env_int("READINESS_SWEEP_SECONDS", 300, minimum=1),
     },
+    # One dispatcher reads each evidence source's own interval (editable in the app, no deploy).
+    "dispatch-evidence-syncs": {
+        "task": "catalog.dispatch_due_sources",
+        "schedule": env_int("EVIDENCE_DISPATCH_SECONDS", 60, minimum=1),
+    },
 }
+
+# --- Evidence pipeline ----------------------------------------------------------------------------
+# Files a source may read must lie inside these directories; URLs may redirect only within their host.
+EVIDENCE_ALLOWED_DIRS = env_list("EVIDENCE_ALLOWED_DIRS", [str(VAR_DIR / "evidence")])
+(VAR_DIR / "evidence").mkdir(exist_ok=True)
+EVIDENCE_SECRET_KEY = env_str("EVIDENCE_SECRET_KEY")  # a Fernet key; derived from SECRET_KEY when unset
+EVIDENCE_HTTP_TIMEOUT = float(env_int("EVIDENCE_HTTP_TIMEOUT", 20, minimum=1))
+EVIDENCE_MAX_JSON_BYTES = env_int("EVIDENCE_MAX_JSON_BYTES", 64_000_000, minimum=1000)
+EVIDENCE_BATCH_ROWS = env_int("EVIDENCE_BATCH_ROWS", 5000, minimum=1)
+# A sync may import a large export: its own limits, below the Redis visibility timeout (1 h).
+EVIDENCE_SYNC_SOFT_TIME_LIMIT = env_int("EVIDENCE_SYNC_SOFT_TIME_LIMIT", 1500, minimum=1)
+EVIDENCE_SYNC_TIME_LIMIT = env_int("EVIDENCE_SYNC_TIME_LIMIT", 1800, minimum=1)
+EVIDENCE_SYNC_MAX_RETRIES = env_int("EVIDENCE_SYNC_MAX_RETRIES", 4, minimum=0)
 
 LOGGING = {
     "version": 1,

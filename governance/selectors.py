@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from catalog.choices import ModelCardStatus
-from catalog.models import AISystem, EvalResult, ModelCard
+from catalog.models import AISystem, EvalResult, MetricRequirement, ModelCard
 from governance.choices import DecisionStatus
 from governance.models import DecisionRecord, Review
 from governance.policy.engine import Evaluation, evaluate
@@ -51,19 +51,7 @@ def collect_facts(system: AISystem) -> SystemFacts:
         )
     )
     accepted = DecisionRecord.objects.filter(system=system, status=DecisionStatus.ACCEPTED).count()
-    target = None
-    latest = None
-    if system.primary_metric and system.metric_threshold is not None:
-        target = EvalTarget(system.primary_metric, system.metric_threshold, system.metric_higher_is_better)
-        results = EvalResult.objects.filter(system=system, metric=system.primary_metric)
-        if system.model_version:
-            # Evidence counts only for the model version being deployed.
-            results = results.filter(model_version=system.model_version)
-        row = results.order_by("-observed_at", "-pk").first()
-        if row is not None:
-            latest = EvalFact(
-                row.metric, row.value, row.observed_at, row.model_version, row.dataset, row.source, row.source_run_id
-            )
+    targets, latest = evidence_facts(system)
     return SystemFacts(
         slug=system.slug,
         risk_tier=system.risk_tier,
@@ -75,11 +63,41 @@ def collect_facts(system: AISystem) -> SystemFacts:
         model_card_published_at=card["published_at"] if card else None,
         approvals=approvals,
         accepted_decisions=accepted,
-        eval_target=target,
-        latest_eval=latest,
+        eval_target=targets[0] if targets else None,
+        latest_eval=latest[0] if latest else None,
+        eval_targets=targets,
+        eval_latest=latest,
         model_version=system.model_version,
         runbook_url=system.runbook_url,
     )
+
+
+def evidence_facts(system: AISystem) -> tuple[tuple[EvalTarget, ...], tuple[EvalFact | None, ...]]:
+    """Each metric requirement (the system's primary metric first) and its latest matching result
+    (one query per requirement)."""
+    requirements = list(MetricRequirement.objects.filter(system=system).order_by("metric", "dataset"))
+    targets: list[EvalTarget] = []
+    if system.primary_metric and system.metric_threshold is not None:
+        refined = next((r for r in requirements if r.metric == system.primary_metric), None)
+        if refined is None:
+            targets.append(EvalTarget(system.primary_metric, system.metric_threshold, system.metric_higher_is_better))
+    requirements.sort(key=lambda r: r.metric != system.primary_metric)
+    for r in requirements:
+        targets.append(EvalTarget(r.metric, r.threshold, r.higher_is_better, r.dataset, r.max_age_days,
+                                  r.baseline_value, r.max_regression, r.require_version_match))
+    latest: list[EvalFact | None] = []
+    for target in targets:
+        results = EvalResult.objects.filter(system=system, metric=target.metric)
+        if target.dataset:
+            results = results.filter(dataset=target.dataset)
+        if system.model_version and target.require_version_match:
+            # Evidence counts only for the model version being deployed.
+            results = results.filter(model_version=system.model_version)
+        row = results.order_by("-observed_at", "-pk").first()
+        latest.append(None if row is None else EvalFact(
+            row.metric, row.value, row.observed_at, row.model_version, row.dataset, row.source, row.source_run_id
+        ))
+    return tuple(targets), tuple(latest)
 
 
 def readiness_by_environment(

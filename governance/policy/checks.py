@@ -140,13 +140,36 @@ def decision_record_accepted(facts: SystemFacts, params: dict[str, Any], now: da
     },
 )
 def eval_threshold(facts: SystemFacts, params: dict[str, Any], now: datetime) -> Outcome:
-    target = facts.eval_target
-    if target is None:
+    """Every metric requirement of the system (primary metric first): a result exists for the
+    deployed model version (and the required dataset), meets its threshold, has not regressed past
+    the allowed amount against the baseline, and is fresher than the maximum age."""
+    targets = facts.eval_targets or ((facts.eval_target,) if facts.eval_target else ())
+    latest = facts.eval_latest if facts.eval_targets else (facts.latest_eval,)
+    if not targets:
         return Outcome(RequirementStatus.MISSING, "no primary evaluation metric and threshold set for the system")
-    result = facts.latest_eval
+    outcomes = [_metric_outcome(t, r, facts.model_version, params["max_age_days"], now) for t, r in zip(targets, latest, strict=True)]
+    if len(outcomes) == 1:
+        return outcomes[0]
+    worst = max(outcomes, key=lambda o: _SEVERITY.get(o.status, 9))
+    shown = [o for o in outcomes if o.status != RequirementStatus.MET] or outcomes
+    moments = [o.valid_until for o in outcomes if o.valid_until is not None]
+    return Outcome(
+        worst.status,
+        "; ".join(o.message for o in shown),
+        {"metrics": [o.evidence for o in outcomes]},
+        valid_until=min(moments) if worst.status == RequirementStatus.MET and moments else None,
+    )
+
+
+_SEVERITY = {RequirementStatus.MET: 0, RequirementStatus.STALE: 1, RequirementStatus.MISSING: 2, RequirementStatus.FAILED: 3}
+
+
+def _metric_outcome(target: Any, result: Any, model_version: str, policy_max_age: int, now: datetime) -> Outcome:
+    on = f" on {target.dataset}" if target.dataset else ""
     if result is None:
-        version = f" for model version {facts.model_version}" if facts.model_version else ""
-        return Outcome(RequirementStatus.MISSING, f"no {target.metric} result{version}", {"metric": target.metric})
+        version = f" for model version {model_version}" if model_version and target.require_version_match else ""
+        return Outcome(RequirementStatus.MISSING, f"no {target.metric} result{on}{version}",
+                       {"metric": target.metric, "dataset": target.dataset})
     evidence = {
         "metric": result.metric,
         "value": result.value,
@@ -166,13 +189,23 @@ def eval_threshold(facts: SystemFacts, params: dict[str, Any], now: datetime) ->
             f"{result.metric} = {result.value:g}, needs {comparator} {target.threshold:g}",
             evidence,
         )
-    max_age = timedelta(days=params["max_age_days"])
-    fresh_until = result.observed_at + max_age
+    if target.baseline is not None and target.max_regression is not None:
+        drop = target.baseline - result.value if target.higher_is_better else result.value - target.baseline
+        evidence |= {"baseline": target.baseline, "max_regression": target.max_regression}
+        if drop > target.max_regression + 1e-12:
+            return Outcome(
+                RequirementStatus.FAILED,
+                f"{result.metric} = {result.value:g} regressed by {drop:g} from the baseline {target.baseline:g} "
+                f"(at most {target.max_regression:g} allowed)",
+                evidence,
+            )
+    days = min(policy_max_age, target.max_age_days) if target.max_age_days else policy_max_age
+    fresh_until = result.observed_at + timedelta(days=days)
     if fresh_until <= now:
         return Outcome(
             RequirementStatus.STALE,
             f"evidence stale since {fresh_until:%Y-%m-%d}: the last {result.metric} result is from "
-            f"{result.observed_at:%Y-%m-%d}, older than {params['max_age_days']} days",
+            f"{result.observed_at:%Y-%m-%d}, older than {days} days",
             evidence,
         )
     return Outcome(

@@ -31,9 +31,16 @@ class EvalFact:
 
 @dataclass(frozen=True)
 class EvalTarget:
+    """What a system requires of one metric (the evidence pipeline's metric requirement)."""
+
     metric: str
     threshold: float
     higher_is_better: bool
+    dataset: str = ""  # blank: a result on any dataset counts
+    max_age_days: int | None = None  # the stricter of this and the policy's max_age_days applies
+    baseline: float | None = None
+    max_regression: float | None = None  # how far past the baseline (in the bad direction) is allowed
+    require_version_match: bool = True
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,10 @@ class SystemFacts:
     accepted_decisions: int = 0
     eval_target: EvalTarget | None = None
     latest_eval: EvalFact | None = None
+    # Every metric requirement (the primary first) and the latest matching result of each, aligned.
+    # Empty means the single eval_target/latest_eval pair above.
+    eval_targets: tuple[EvalTarget, ...] = ()
+    eval_latest: tuple[EvalFact | None, ...] = ()
     model_version: str = ""
     runbook_url: str = ""
     extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,68 @@
+"""promptfoo output JSON (``promptfoo eval -o out.json``, results version 2 and 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from catalog.connectors.base import (
+    Connector,
+    EvalRecord,
+    Item,
+    RowError,
+    SourceError,
+    as_number,
+    parse_instant,
+    read_json_document,
+)
+
+
+class PromptfooConnector(Connector):
+    kind = "promptfoo"
+    produces = "eval"
+
+    def fetch(self) -> Iterator[Item]:
+        doc, _ = read_json_document(self.config)
+        body = doc.get("results") if isinstance(doc, dict) else None
+        if not isinstance(body, dict) or "stats" not in body or not isinstance(body.get("results"), list):
+            raise SourceError("not promptfoo output JSON: expected {evalId, results: {stats, results[]}}")
+        eval_id = doc.get("evalId") or ""
+        if not isinstance(eval_id, str) or not eval_id:
+            raise SourceError("evalId: missing; promptfoo writes one for every evaluation")
+        metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+        stamp = body.get("timestamp") or metadata.get("evaluationCreatedAt")
+        observed = parse_instant(stamp)
+        if observed is None:
+            raise SourceError(f"results.timestamp: cannot parse the date {stamp!r}")
+        stats = body["stats"] if isinstance(body["stats"], dict) else {}
+        counts = {name: stats.get(name) for name in ("successes", "failures", "errors")}
+        bad = [name for name, value in counts.items() if not isinstance(value, int) or isinstance(value, bool) or value < 0]
+        if bad:
+            raise SourceError(f"results.stats.{bad[0]}: {counts[bad[0]]!r} is not a count")
+        config = doc.get("config") if isinstance(doc.get("config"), dict) else {}
+        meta = config.get("metadata") if isinstance(config.get("metadata"), dict) else {}
+        version = str(meta.get(self.config.model_version_key) or self.config.default_model_version)
+        dataset = self.config.default_dataset or str(config.get("description") or "promptfoo")
+        wanted = set(self.config.metrics)
+
+        def record(metric: str, value: float) -> EvalRecord:
+            return EvalRecord(run_id=eval_id[:200], metric=metric, value=value, observed_at=observed,
+                              dataset=dataset[:200], model_version=version[:100])
+
+        self.total = 2
+        total = sum(counts.values())  # type: ignore[arg-type]
+        if total == 0:
+            raise SourceError("results.stats: no test ran (successes + failures + errors = 0)")
+        if not wanted or "pass_rate" in wanted:
+            yield record("pass_rate", counts["successes"] / total)  # type: ignore[operator]
+        self.done = 1
+        if not wanted or "score" in wanted:
+            scores = []
+            for i, result in enumerate(body["results"]):
+                score = as_number(result.get("score")) if isinstance(result, dict) else None
+                if score is None:
+                    yield RowError(f"results.results[{i}].score", f"{result.get('score') if isinstance(result, dict) else result!r} is not a number")
+                    continue
+                scores.append(score)
+            if scores:
+                yield record("score", sum(scores) / len(scores))
+        self.done = 2
