@@ -215,6 +215,17 @@ POLICY_DIR = Path(env_str("POLICY_DIR", str(BASE_DIR / "policies")))
 READINESS_POLICY_FILE = env_str("READINESS_POLICY_FILE", "readiness.yaml")
 TIERING_POLICY_FILE = env_str("TIERING_POLICY_FILE", "tiering.yaml")
 
+# Request attachments (intake): stored under generated names outside the web root, served only
+# through a view that checks who may see the request.
+ATTACHMENT_DIR = Path(env_str("ATTACHMENT_DIR", str(VAR_DIR / "attachments")))
+ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
+ATTACHMENT_TYPES = {
+    ".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+    ".txt": "text/plain", ".md": "text/markdown", ".csv": "text/csv",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
 # Review due dates: days from opening, per review kind.
 REVIEW_SLA_DAYS = {"security": 5, "legal": 10, "privacy": 10, "risk": 5}
 

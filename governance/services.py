@@ -72,7 +72,7 @@ def reviews_open(*, actor: Any, request: UseCaseRequest, kinds: list[str]) -> li
             # Lock order request → system → audit head, the order readiness_recompute uses after the
             # system: inserting a review takes a key-share lock on the system, and taking it after the
             # audit head deadlocked against a concurrent recompute.
-            AISystem.objects.select_for_update().filter(pk=locked.system_id).exists()
+            list(AISystem.objects.select_for_update().filter(pk=locked.system_id).values_list("pk", flat=True))
         live = set(
             Review.objects.filter(request=locked).exclude(status=ReviewStatus.REJECTED).values_list("kind", flat=True)
         )

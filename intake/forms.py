@@ -167,3 +167,19 @@ class OwnersForm(forms.Form):
 class CreateSystemForm(forms.Form):
     slug = forms.SlugField(max_length=80, label="Slug", help_text="The stable key CI uses at the gate, e.g. support-copilot.")
     name = forms.CharField(max_length=200, required=False, label="Name", help_text="Defaults to the request title.")
+
+
+class _AccessibleForm(forms.Form):
+    def mark_invalid_fields(self) -> None:
+        UseCaseRequestForm.mark_invalid_fields(self)  # type: ignore[arg-type]
+
+
+class CommentForm(_AccessibleForm):
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Comment",
+                           help_text="Markdown: **bold**, lists, links, `code`. Raw HTML is removed.")
+    kind = forms.ChoiceField(choices=[("comment", "Comment"), ("question", "Question for the requester")],
+                             required=False, label="Kind")
+
+
+class AttachmentForm(_AccessibleForm):
+    file = forms.FileField(label="File", help_text="PDF, images, text, CSV, Word or Excel; the size limit is shown below.")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import secrets
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -25,8 +30,9 @@ from intake.choices import (
     LawfulBasis,
     ProhibitedPractice,
     RequestStatus,
+    TimelineKind,
 )
-from intake.models import UseCaseRequest
+from intake.models import Attachment, TimelineEntry, UseCaseRequest
 from intake.tiering import questionnaire_facts, suggest_tier
 
 ANSWER_FIELDS = (
@@ -331,3 +337,131 @@ def request_create_system(*, actor: Any, request: UseCaseRequest, slug: str, nam
         locked.save(update_fields=["system", "updated_at"])
         audit_record(actor=actor, action="request.system_created", obj=locked, data={"system": system.slug})
     return system
+
+
+# --- Timeline: comments and attachments ------------------------------------------------------------------
+
+COMMENT_MAX_CHARS = 10_000
+
+
+def request_comment(*, actor: Any, request: UseCaseRequest, body: str, kind: str = TimelineKind.COMMENT) -> TimelineEntry:
+    """Add a comment (Markdown source; rendered sanitized). A reviewer's question notifies the
+    requester; the requester's words notify the reviewers working on the request."""
+    body = (body or "").strip()
+    if not body:
+        raise DomainError("write something first", field="body")
+    if len(body) > COMMENT_MAX_CHARS:
+        raise DomainError(f"keep it under {COMMENT_MAX_CHARS:,} characters (attach longer documents)", field="body")
+    if kind not in TimelineKind.values:
+        raise DomainError("unknown kind of comment", field="kind")
+    with transaction.atomic():
+        locked = lock_request(request)
+        if not UseCaseRequest.objects.visible_to(actor).filter(pk=locked.pk).exists():
+            raise NotAllowed("you cannot see this request")
+        is_requester = locked.requester_id == actor.pk
+        if kind == TimelineKind.QUESTION and is_requester:
+            kind = TimelineKind.COMMENT
+        if kind == TimelineKind.ANSWER and not is_requester:
+            kind = TimelineKind.COMMENT
+        entry = TimelineEntry.objects.create(request=locked, author=actor, kind=kind, body=body, created_at=timezone.now())
+        audit_record(actor=actor, action="request.commented", obj=locked, data={"entry": entry.pk, "kind": kind})
+        if is_requester:
+            recipients = _reviewers_working_on(locked)
+        else:
+            recipients = [locked.requester]
+        notify(
+            recipients=[u for u in recipients if u.pk != actor.pk],
+            subject=f"{'Question' if kind == TimelineKind.QUESTION else 'New comment'} on {locked.reference}: {locked.title}",
+            body=body[:500],
+            url=locked.get_absolute_url(),
+        )
+    return entry
+
+
+def _reviewers_working_on(request: UseCaseRequest) -> list[Any]:
+    """The people who claimed or decided a review of this request (intake cannot import governance)."""
+    User = get_user_model()
+    reviews = request.reviews.all()
+    ids = {pk for row in reviews.values_list("assignee_id", "decided_by_id") for pk in row if pk}
+    return list(User.objects.filter(pk__in=ids, is_active=True))
+
+
+def _sniff_ok(extension: str, head: bytes) -> bool:
+    """The first bytes agree with the extension (a renamed executable is not a PDF)."""
+    signatures = {
+        ".pdf": (b"%PDF-",),
+        ".png": (b"\x89PNG\r\n\x1a\n",),
+        ".jpg": (b"\xff\xd8\xff",),
+        ".jpeg": (b"\xff\xd8\xff",),
+        ".docx": (b"PK\x03\x04",),
+        ".xlsx": (b"PK\x03\x04",),
+    }
+    if extension in signatures:
+        return head.startswith(signatures[extension])
+    # Text formats: must decode as UTF-8 and hold no NUL bytes.
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the end of the sniffed chunk is still text.
+        return exc.start >= len(head) - 3
+    return True
+
+
+def request_attach(*, actor: Any, request: UseCaseRequest, upload: Any) -> Attachment:
+    """Store an uploaded file under a generated name outside the web root. An oversized or
+    disallowed file is refused before anything is written."""
+    name = os.path.basename(str(getattr(upload, "name", "") or "")).strip()
+    extension = os.path.splitext(name)[1].lower()
+    allowed: dict[str, str] = settings.ATTACHMENT_TYPES
+    if not name:
+        raise DomainError("choose a file", field="file")
+    if extension not in allowed:
+        raise DomainError(
+            f"{extension or 'files without an extension'} cannot be attached; allowed: {', '.join(sorted(allowed))}",
+            field="file",
+        )
+    limit = settings.ATTACHMENT_MAX_BYTES
+    if upload.size > limit:
+        raise DomainError(f"the file is {upload.size / 1_048_576:.1f} MB; the limit is {limit / 1_048_576:.0f} MB",
+                          field="file")
+    upload.seek(0)
+    if not _sniff_ok(extension, upload.read(2048)):
+        raise DomainError(f"the content of the file is not {extension[1:].upper()}", field="file")
+    if not UseCaseRequest.objects.visible_to(actor).filter(pk=request.pk).exists():
+        raise NotAllowed("you cannot see this request")
+    directory = Path(settings.ATTACHMENT_DIR)
+    directory.mkdir(parents=True, exist_ok=True)
+    stored = secrets.token_hex(20)
+    path = directory / stored
+    digest = hashlib.sha256()
+    size = 0
+    upload.seek(0)
+    try:
+        with open(path, "xb") as out:
+            for chunk in upload.chunks():
+                size += len(chunk)
+                if size > limit:  # the declared size lied
+                    raise DomainError(f"the file is larger than {limit / 1_048_576:.0f} MB", field="file")
+                digest.update(chunk)
+                out.write(chunk)
+        with transaction.atomic():
+            locked = lock_request(request)
+            if locked.status == RequestStatus.WITHDRAWN:
+                raise InvalidTransition("a withdrawn request takes no attachments")
+            attachment = Attachment.objects.create(
+                request=locked, uploaded_by=actor, original_name=name[:255], stored_name=stored,
+                content_type=allowed[extension], size=size, sha256=digest.hexdigest(), uploaded_at=timezone.now(),
+            )
+            audit_record(actor=actor, action="request.attached", obj=locked,
+                         data={"attachment": attachment.pk, "name": attachment.original_name, "size": size,
+                               "sha256": attachment.sha256})
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return attachment
+
+
+def attachment_path(attachment: Attachment) -> Path:
+    return Path(settings.ATTACHMENT_DIR) / attachment.stored_name

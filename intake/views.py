@@ -4,23 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from catalog.choices import PERSONAL_DATA
-from clearance.audit import history_for
 from clearance.roles import Role, has_role
 from clearance.web import get_visible_or_404, paginate, run_service
-from intake import services, wizard
+from intake import selectors, services, wizard
 from intake.choices import EDITABLE, RequestStatus
-from intake.forms import CreateSystemForm, OwnersForm, StepForm, TierForm, UseCaseRequestForm
-from intake.models import UseCaseRequest
+from intake.forms import (
+    AttachmentForm,
+    CommentForm,
+    CreateSystemForm,
+    OwnersForm,
+    StepForm,
+    TierForm,
+    UseCaseRequestForm,
+)
+from intake.models import Attachment, UseCaseRequest
 from intake.tiering import questionnaire_facts, suggest_tier
 
 TRIAGE_STATES = (RequestStatus.SUBMITTED, RequestStatus.TRIAGE, RequestStatus.IN_REVIEW)
@@ -100,22 +108,84 @@ def request_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     obj = get_visible_or_404(
         UseCaseRequest.objects.visible_to(request.user).select_related(
-            "requester", "system", "business_owner", "technical_owner", "risk_owner"
+            "requester", "system", "business_owner", "technical_owner", "risk_owner",
+            "business_owner_candidate", "technical_owner_candidate",
         ),
         pk=pk,
     )
+    return _render_detail(request, obj, CommentForm(), AttachmentForm())
+
+
+def _render_detail(request: HttpRequest, obj: UseCaseRequest, comment_form: CommentForm,
+                   attachment_form: AttachmentForm, status: int = 200) -> HttpResponse:
+    reviews = list(obj.reviews.select_related("assignee", "decided_by").order_by("kind"))
+    is_requester = obj.requester_id == request.user.pk
     return render(
         request,
         "intake/request_detail.html",
         {
             "obj": obj,
-            "reviews": obj.reviews.select_related("assignee", "decided_by").order_by("kind"),
-            "history": history_for(obj).order_by("seq"),
-            "is_requester": obj.requester_id == request.user.pk,
+            "reviews": reviews,
+            "timeline": selectors.request_timeline(obj),
+            "needed": selectors.still_needed(obj, reviews),
+            "is_requester": is_requester,
             "editable": obj.status in EDITABLE,
             "is_lead": has_role(request.user, Role.GOVERNANCE_LEAD, Role.ADMIN),
+            "comment_form": comment_form,
+            "attachment_form": attachment_form,
+            "can_ask": not is_requester,
+            "attachment_types": ", ".join(sorted(settings.ATTACHMENT_TYPES)),
+            "attachment_limit_mb": settings.ATTACHMENT_MAX_BYTES // 1_048_576,
         },
+        status=status,
     )
+
+
+@login_required
+@require_POST
+def request_comment(request: HttpRequest, pk: int) -> HttpResponse:
+    obj = get_visible_or_404(UseCaseRequest.objects.visible_to(request.user), pk=pk)
+    form = CommentForm(request.POST)
+    if form.is_valid():
+        done = run_service(
+            request, form,
+            lambda: services.request_comment(actor=request.user, request=obj, body=form.cleaned_data["body"],
+                                             kind=form.cleaned_data["kind"] or "comment"),
+            "Comment added.",
+        )
+        if done is not None:
+            return redirect(f"{obj.get_absolute_url()}#timeline")
+    form.mark_invalid_fields()
+    return _render_detail(request, obj, form, AttachmentForm(), status=400)
+
+
+@login_required
+@require_POST
+def request_attach(request: HttpRequest, pk: int) -> HttpResponse:
+    obj = get_visible_or_404(UseCaseRequest.objects.visible_to(request.user), pk=pk)
+    form = AttachmentForm(request.POST, request.FILES)
+    if form.is_valid():
+        done = run_service(
+            request, form,
+            lambda: services.request_attach(actor=request.user, request=obj, upload=form.cleaned_data["file"]),
+            "File attached.",
+        )
+        if done is not None:
+            return redirect(f"{obj.get_absolute_url()}#timeline")
+    form.mark_invalid_fields()
+    return _render_detail(request, obj, CommentForm(), form, status=400)
+
+
+@login_required
+def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
+    attachment = get_visible_or_404(Attachment.objects.visible_to(request.user), pk=pk)
+    path = services.attachment_path(attachment)
+    if not path.is_file():
+        raise Http404("the file is missing from storage")
+    response = FileResponse(path.open("rb"), as_attachment=True, filename=attachment.original_name,
+                            content_type=attachment.content_type)
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @login_required

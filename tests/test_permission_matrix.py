@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from catalog import services as catalog
 from clearance.tokens import api_token_create
 from governance.models import Review
 from governance.services import decision_record_propose
+from intake import services as intake
 
 PERSONAS = ["anon", "requester", "security", "legal", "lead", "owner", "auditor", "outsider"]
 LOGGED_IN = [p for p in PERSONAS if p != "anon"]
@@ -44,6 +46,9 @@ MATRIX: dict[str, dict[str, int]] = {
     "request-detail": only(REQUEST_READERS, 404),
     "request-edit": only({p: 403 for p in REQUEST_READERS}, 404),
     "request-start": everyone(200),
+    "request-comment": everyone(405),
+    "request-attach": everyone(405),
+    "attachment-download": only(REQUEST_READERS, 404),
     "request-step": only({p: 403 for p in REQUEST_READERS}, 404),
     "request-submit": everyone(405),
     "request-withdraw": everyone(405),
@@ -103,17 +108,21 @@ def test_every_url_pattern_is_in_the_matrix():
 
 
 @pytest.fixture
-def world(request_in_review, personas) -> dict[str, dict[str, Any]]:
+def world(request_in_review, personas, settings, tmp_path) -> dict[str, dict[str, Any]]:
+    settings.ATTACHMENT_DIR = tmp_path / "attachments"
     system = request_in_review.system
     card = catalog.model_card_draft(actor=personas["owner"], system=system, model_details="m",
                                     intended_use="u", limitations="l")
     record = decision_record_propose(actor=personas["owner"], system=system, title="Use gpt-4o",
                                      context="c", decision="d")
+    attachment = intake.request_attach(actor=personas["requester"], request=request_in_review,
+                                       upload=SimpleUploadedFile("notes.txt", b"notes"))
     token = api_token_create(user=personas["owner"], name="ci", scopes=["gate:check"]).token
     review = Review.objects.get(request=request_in_review, kind="security")
     req = {"pk": request_in_review.pk}
     return {
         "token-revoke": {"pk": token.pk},
+        "request-comment": req, "request-attach": req, "attachment-download": {"pk": attachment.pk},
         "request-detail": req, "request-edit": req, "request-step": {**req, "step": "problem"}, "request-submit": req, "request-withdraw": req,
         "triage-detail": req, "reviews-open": req,
         "queue": {"kind": "security"},
