@@ -10,7 +10,7 @@ from catalog import views as catalog_views
 from catalog.api.views import AISystemViewSet
 from clearance import views as clearance_views
 from governance import views as governance_views
-from governance.api.views import GateChecksView, ReviewViewSet, download_client
+from governance.api.views import GateChecksView, ReviewViewSet, download_client, policy_schema
 from intake import views as intake_views
 from intake.api.views import UseCaseRequestViewSet
 
@@ -23,6 +23,7 @@ router.register("reviews", ReviewViewSet, basename="api-review")
 api_v1 = [
     path("gate/checks", GateChecksView.as_view(), name="api-gate-checks"),
     path("gate/client.py", download_client, name="api-gate-client"),
+    path("policy/readiness.schema.json", policy_schema, name="api-policy-schema"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include(router.urls)),

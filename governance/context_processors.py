@@ -20,4 +20,19 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "nav_is_lead": has_role(user, Role.GOVERNANCE_LEAD, Role.ADMIN),
         "nav_reads_portfolio": reads_portfolio(user),
         "nav_unread": user.notifications.filter(read_at=None).count(),
+        "policy_problem": _policy_problem(),
     }
+
+
+def _policy_problem() -> dict[str, Any] | None:
+    """Shown on every page while the readiness policy on disk does not load (fail loud)."""
+    from governance.policy.loader import load_readiness_policy, readiness_policy_problem
+
+    problem = readiness_policy_problem()
+    if problem is None:
+        return None
+    try:
+        serving = load_readiness_policy().version[:12]
+    except Exception:
+        serving = None
+    return {"message": str(problem), "serving": serving}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ from clearance.roles import Role, has_role
 from governance.choices import (
     DECISION_TRANSITIONS,
     KIND_ROLE,
+    PASSING_STATUSES,
     REVIEW_DECISIONS,
     REVIEW_TRANSITIONS,
     DecisionStatus,
@@ -40,6 +42,8 @@ from intake.services import lock_request, request_transition
 
 DEFAULT_APPROVAL_DAYS = 365
 MAX_APPROVAL_DAYS = 3 * 365
+
+log = logging.getLogger(__name__)
 
 
 def review_sla(kind: str) -> timedelta:
@@ -321,7 +325,8 @@ def readiness_recompute(*, system_id: int, reason: str = "") -> dict[str, str]:
                     "verdict": result.verdict,
                     "policy_name": policy.name,
                     "policy_version": policy.version,
-                    "requirements": [r.as_json() for r in result.requirements],
+                    "requirements": with_since([r.as_json() for r in result.requirements],
+                                               old.requirements if old else [], now),
                     "computed_at": now,
                     "valid_until": result.valid_until,
                 },
@@ -340,6 +345,21 @@ def readiness_recompute(*, system_id: int, reason: str = "") -> dict[str, str]:
     return changed
 
 
+def with_since(requirements: list[dict[str, Any]], previous: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Stamp each unmet requirement with since when it has been unmet: what the facts say, else
+    carried from the previous snapshot while the status is unchanged, else now."""
+    before = {r.get("id"): r for r in previous}
+    for req in requirements:
+        if req["status"] in PASSING_STATUSES:
+            req["since"] = None
+            continue
+        old = before.get(req["id"])
+        if not req.get("since"):
+            carried = old.get("since") if old and old.get("status") == req["status"] else None
+            req["since"] = carried or now.isoformat()
+    return requirements
+
+
 def readiness_due_for_recompute(now: datetime | None = None) -> list[int]:
     """Systems whose stored verdict depended on an approval or evidence that has since aged out."""
     now = now or timezone.now()
@@ -349,6 +369,11 @@ def readiness_due_for_recompute(now: datetime | None = None) -> list[int]:
 
 
 # --- Gate ----------------------------------------------------------------------------------------------
+
+
+def _gate_failure(req_id: str, title: str, message: str, fix: str) -> dict[str, Any]:
+    return {"id": req_id, "title": title, "status": RequirementStatus.FAILED, "message": message, "fix": fix,
+            "severity": "critical", "evidence": {}, "since": None}
 
 
 @dataclass(frozen=True)
@@ -369,26 +394,39 @@ def gate_check(
     commit: str = "",
     pipeline_url: str = "",
 ) -> GateResult:
-    """Evaluate and record one gate call. With no loadable policy the answer is a block."""
+    """Evaluate and record one gate call. Fail closed: with no loadable policy, or facts that cannot
+    be read, or an evaluation that raises, the answer is a block naming the reason."""
     started = time.perf_counter()
     now = timezone.now()
     evaluation = None
     if policy is not None:
-        evaluation = evaluate(policy, environment, collect_facts(system), now)
-        verdict = evaluation.verdict
-        requirements = [r.as_json() for r in evaluation.requirements]
         policy_name, policy_version = policy.name, policy.version
+        try:
+            facts = collect_facts(system)
+        except Exception as exc:
+            log.exception("gate: facts of %s could not be read", system.slug)
+            requirements = [_gate_failure("facts-readable", "System facts can be read",
+                                          f"the facts of {system.slug} could not be read: {exc}",
+                                          "Retry; if it persists, an administrator must look at the server log.")]
+        else:
+            try:
+                evaluation = evaluate(policy, environment, facts, now)
+            except Exception as exc:
+                log.exception("gate: evaluation of %s in %s raised", system.slug, environment)
+                requirements = [_gate_failure("evaluation-complete", "Evaluation completes",
+                                              f"the evaluation could not complete: {exc}",
+                                              "Retry; if it persists, run `manage.py policy explain` to see why.")]
+            else:
+                stored = (ReadinessVerdict.objects.filter(system=system, environment=environment)
+                          .values_list("requirements", flat=True).first())
+                requirements = with_since([r.as_json() for r in evaluation.requirements], stored or [], now)
+        verdict = evaluation.verdict if evaluation is not None else Verdict.BLOCK
     else:
         verdict = Verdict.BLOCK
         requirements = [
-            {
-                "id": "policy-loaded",
-                "title": "Readiness policy loads",
-                "status": RequirementStatus.FAILED,
-                "message": f"the readiness policy could not be loaded: {policy_error}",
-                "fix": "Fix the policy file (run `manage.py policy_lint`); Clearance blocks every deploy until it loads.",
-                "evidence": {},
-            }
+            _gate_failure("policy-loaded", "Readiness policy loads",
+                          f"the readiness policy could not be loaded: {policy_error}",
+                          "Fix the policy file (run `manage.py policy lint`); Clearance blocks every deploy until it loads.")
         ]
         policy_name, policy_version = "unavailable", ""
     check = GateCheck.objects.create(

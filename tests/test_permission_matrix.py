@@ -71,6 +71,7 @@ MATRIX: dict[str, dict[str, int]] = {
     "decision-create": only({**{p: 403 for p in SYSTEM_READERS}, **SYSTEM_EDITORS}, 404),
     "api-gate-checks": everyone(200, anon=401),
     "api-gate-client": everyone(200, anon=200),
+    "api-policy-schema": everyone(200, anon=200),
     "api-schema": everyone(200, anon=401),
     "api-docs": everyone(200, anon=401),
     "api-root": everyone(200, anon=401),

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse, HttpRequest, JsonResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 from django_filters import rest_framework as filters
@@ -25,7 +25,8 @@ from governance.api.serializers import (
     ReviewSerializer,
 )
 from governance.models import GateCheck, Review
-from governance.policy.loader import load_readiness_policy
+from governance.policy.checks import FIX_VIEWS
+from governance.policy.loader import load_readiness_policy, published_schema, readiness_policy_problem
 from governance.selectors import system_for_facts
 from governance.services import gate_check, review_decide
 
@@ -59,6 +60,21 @@ def _error(status: int, code: str, message: str, fields: dict[str, list[str]] | 
     return Response(error_body(code, message, fields), status=status)
 
 
+REQUIREMENT_KEYS = ("id", "title", "status", "message", "fix", "evidence", "since")
+
+
+def gate_requirement(request: Request, slug: str, req: dict[str, Any]) -> dict[str, Any]:
+    """One requirement of the answer; an unmet one links to the page where it is fixed."""
+    data = {key: req.get(key) for key in REQUIREMENT_KEYS}
+    fix_url = None
+    if req.get("status") not in ("met", "waived"):
+        view = FIX_VIEWS.get((req.get("trace") or {}).get("check", ""))
+        name, fragment = view if view else ("system-detail", f"env-{req.get('id')}")
+        fix_url = request.build_absolute_uri(reverse(name, kwargs={"slug": slug}) + (f"#{fragment}" if fragment else ""))
+    data["fix_url"] = fix_url
+    return data
+
+
 class GateChecksView(generics.ListAPIView):
     """The deployment gate. POST asks whether a system may deploy to an environment; GET lists the
     recorded checks the caller may see."""
@@ -90,11 +106,17 @@ class GateChecksView(generics.ListAPIView):
         if system is None:
             return _error(404, "unknown_system", f"no system '{data['system']}' (or you may not see it)",
                           {"system": ["unknown system"]})
-        policy, policy_error = None, ""
+        policy, policy_error, warnings = None, "", []
         try:
             policy = load_readiness_policy()
         except PolicyError as exc:
             policy_error = exc.message
+        else:
+            problem = readiness_policy_problem()
+            if problem is not None:
+                # Loud, but not a block: the last good policy still decides (see policyfile).
+                warnings.append(f"the readiness policy file does not load ({problem}); this verdict uses the last "
+                                f"good version {policy.version[:12]}")
         if policy is not None and data["environment"] not in policy.environments:
             known = ", ".join(sorted(policy.environments))
             return _error(404, "unknown_environment", f"no environment '{data['environment']}'; known: {known}",
@@ -119,10 +141,8 @@ class GateChecksView(generics.ListAPIView):
                 "environment": check.environment,
                 "policy": {"name": check.policy_name, "version": check.policy_version},
                 "checked_at": check.checked_at.isoformat(),
-                "requirements": [
-                    {key: req.get(key) for key in ("id", "title", "status", "message", "fix", "evidence")}
-                    for req in check.requirements
-                ],
+                "requirements": [gate_requirement(request, system.slug, req) for req in check.requirements],
+                "warnings": warnings,
                 "url": request.build_absolute_uri(
                     reverse("system-detail", kwargs={"slug": system.slug}) + f"#env-{check.environment}"
                 ),
@@ -139,3 +159,12 @@ def download_client(request: HttpRequest) -> FileResponse:
     return FileResponse(
         CLIENT_PATH.open("rb"), as_attachment=True, filename="clearance_check.py", content_type="text/x-python"
     )
+
+
+@require_GET
+def policy_schema(request: HttpRequest) -> JsonResponse:
+    """The JSON Schema of readiness policy files, at a stable URL editors can point at (public:
+    it describes the file format, not anyone's policy)."""
+    response = JsonResponse(published_schema(), json_dumps_params={"indent": 2, "sort_keys": True})
+    response["Content-Type"] = "application/schema+json"
+    return response

@@ -19,6 +19,8 @@ class Outcome:
     evidence: dict[str, Any] = field(default_factory=dict)
     # When this outcome stops holding by the passage of time alone (expiry, freshness window).
     valid_until: datetime | None = None
+    # Since when it has stood this way, when the facts say (an expiry, a freshness window).
+    since: datetime | None = None
 
 
 CheckFn = Callable[[SystemFacts, dict[str, Any], datetime], Outcome]
@@ -32,6 +34,17 @@ class CheckType:
 
 
 REGISTRY: dict[str, CheckType] = {}
+
+# Where a person fixes an unmet requirement of each check type: a URL name taking the system slug,
+# and a fragment of that page.
+FIX_VIEWS: dict[str, tuple[str, str]] = {
+    "owners_assigned": ("system-settings", ""),
+    "model_card_published": ("model-card-edit", ""),
+    "approval": ("system-detail", "reviews"),
+    "decision_record_accepted": ("decision-create", ""),
+    "eval_threshold": ("system-settings", ""),
+    "runbook_linked": ("system-settings", ""),
+}
 
 
 def check(name: str, params_schema: dict[str, Any] | None = None) -> Callable[[CheckFn], CheckFn]:
@@ -109,7 +122,8 @@ def approval(facts: SystemFacts, params: dict[str, Any], now: datetime) -> Outco
     if latest.expires_at is None:
         return Outcome(RequirementStatus.FAILED, f"the {kind} approval has no expiry date", evidence)
     if latest.expires_at <= now:
-        return Outcome(RequirementStatus.STALE, f"the {kind} approval expired on {latest.expires_at:%Y-%m-%d}", evidence)
+        return Outcome(RequirementStatus.STALE, f"the {kind} approval expired on {latest.expires_at:%Y-%m-%d}", evidence,
+                       since=latest.expires_at)
     return Outcome(
         RequirementStatus.MET,
         f"{kind} approved by {latest.decided_by}, valid until {latest.expires_at:%Y-%m-%d}",
@@ -207,6 +221,7 @@ def _metric_outcome(target: Any, result: Any, model_version: str, policy_max_age
             f"evidence stale since {fresh_until:%Y-%m-%d}: the last {result.metric} result is from "
             f"{result.observed_at:%Y-%m-%d}, older than {days} days",
             evidence,
+            since=fresh_until,
         )
     return Outcome(
         RequirementStatus.MET,

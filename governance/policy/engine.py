@@ -9,14 +9,16 @@ requirement is met (or waived) passes.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from clearance import conditions
 from governance.choices import PASSING_STATUSES, RequirementStatus, Verdict
 from governance.policy.checks import REGISTRY
-from governance.policy.facts import SystemFacts
+from governance.policy.facts import SystemFacts, WaiverFact
 from governance.policy.loader import Policy, Requirement
+
+CHECK_STATUSES = frozenset(RequirementStatus.values) - {RequirementStatus.WAIVED}
 
 
 class UnknownEnvironment(LookupError):
@@ -35,6 +37,7 @@ class RequirementResult:
     # Which facts decided it: the applicability test and the check's own reading.
     trace: dict[str, Any] = field(default_factory=dict)
     valid_until: datetime | None = None
+    since: datetime | None = None
 
     @property
     def passing(self) -> bool:
@@ -43,6 +46,7 @@ class RequirementResult:
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["valid_until"] = self.valid_until.isoformat() if self.valid_until else None
+        data["since"] = self.since.isoformat() if self.since else None
         return data
 
 
@@ -74,11 +78,52 @@ def _applicability(req: Requirement, facts: SystemFacts) -> tuple[bool, str]:
     return True, ""
 
 
-def evaluate(policy: Policy, environment: str, facts: SystemFacts, now: datetime) -> Evaluation:
+# A facts snapshot read longer ago than this is not evidence of the present: it blocks.
+MAX_SNAPSHOT_AGE = timedelta(minutes=10)
+
+
+def _live_waiver(req: Requirement, facts: SystemFacts, now: datetime) -> WaiverFact | None:
+    live = [w for w in facts.waivers if w.requirement == req.id and w.expires_at > now]
+    return max(live, key=lambda w: w.expires_at) if live else None
+
+
+def _waive(result: RequirementResult, waiver: WaiverFact) -> RequirementResult:
+    """The requirement stays unmet underneath; the waiver is shown with who, until when and why."""
+    return RequirementResult(
+        id=result.id,
+        title=result.title,
+        status=RequirementStatus.WAIVED,
+        message=f"waived by {waiver.approved_by} until {waiver.expires_at:%Y-%m-%d %H:%M} UTC: {waiver.justification} "
+                f"(underneath: {result.status}, {result.message})",
+        fix="",
+        severity=result.severity,
+        evidence={**result.evidence, "waiver": {"id": waiver.id, "approved_by": waiver.approved_by,
+                                                "expires_at": waiver.expires_at.isoformat(),
+                                                "justification": waiver.justification,
+                                                "underlying_status": result.status}},
+        trace={**result.trace, "waiver": waiver.id},
+        # Readiness is recomputed when the waiver expires.
+        valid_until=waiver.expires_at,
+        since=result.since,
+    )
+
+
+def evaluate(
+    policy: Policy, environment: str, facts: SystemFacts, now: datetime,
+    max_snapshot_age: timedelta = MAX_SNAPSHOT_AGE,
+) -> Evaluation:
     if environment not in policy.environments:
         raise UnknownEnvironment(environment)
     results: list[RequirementResult] = []
     skipped: list[dict[str, str]] = []
+    if facts.collected_at is not None and now - facts.collected_at > max_snapshot_age:
+        results.append(RequirementResult(
+            "facts-fresh", "Facts snapshot is current", RequirementStatus.STALE,
+            f"the facts were read at {facts.collected_at.isoformat()}, more than {max_snapshot_age} before "
+            f"the evaluation at {now.isoformat()}",
+            "Evaluate again from a fresh snapshot.", "critical",
+            trace={"collected_at": facts.collected_at.isoformat()},
+        ))
     for req in policy.requirements_for(environment):
         try:
             applies, why_not = _applicability(req, facts)
@@ -94,7 +139,8 @@ def evaluate(policy: Policy, environment: str, facts: SystemFacts, now: datetime
         try:
             outcome = REGISTRY[req.check].fn(facts, req.params, now)
             status, message = outcome.status, outcome.message
-            if status not in RequirementStatus.values:
+            # Only the engine waives (from an approved waiver); a check that says so is a broken check.
+            if status not in CHECK_STATUSES:
                 status, message = RequirementStatus.FAILED, f"check returned an unknown status {status!r}"
         except Exception as exc:  # fail closed: a check that raises never passes
             results.append(
@@ -103,19 +149,20 @@ def evaluate(policy: Policy, environment: str, facts: SystemFacts, now: datetime
                                   trace={"check": req.check, "error": repr(exc)})
             )
             continue
-        results.append(
-            RequirementResult(
-                id=req.id,
-                title=req.title,
-                status=status,
-                message=message,
-                fix="" if status in PASSING_STATUSES else req.fix,
-                severity=req.severity,
-                evidence=outcome.evidence,
-                trace={"check": req.check, "params": req.params, "tier": facts.risk_tier, "when": req.when},
-                valid_until=outcome.valid_until,
-            )
+        result = RequirementResult(
+            id=req.id,
+            title=req.title,
+            status=status,
+            message=message,
+            fix="" if status in PASSING_STATUSES else req.fix,
+            severity=req.severity,
+            evidence=outcome.evidence,
+            trace={"check": req.check, "params": req.params, "tier": facts.risk_tier, "when": req.when},
+            valid_until=outcome.valid_until,
+            since=None if status in PASSING_STATUSES else outcome.since,
         )
+        waiver = None if result.passing else _live_waiver(req, facts, now)
+        results.append(_waive(result, waiver) if waiver else result)
     # Severity only ranks findings for people and CI annotations; every unmet requirement blocks.
     verdict = Verdict.BLOCK if any(not r.passing for r in results) else Verdict.PASS
     return Evaluation(verdict, environment, policy.name, policy.version, now, tuple(results), tuple(skipped))

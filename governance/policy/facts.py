@@ -44,6 +44,17 @@ class EvalTarget:
 
 
 @dataclass(frozen=True)
+class WaiverFact:
+    """An approved, time-bound exception to one requirement for this system."""
+
+    requirement: str
+    expires_at: datetime
+    approved_by: str
+    justification: str
+    id: int = 0
+
+
+@dataclass(frozen=True)
 class SystemFacts:
     slug: str
     risk_tier: str
@@ -63,6 +74,9 @@ class SystemFacts:
     eval_latest: tuple[EvalFact | None, ...] = ()
     model_version: str = ""
     runbook_url: str = ""
+    waivers: tuple[WaiverFact, ...] = ()
+    # When the snapshot was read; the engine refuses to pass on a snapshot older than its limit.
+    collected_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def condition_facts(self) -> dict[str, Any]:

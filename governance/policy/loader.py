@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from django.conf import settings
 
 from catalog.choices import RiskTier
 from clearance import conditions
-from clearance.policyfile import CachedLoader, PolicyError, content_hash, parse_and_validate
+from clearance.policyfile import CachedLoader, LineMap, PolicyError, Problem, content_hash, parse_and_validate
 from governance.policy.checks import REGISTRY
 from governance.policy.facts import CONDITION_FACT_NAMES
 
@@ -114,42 +115,60 @@ class Policy:
 
 
 def build_policy(path: Path, raw: bytes) -> Policy:
+    """Parse, validate and check the meaning of a policy; every problem is reported with its line."""
     doc = parse_and_validate(path, raw, SCHEMA)
+    lines = LineMap(raw)
+    problems: list[Problem] = []
+
+    def problem(where: list[str | int], message: str) -> None:
+        problems.append(Problem(message, lines.line(where)))
+
     envs = {
         name: Environment(name, spec.get("inherits"), tuple(spec.get("exclude", [])))
         for name, spec in doc["environments"].items()
     }
     for env in envs.values():
         if env.inherits is not None and env.inherits not in envs:
-            raise PolicyError(path, f"environment {env.name} inherits unknown environment {env.inherits}")
-        seen, current = {env.name}, env.inherits
-        while current is not None:
-            if current in seen:
-                raise PolicyError(path, f"environment {env.name} has an inheritance cycle")
-            seen.add(current)
+            problem(["environments", env.name, "inherits"],
+                    f"environment {env.name} inherits unknown environment {env.inherits}")
+            continue
+        chain, current = [env.name], env.inherits
+        while current is not None and current in envs:
+            if current in chain:
+                problem(["environments", env.name, "inherits"],
+                        f"environment {env.name} has an inheritance cycle: {' -> '.join([*chain, current])}")
+                break
+            chain.append(current)
             current = envs[current].inherits
-    ids: set[str] = set()
+    ids: dict[str, int] = {}
     requirements = []
     for index, spec in enumerate(doc["requirements"]):
-        where = f"requirements/{index} ({spec['id']})"
+        here: list[str | int] = ["requirements", index]
+        where = f"requirement {spec['id']}"
         if spec["id"] in ids:
-            raise PolicyError(path, f"{where}: duplicate requirement id")
-        ids.add(spec["id"])
+            problem([*here, "id"], f"{where}: duplicate requirement id (first defined at line "
+                                   f"{lines.line(['requirements', ids[spec['id']], 'id'])})")
+        ids.setdefault(spec["id"], index)
         check_type = REGISTRY.get(spec["check"])
-        if check_type is None:
-            raise PolicyError(path, f"{where}: unknown check type {spec['check']!r}; known: {', '.join(sorted(REGISTRY))}")
         params = spec.get("params", {})
-        try:
-            jsonschema.validate(params, check_type.params_schema)
-        except jsonschema.ValidationError as exc:
-            raise PolicyError(path, f"{where}: bad params for {spec['check']}: {exc.message}") from exc
+        if check_type is None:
+            problem([*here, "check"],
+                    f"{where}: unknown check type {spec['check']!r}; known: {', '.join(sorted(REGISTRY))}")
+        else:
+            validator = jsonschema.Draft202012Validator(check_type.params_schema)
+            for error in sorted(validator.iter_errors(params), key=lambda e: [str(p) for p in e.absolute_path]):
+                sub = list(error.absolute_path)
+                name = "/".join(str(p) for p in sub) or "params"
+                problem([*here, "params", *sub],
+                        f"{where}: bad parameter {name} for check {spec['check']}: {error.message}")
         unknown_envs = set(spec["environments"]) - set(envs)
         if unknown_envs:
-            raise PolicyError(path, f"{where}: unknown environment(s) {', '.join(sorted(unknown_envs))}")
+            problem([*here, "environments"], f"{where}: unknown environment(s) {', '.join(sorted(unknown_envs))}")
         if "when" in spec:
             unknown_facts = conditions.referenced_facts(spec["when"]) - set(CONDITION_FACT_NAMES)
             if unknown_facts:
-                raise PolicyError(path, f"{where}: condition reads unknown fact(s) {', '.join(sorted(unknown_facts))}")
+                problem([*here, "when"], f"{where}: condition reads unknown fact(s) {', '.join(sorted(unknown_facts))}; "
+                                         f"known: {', '.join(CONDITION_FACT_NAMES)}")
         requirements.append(
             Requirement(
                 id=spec["id"],
@@ -164,10 +183,31 @@ def build_policy(path: Path, raw: bytes) -> Policy:
             )
         )
     for env in envs.values():
-        stray = set(env.exclude) - ids
+        stray = set(env.exclude) - set(ids)
         if stray:
-            raise PolicyError(path, f"environment {env.name} excludes unknown requirement(s) {', '.join(sorted(stray))}")
+            problem(["environments", env.name, "exclude"],
+                    f"environment {env.name} excludes unknown requirement(s) {', '.join(sorted(stray))}")
+    if problems:
+        raise PolicyError(path, problems=sorted(problems, key=lambda p: p.line or 0))
     return Policy(doc["name"], content_hash(raw), str(path), envs, tuple(requirements))
+
+
+def published_schema() -> dict[str, Any]:
+    """The JSON Schema editors validate against: the file schema plus each check's parameters."""
+    schema = copy.deepcopy(SCHEMA)
+    item = schema["properties"]["requirements"]["items"]
+    item["properties"]["check"] = {"enum": sorted(REGISTRY)}
+    item["allOf"] = [
+        {
+            "if": {"properties": {"check": {"const": name}}, "required": ["check"]},
+            "then": {"properties": {"params": REGISTRY[name].params_schema}},
+        }
+        for name in sorted(REGISTRY)
+    ]
+    return schema
+
+
+SCHEMA_FILE = "schema/readiness.schema.json"
 
 
 _loader: CachedLoader[Policy] = CachedLoader(build_policy)
@@ -178,5 +218,11 @@ def readiness_policy_path() -> Path:
 
 
 def load_readiness_policy(path: Path | None = None) -> Policy:
-    """The active policy; raises PolicyError (callers fail closed)."""
+    """The active policy (the last good one while the file on disk does not load); raises
+    PolicyError when no version of it ever loaded (callers fail closed)."""
     return _loader.load(path or readiness_policy_path())
+
+
+def readiness_policy_problem(path: Path | None = None) -> PolicyError | None:
+    """Why the policy file on disk does not load right now, or None."""
+    return _loader.problem(path or readiness_policy_path())

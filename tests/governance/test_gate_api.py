@@ -16,7 +16,7 @@ from governance.models import GateCheck
 from tests.conftest import make_ready
 
 CLIENT = Path(__file__).resolve().parents[2] / "clearance" / "gate_client.py"
-REQUIREMENT_KEYS = {"id", "title", "status", "message", "fix", "evidence"}
+REQUIREMENT_KEYS = {"id", "title", "status", "message", "fix", "evidence", "since", "fix_url"}
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -39,13 +39,17 @@ def test_block_then_pass_with_the_exact_contract(client, request_in_review, pers
     status, body = post_gate(client, gate_token, {"system": "support-copilot", "environment": "production",
                                                   "commit": "abc123", "pipeline_url": "https://ci.example.com/1"})
     assert status == 200
-    assert set(body) == {"id", "verdict", "system", "environment", "policy", "checked_at", "requirements", "url"}
+    assert set(body) == {"id", "verdict", "system", "environment", "policy", "checked_at", "requirements", "url",
+                         "warnings"}
+    assert body["warnings"] == []
     assert body["verdict"] == "block"
     assert set(body["policy"]) == {"name", "version"} and len(body["policy"]["version"]) == 64
     assert all(set(r) == REQUIREMENT_KEYS for r in body["requirements"])
     unmet = {r["id"]: r for r in body["requirements"] if r["status"] != "met"}
     assert {"model-card-published", "security-approval", "evaluation-threshold"} <= set(unmet)
-    assert all(r["fix"] for r in unmet.values())
+    assert all(r["fix"] and r["fix_url"].startswith("http://testserver/systems/support-copilot/")
+               and r["since"] for r in unmet.values())
+    assert unmet["model-card-published"]["fix_url"].endswith("/systems/support-copilot/model-card/")
     assert body["url"].endswith("/systems/support-copilot/#env-production")
     check = GateCheck.objects.get(pk=body["id"])
     assert (check.commit, check.verdict, check.user, check.token.name) == ("abc123", "block", personas["owner"], "ci")

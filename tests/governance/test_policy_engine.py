@@ -154,7 +154,7 @@ def test_valid_until_is_the_first_moment_something_ages_out(policy):
     ("mutation", "message"),
     [
         (lambda t: t.replace("check: approval\n", "check: approvl\n", 1), "unknown check type"),
-        (lambda t: t.replace("kind: security", "kind: secrity", 1), "bad params"),
+        (lambda t: t.replace("kind: security", "kind: secrity", 1), "bad parameter"),
         (lambda t: t.replace("inherits: production", "inherits: prod", 1), "inherits unknown environment"),
         (lambda t: t.replace("fact: processes_personal_data", "fact: personal", 1), "unknown fact"),
         (lambda t: t.replace("id: legal-approval", "id: security-approval", 1), "duplicate requirement id"),

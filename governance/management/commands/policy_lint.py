@@ -1,31 +1,18 @@
-"""``manage.py policy_lint [FILE]``: load and validate a readiness policy; exit 1 on any error."""
+"""``manage.py policy_lint [FILE ...]``: alias of ``manage.py policy lint`` (kept for CI scripts)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-
-from clearance.policyfile import PolicyError
-from governance.policy.loader import build_policy, readiness_policy_path
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
 
 
 class Command(BaseCommand):
-    help = "Validate a readiness policy file (default: the active one)."
+    help = "Validate policy files (alias of `policy lint`)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("path", nargs="?", default=None)
+        parser.add_argument("paths", nargs="*")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        path = Path(options["path"]) if options["path"] else readiness_policy_path()
-        try:
-            policy = build_policy(path, path.read_bytes())
-        except OSError as exc:
-            raise CommandError(f"{path}: cannot be read: {exc.strerror}") from exc
-        except PolicyError as exc:
-            raise CommandError(str(exc)) from exc
-        self.stdout.write(self.style.SUCCESS(
-            f"{path}: policy '{policy.name}' OK, version {policy.version[:12]}, "
-            f"{len(policy.requirements)} requirements, environments: {', '.join(policy.environments)}"
-        ))
+        call_command("policy", "lint", *options["paths"], stdout=self.stdout, stderr=self.stderr)
