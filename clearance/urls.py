@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 from catalog import views as catalog_views
 from catalog.api.views import AISystemViewSet
 from clearance import views as clearance_views
+from governance import evidence as governance_evidence
 from governance import views as governance_views
 from governance.api.views import GateChecksView, ReviewViewSet, download_client, policy_schema
 from intake import views as intake_views
@@ -69,6 +70,9 @@ urlpatterns = [
     path("systems/<slug:slug>/model-card/v<int:version>/publish/", catalog_views.model_card_publish,
          name="model-card-publish"),
     path("systems/<slug:slug>/decisions/new/", governance_views.decision_create, name="decision-create"),
+    # evidence pipeline (sources, sync runs, requirements) and its portfolio
+    path("", include("catalog.evidence_urls")),
+    path("evidence/", governance_evidence.evidence_portfolio, name="evidence-portfolio"),
     # API and admin
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),

@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from catalog.choices import ModelCardStatus
-from catalog.models import AISystem, EvalResult, MetricRequirement, ModelCard
+from catalog.models import AISystem, ModelCard
 from governance.choices import DecisionStatus
 from governance.models import DecisionRecord, Review
 from governance.policy.engine import Evaluation, evaluate
@@ -73,31 +73,10 @@ def collect_facts(system: AISystem) -> SystemFacts:
 
 
 def evidence_facts(system: AISystem) -> tuple[tuple[EvalTarget, ...], tuple[EvalFact | None, ...]]:
-    """Each metric requirement (the system's primary metric first) and its latest matching result
-    (one query per requirement)."""
-    requirements = list(MetricRequirement.objects.filter(system=system).order_by("metric", "dataset"))
-    targets: list[EvalTarget] = []
-    if system.primary_metric and system.metric_threshold is not None:
-        refined = next((r for r in requirements if r.metric == system.primary_metric), None)
-        if refined is None:
-            targets.append(EvalTarget(system.primary_metric, system.metric_threshold, system.metric_higher_is_better))
-    requirements.sort(key=lambda r: r.metric != system.primary_metric)
-    for r in requirements:
-        targets.append(EvalTarget(r.metric, r.threshold, r.higher_is_better, r.dataset, r.max_age_days,
-                                  r.baseline_value, r.max_regression, r.require_version_match))
-    latest: list[EvalFact | None] = []
-    for target in targets:
-        results = EvalResult.objects.filter(system=system, metric=target.metric)
-        if target.dataset:
-            results = results.filter(dataset=target.dataset)
-        if system.model_version and target.require_version_match:
-            # Evidence counts only for the model version being deployed.
-            results = results.filter(model_version=system.model_version)
-        row = results.order_by("-observed_at", "-pk").first()
-        latest.append(None if row is None else EvalFact(
-            row.metric, row.value, row.observed_at, row.model_version, row.dataset, row.source, row.source_run_id
-        ))
-    return tuple(targets), tuple(latest)
+    """Each metric requirement (the system's primary metric first) and its latest matching result."""
+    from governance.evidence import evidence_facts_many
+
+    return evidence_facts_many([system])[system.pk]
 
 
 def readiness_by_environment(

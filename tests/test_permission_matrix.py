@@ -69,6 +69,16 @@ MATRIX: dict[str, dict[str, int]] = {
     "model-card-detail": only(SYSTEM_READERS, 404),
     "model-card-publish": everyone(405),
     "decision-create": only({**{p: 403 for p in SYSTEM_READERS}, **SYSTEM_EDITORS}, 404),
+    "system-evidence": only(SYSTEM_READERS, 404),
+    "evidence-source-create": only({**{p: 403 for p in SYSTEM_READERS}, **SYSTEM_EDITORS}, 404),
+    "metric-requirements": only({**{p: 403 for p in SYSTEM_READERS}, **SYSTEM_EDITORS}, 404),
+    "metric-requirement-delete": everyone(405),
+    "evidence-source-detail": only(SYSTEM_READERS, 404),
+    "evidence-source-edit": only({**{p: 403 for p in SYSTEM_READERS}, **SYSTEM_EDITORS}, 404),
+    "evidence-source-sync": everyone(405),
+    "sync-run-detail": only(SYSTEM_READERS, 404),
+    "sync-run-progress": only(SYSTEM_READERS, 404),
+    "evidence-portfolio": everyone(200),
     "api-gate-checks": everyone(200, anon=401),
     "api-gate-client": everyone(200, anon=200),
     "api-policy-schema": everyone(200, anon=200),
@@ -108,6 +118,16 @@ def test_every_url_pattern_is_in_the_matrix():
     assert set(url_names()) == set(MATRIX)
 
 
+def _evidence_world(system: Any, personas: dict[str, Any]) -> tuple[Any, Any, Any]:
+    from catalog import evidence
+
+    source = evidence.source_create(actor=personas["owner"], system=system, kind="mlflow", name="MLflow",
+                                    location="http://127.0.0.1:9", experiment="evals")
+    requirement = evidence.metric_requirement_set(actor=personas["owner"], system=system, metric="acc", threshold=0.5)
+    run, _ = evidence.sync_request(actor=personas["owner"], source=source)
+    return source, requirement, run
+
+
 @pytest.fixture
 def world(request_in_review, personas, settings, tmp_path) -> dict[str, dict[str, Any]]:
     settings.ATTACHMENT_DIR = tmp_path / "attachments"
@@ -119,6 +139,7 @@ def world(request_in_review, personas, settings, tmp_path) -> dict[str, dict[str
     attachment = intake.request_attach(actor=personas["requester"], request=request_in_review,
                                        upload=SimpleUploadedFile("notes.txt", b"notes"))
     token = api_token_create(user=personas["owner"], name="ci", scopes=["gate:check"]).token
+    source, requirement, run = _evidence_world(system, personas)
     review = Review.objects.get(request=request_in_review, kind="security")
     req = {"pk": request_in_review.pk}
     return {
@@ -134,6 +155,12 @@ def world(request_in_review, personas, settings, tmp_path) -> dict[str, dict[str
         "model-card-detail": {"slug": system.slug, "version": card.version},
         "model-card-publish": {"slug": system.slug, "version": card.version},
         "api-system-detail": {"slug": system.slug},
+        "system-evidence": {"slug": system.slug}, "evidence-source-create": {"slug": system.slug},
+        "metric-requirements": {"slug": system.slug},
+        "metric-requirement-delete": {"slug": system.slug, "pk": requirement.pk},
+        "evidence-source-detail": {"pk": source.pk}, "evidence-source-edit": {"pk": source.pk},
+        "evidence-source-sync": {"pk": source.pk}, "sync-run-detail": {"pk": run.pk},
+        "sync-run-progress": {"pk": run.pk},
         "api-request-detail": {"pk": request_in_review.pk},
         "api-review-detail": {"pk": review.pk}, "api-review-decision": {"pk": review.pk},
     }

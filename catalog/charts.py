@@ -1,0 +1,122 @@
+"""Server-rendered SVG charts (no JavaScript, nothing inline for the CSP to refuse): a metric over
+time with its threshold line, and cost per period against the budget. Every label is escaped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+W, H = 640, 220
+LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 36
+OK, BAD, LINE, GRID, MUTED, BUDGET = "#1a7f37", "#cf222e", "#0969da", "#d0d7de", "#57606a", "#9a6700"
+
+
+def _fmt(value: float) -> str:
+    if value == 0:
+        return "0"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def _axis(lo: float, hi: float, scale_y: object) -> list[str]:
+    parts = []
+    for i in range(5):
+        value = lo + (hi - lo) * i / 4
+        y = scale_y(value)  # type: ignore[operator]
+        parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}" stroke-width="1"/>')
+        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="{MUTED}">{escape(_fmt(value))}</text>')
+    return parts
+
+
+@dataclass(frozen=True)
+class Point:
+    at: datetime
+    value: float
+    label: str = ""
+
+
+def metric_chart(points: list[Point], *, title: str, threshold: float | None, higher_is_better: bool = True) -> SafeString:
+    """A line of results over time, each point red when it misses the threshold (dashed line)."""
+    if not points:
+        return mark_safe(f'<p class="muted">No {escape(title)} results yet.</p>')  # noqa: S308 - escaped
+    values = [p.value for p in points] + ([threshold] if threshold is not None else [])
+    lo, hi = min(values), max(values)
+    pad = (hi - lo) * 0.1 or abs(hi) * 0.1 or 1.0
+    lo, hi = lo - pad, hi + pad
+    t0, t1 = points[0].at, points[-1].at
+    if t1 <= t0:
+        t0, t1 = t0 - timedelta(days=1), t1 + timedelta(days=1)
+    span = (t1 - t0).total_seconds()
+
+    def x(at: datetime) -> float:
+        return LEFT + (W - LEFT - RIGHT) * (at - t0).total_seconds() / span
+
+    def y(value: float) -> float:
+        return TOP + (H - TOP - BOTTOM) * (1 - (value - lo) / (hi - lo))
+
+    parts = [f'<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{escape(title)} over time" '
+             f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)} over time</title>']
+    parts += _axis(lo, hi, y)
+    path = " ".join(f"{x(p.at):.1f},{y(p.value):.1f}" for p in points)
+    parts.append(f'<polyline points="{path}" fill="none" stroke="{LINE}" stroke-width="2"/>')
+    if threshold is not None:
+        ty = y(threshold)
+        parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="{BAD}" '
+                     f'stroke-width="1.5" stroke-dasharray="6 4"/>')
+        parts.append(f'<text x="{W - RIGHT}" y="{ty - 5:.1f}" text-anchor="end" font-size="11" fill="{BAD}">'
+                     f'threshold {escape(_fmt(threshold))}</text>')
+    for p in points:
+        meets = threshold is None or (p.value >= threshold if higher_is_better else p.value <= threshold)
+        parts.append(
+            f'<circle cx="{x(p.at):.1f}" cy="{y(p.value):.1f}" r="3.5" fill="{OK if meets else BAD}">'
+            f'<title>{escape(_fmt(p.value))} on {p.at:%Y-%m-%d %H:%M}{escape(" · " + p.label) if p.label else ""}</title></circle>'
+        )
+    parts.append(f'<text x="{LEFT}" y="{H - 10}" font-size="11" fill="{MUTED}">{t0:%Y-%m-%d}</text>')
+    parts.append(f'<text x="{W - RIGHT}" y="{H - 10}" text-anchor="end" font-size="11" fill="{MUTED}">{t1:%Y-%m-%d}</text>')
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - built from numbers and escaped labels
+
+
+@dataclass(frozen=True)
+class Period:
+    label: str
+    cost: Decimal
+    currency: str
+
+
+def cost_chart(periods: list[Period], *, budget: Decimal | None) -> SafeString:
+    """Bars of cost per period; a bar over the budget (dashed line) is red."""
+    if not periods:
+        return mark_safe('<p class="muted">No cost records yet.</p>')
+    top = max([float(p.cost) for p in periods] + ([float(budget)] if budget is not None else [])) * 1.1 or 1.0
+
+    def y(value: float) -> float:
+        return TOP + (H - TOP - BOTTOM) * (1 - value / top)
+
+    slot = (W - LEFT - RIGHT) / len(periods)
+    parts = [f'<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="Cost per month against the budget" '
+             f'xmlns="http://www.w3.org/2000/svg"><title>Cost per month against the budget</title>']
+    parts += _axis(0, top, y)
+    for i, p in enumerate(periods):
+        over = budget is not None and p.cost > budget
+        bx, by = LEFT + i * slot + slot * 0.15, y(float(p.cost))
+        parts.append(
+            f'<rect x="{bx:.1f}" y="{by:.1f}" width="{slot * 0.7:.1f}" height="{max(H - BOTTOM - by, 0):.1f}" '
+            f'fill="{BAD if over else LINE}"><title>{escape(p.label)}: {escape(_fmt(float(p.cost)))} {escape(p.currency)}'
+            f'{" (over budget)" if over else ""}</title></rect>'
+        )
+        parts.append(f'<text x="{bx + slot * 0.35:.1f}" y="{H - 14}" text-anchor="middle" font-size="11" '
+                     f'fill="{MUTED}">{escape(p.label)}</text>')
+    if budget is not None:
+        by = y(float(budget))
+        parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{by:.1f}" y2="{by:.1f}" stroke="{BUDGET}" '
+                     f'stroke-width="1.5" stroke-dasharray="6 4"/>')
+        parts.append(f'<text x="{W - RIGHT}" y="{by - 5:.1f}" text-anchor="end" font-size="11" fill="{BUDGET}">'
+                     f'budget {escape(_fmt(float(budget)))}</text>')
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - built from numbers and escaped labels
