@@ -214,6 +214,8 @@ TOKEN_PEPPER = env_str("TOKEN_PEPPER") or f"pepper:{SECRET_KEY}"
 POLICY_DIR = Path(env_str("POLICY_DIR", str(BASE_DIR / "policies")))
 READINESS_POLICY_FILE = env_str("READINESS_POLICY_FILE", "readiness.yaml")
 TIERING_POLICY_FILE = env_str("TIERING_POLICY_FILE", "tiering.yaml")
+# Review kinds, their deciding role and SLA per risk tier (governance/review_policy.py).
+REVIEW_POLICY_FILE = env_str("REVIEW_POLICY_FILE", "reviews.yaml")
 
 # Request attachments (intake): stored under generated names outside the web root, served only
 # through a view that checks who may see the request.
@@ -226,8 +228,6 @@ ATTACHMENT_TYPES = {
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 
-# Review due dates: days from opening, per review kind.
-REVIEW_SLA_DAYS = {"security": 5, "legal": 10, "privacy": 10, "risk": 5}
 
 # --- Celery ---------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost/")

@@ -10,6 +10,7 @@ from catalog import views as catalog_views
 from catalog.api.views import AISystemViewSet
 from clearance import views as clearance_views
 from governance import evidence as governance_evidence
+from governance import triage as triage_views
 from governance import views as governance_views
 from governance.api.views import GateChecksView, ReviewViewSet, download_client, policy_schema
 from intake import views as intake_views
@@ -50,11 +51,14 @@ urlpatterns = [
     path("requests/<int:pk>/steps/<slug:step>/", intake_views.request_step, name="request-step"),
     path("requests/<int:pk>/submit/", intake_views.request_submit, name="request-submit"),
     path("requests/<int:pk>/withdraw/", intake_views.request_withdraw, name="request-withdraw"),
-    path("triage/", intake_views.triage_board, name="triage-board"),
-    path("triage/<int:pk>/", intake_views.triage_detail, name="triage-detail"),
+    path("triage/", triage_views.triage_board, name="triage-board"),
+    path("triage/bulk-reviews/", triage_views.triage_bulk_reviews, name="triage-bulk-reviews"),
+    path("triage/agenda/", triage_views.triage_agenda, name="triage-agenda"),
+    path("triage/<int:pk>/", triage_views.triage_detail, name="triage-detail"),
     path("triage/<int:pk>/reviews/", governance_views.reviews_open, name="reviews-open"),
     # governance
     path("reviews/queue/<slug:kind>/", governance_views.queue, name="queue"),
+    path("reviews/queue/<slug:kind>/assign/", governance_views.queue_assign, name="queue-assign"),
     path("reviews/<int:pk>/", governance_views.review_detail, name="review-detail"),
     path("reviews/<int:pk>/claim/", governance_views.review_claim, name="review-claim"),
     path("reviews/<int:pk>/decide/", governance_views.review_decide, name="review-decide"),

@@ -15,10 +15,12 @@ from clearance.policyfile import PolicyError
 @register("policy")
 def policies_load(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     from governance.policy.loader import load_readiness_policy
+    from governance.review_policy import load_review_policy
     from intake.tiering import load_tiering_policy
 
     errors = []
-    for loader, ident in ((load_readiness_policy, "governance.E001"), (load_tiering_policy, "intake.E001")):
+    for loader, ident in ((load_readiness_policy, "governance.E001"), (load_tiering_policy, "intake.E001"),
+                          (load_review_policy, "governance.E002")):
         try:
             loader()
         except PolicyError as exc:

@@ -12,7 +12,8 @@ class ReviewKind(models.TextChoices):
     RISK = "risk", "Risk"
 
 
-# Who may decide a review of each kind.
+# The kinds and roles of the default review policy (policies/reviews.yaml). The live list, with
+# labels and SLAs, is governance.review_policy: kinds are configured there, not here.
 KIND_ROLE: dict[str, Role] = {
     ReviewKind.SECURITY: Role.SECURITY_REVIEWER,
     ReviewKind.LEGAL: Role.LEGAL_REVIEWER,

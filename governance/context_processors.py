@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from clearance.roles import Role, has_role, reads_portfolio, roles_of
-from governance.choices import KIND_ROLE, ReviewKind
+from governance.review_policy import kind_label, kinds_for_roles
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -16,7 +16,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         return {}
     mine = roles_of(user)
     return {
-        "nav_queues": [(kind, f"{ReviewKind(kind).label} queue") for kind, role in KIND_ROLE.items() if role.value in mine],
+        "nav_queues": [(kind, f"{kind_label(kind)} queue") for kind in kinds_for_roles(mine)],
         "nav_is_lead": has_role(user, Role.GOVERNANCE_LEAD, Role.ADMIN),
         "nav_reads_portfolio": reads_portfolio(user),
         "nav_unread": user.notifications.filter(read_at=None).count(),

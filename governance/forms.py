@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
-from governance.choices import REVIEW_DECISIONS, ReviewKind, ReviewStatus
+from governance.choices import REVIEW_DECISIONS, ReviewStatus
+from governance.review_policy import review_kinds
 
 
 class ReviewDecisionForm(forms.Form):
@@ -19,7 +22,11 @@ class ReviewDecisionForm(forms.Form):
 
 
 class OpenReviewsForm(forms.Form):
-    kinds = forms.MultipleChoiceField(choices=ReviewKind.choices, widget=forms.CheckboxSelectMultiple, label="Reviews")
+    kinds = forms.MultipleChoiceField(choices=[], widget=forms.CheckboxSelectMultiple, label="Reviews")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kinds"].choices = [(k, c.label) for k, c in review_kinds().items()]
 
 
 class DecisionRecordForm(forms.Form):

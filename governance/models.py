@@ -12,7 +12,8 @@ from django.urls import reverse
 from catalog.models import AISystem
 from clearance.models import ApiToken
 from clearance.roles import has_role, reads_portfolio, roles_of
-from governance.choices import KIND_ROLE, DecisionStatus, ReviewKind, ReviewStatus, Verdict
+from governance.choices import DecisionStatus, ReviewStatus, Verdict
+from governance.review_policy import kind_label, kind_role, kinds_for_roles
 from intake.models import UseCaseRequest
 
 
@@ -22,15 +23,15 @@ class ReviewQuerySet(models.QuerySet["Review"]):
             return self.all()
         if not getattr(user, "is_authenticated", False) or not user.is_active:
             return self.none()
-        mine = roles_of(user)
-        kinds = [kind for kind, role in KIND_ROLE.items() if role.value in mine]
+        kinds = kinds_for_roles(roles_of(user))
         return self.filter(
             Q(kind__in=kinds) | Q(request__requester=user) | Q(assignee=user)
             | Q(system__business_owner=user) | Q(system__technical_owner=user) | Q(system__risk_owner=user)
         )
 
     def queue_for(self, user: Any, kind: str) -> ReviewQuerySet:
-        if not (has_role(user, KIND_ROLE[kind]) or reads_portfolio(user)):
+        role = kind_role(kind)
+        if not ((role is not None and has_role(user, role)) or reads_portfolio(user)):
             return self.none()
         return self.filter(kind=kind)
 
@@ -38,7 +39,8 @@ class ReviewQuerySet(models.QuerySet["Review"]):
 class Review(models.Model):
     """One review of a request (or a system) by one function, with its own SLA."""
 
-    kind = models.CharField(max_length=20, choices=ReviewKind.choices)
+    # One of the kinds in the review policy (policies/reviews.yaml); services check it.
+    kind = models.CharField(max_length=20)
     request = models.ForeignKey(
         UseCaseRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="reviews"
     )
@@ -87,6 +89,9 @@ class Review(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("review-detail", kwargs={"pk": self.pk})
+
+    def get_kind_display(self) -> str:
+        return kind_label(self.kind)
 
 
 class DecisionRecordQuerySet(models.QuerySet["DecisionRecord"]):

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from catalog.models import AISystem
+from catalog.choices import ModelCardStatus
+from catalog.models import AISystem, ModelCard
 from catalog.services import readiness_changed
 from clearance.audit import audit_record
 from clearance.errors import DomainError, InvalidTransition, NotAllowed
@@ -22,23 +26,28 @@ from clearance.notifications import notify
 from clearance.roles import Role, has_role
 from governance.choices import (
     DECISION_TRANSITIONS,
-    KIND_ROLE,
     PASSING_STATUSES,
     REVIEW_DECISIONS,
     REVIEW_TRANSITIONS,
     DecisionStatus,
     RequirementStatus,
-    ReviewKind,
     ReviewStatus,
     Verdict,
 )
 from governance.models import DecisionRecord, GateCheck, ReadinessVerdict, Review
 from governance.policy.engine import Evaluation, evaluate
 from governance.policy.loader import Policy, load_readiness_policy
+from governance.review_policy import kind_role, review_kinds, review_sla
 from governance.selectors import collect_facts
 from intake.choices import RequestStatus
 from intake.models import UseCaseRequest
-from intake.services import lock_request, request_transition
+from intake.services import (
+    ANSWER_FIELDS,
+    lock_request,
+    request_set_tier,
+    request_start_triage,
+    request_transition,
+)
 
 DEFAULT_APPROVAL_DAYS = 365
 MAX_APPROVAL_DAYS = 3 * 365
@@ -46,13 +55,11 @@ MAX_APPROVAL_DAYS = 3 * 365
 log = logging.getLogger(__name__)
 
 
-def review_sla(kind: str) -> timedelta:
-    days: dict[str, int] = getattr(settings, "REVIEW_SLA_DAYS", {})
-    return timedelta(days=days.get(kind, 5))
-
-
 def _reviewers_of(kind: str) -> Any:
-    return get_user_model().objects.filter(groups__name=KIND_ROLE[kind], is_active=True)
+    role = kind_role(kind)
+    if role is None:
+        return get_user_model().objects.none()
+    return get_user_model().objects.filter(groups__name=role.value, is_active=True)
 
 
 # --- Reviews ----------------------------------------------------------------------------------------
@@ -62,7 +69,7 @@ def reviews_open(*, actor: Any, request: UseCaseRequest, kinds: list[str]) -> li
     """Open one review per kind (in parallel, each with its SLA) and move the request to review."""
     if not has_role(actor, Role.GOVERNANCE_LEAD, Role.ADMIN):
         raise NotAllowed("only the governance team opens reviews")
-    unknown = set(kinds) - set(ReviewKind.values)
+    unknown = set(kinds) - set(review_kinds())
     if not kinds or unknown:
         raise DomainError("choose at least one known review kind", field="kinds")
     opened = []
@@ -84,7 +91,7 @@ def reviews_open(*, actor: Any, request: UseCaseRequest, kinds: list[str]) -> li
         for kind in sorted(set(kinds) - live):
             review = Review.objects.create(
                 kind=kind, request=locked, system=locked.system, opened_by=actor, opened_at=now,
-                due_at=now + review_sla(kind),
+                due_at=now + review_sla(kind, locked.risk_tier),
             )
             audit_record(actor=actor, action="review.opened", obj=review,
                          data={"kind": kind, "request": locked.pk, "due_at": review.due_at})
@@ -105,8 +112,11 @@ def reviews_open(*, actor: Any, request: UseCaseRequest, kinds: list[str]) -> li
 
 def reviewer_refusal(actor: Any, review: Review) -> str | None:
     """Why ``actor`` may not act on ``review``, or None when they may (pages ask the same rule)."""
-    if not has_role(actor, KIND_ROLE[review.kind]):
-        return f"only a {KIND_ROLE[review.kind].value.replace('-', ' ')} can act on this review"
+    role = kind_role(review.kind)
+    if role is None:
+        return f"the review kind {review.kind!r} is no longer in the review policy"
+    if not has_role(actor, role):
+        return f"only a {role.value.replace('-', ' ')} can act on this review"
     # Four eyes: nobody reviews their own request.
     if review.request_id and review.request.requester_id == actor.pk:
         return "you cannot review your own request"
@@ -178,12 +188,20 @@ def review_decide(
         locked.decided_at = now
         if locked.assignee_id is None:
             locked.assignee = actor
+        if decision == ReviewStatus.APPROVED:
+            # Pin the approval to what was reviewed; a material change later lapses it.
+            locked.pinned = approval_snapshot(locked)
+            locked.fingerprint = snapshot_fingerprint(locked.pinned)
+        else:
+            locked.pinned, locked.fingerprint = {}, ""
+        locked.lapsed_at, locked.lapse_diff = None, []
         locked.save()
         audit_record(
             actor=actor,
             action=f"review.{decision}",
             obj=locked,
-            data={"rationale": locked.rationale, "conditions": locked.conditions, "expires_at": expires_at},
+            data={"rationale": locked.rationale, "conditions": locked.conditions, "expires_at": expires_at,
+                  "fingerprint": locked.fingerprint},
         )
         if request is not None:
             _settle_request(actor=actor, request=request)
@@ -191,6 +209,184 @@ def review_decide(
         if system is not None:
             readiness_changed(system=system, reason=f"{locked.kind} review {decision}")
     return locked
+
+
+def review_reassign(*, actor: Any, review: Review, assignee: Any) -> Review:
+    """The governance lead gives an open review to a reviewer of its kind (not the requester)."""
+    if not has_role(actor, Role.GOVERNANCE_LEAD, Role.ADMIN):
+        raise NotAllowed("only the governance lead reassigns reviews")
+    if assignee is None or not assignee.is_active:
+        raise DomainError("choose an active reviewer", field="assignee")
+    with transaction.atomic():
+        locked = Review.objects.select_for_update(of=("self",)).select_related("request", "system", "assignee").get(
+            pk=review.pk)
+        if locked.status != ReviewStatus.OPEN:
+            raise InvalidTransition("only an open review can be reassigned")
+        refusal = reviewer_refusal(assignee, locked)
+        if refusal:
+            raise DomainError(f"{assignee.get_username()} cannot take it: {refusal}", field="assignee")
+        before = locked.assignee.get_username() if locked.assignee else None
+        if locked.assignee_id == assignee.pk:
+            return locked
+        locked.assignee = assignee
+        locked.save(update_fields=["assignee"])
+        audit_record(actor=actor, action="review.reassigned", obj=locked,
+                     data={"from": before, "to": assignee.get_username()})
+        notify(recipients=[assignee], subject=f"{locked.get_kind_display()} review assigned to you: {locked}",
+               body=f"{actor.get_username()} assigned you this review; due {locked.due_at:%Y-%m-%d}.",
+               url=locked.get_absolute_url())
+    return locked
+
+
+def triage_open_reviews(
+    *, actor: Any, request: UseCaseRequest, kinds: list[str], assignees: dict[str, Any] | None = None,
+    confirm_suggested_tier: bool = False,
+) -> list[Review]:
+    """Bulk triage of one request in one transaction: start triage if needed, confirm the suggested
+    tier if asked and none is set, open the reviews and assign them."""
+    with transaction.atomic():
+        locked = lock_request(request)
+        if locked.status == RequestStatus.SUBMITTED:
+            request_start_triage(actor=actor, request=locked)
+            locked.refresh_from_db()
+        if not locked.risk_tier and confirm_suggested_tier and locked.suggested_tier:
+            request_set_tier(actor=actor, request=locked, tier=locked.suggested_tier)
+            locked.refresh_from_db()
+        opened = reviews_open(actor=actor, request=locked, kinds=kinds)
+        for review in Review.objects.filter(request=locked, kind__in=list(assignees or {}), status=ReviewStatus.OPEN):
+            who = (assignees or {}).get(review.kind)
+            if who is not None:
+                review_reassign(actor=actor, review=review, assignee=who)
+    return opened
+
+
+# --- Approval fingerprints --------------------------------------------------------------------------
+
+# Answers that do not change what was approved (a retitle, the department, who could own it).
+NOT_MATERIAL = frozenset({"title", "department", "kpi_target", "business_owner_candidate",
+                          "technical_owner_candidate"})
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "pk"):
+        return value.pk
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list):
+        return sorted(str(v) for v in value)
+    return value
+
+
+def approval_snapshot(review: Review) -> dict[str, Any]:
+    """What an approval is pinned to: the material answers, the model, the model card version."""
+    request = review.request
+    system = review.system or (request.system if request is not None else None)
+    answers = {}
+    if request is not None:
+        answers = {name: _jsonable(getattr(request, f"{name}_id" if name.endswith("_candidate") else name))
+                   for name in ANSWER_FIELDS if name not in NOT_MATERIAL}
+    model: dict[str, Any] = {"vendor_model": getattr(request, "vendor_model", "") if request else ""}
+    card_version = None
+    if system is not None:
+        model |= {"model_name": system.model_name, "model_version": system.model_version, "vendor": system.vendor}
+        card_version = (
+            ModelCard.objects.filter(system=system, status=ModelCardStatus.PUBLISHED).order_by("-version")
+            .values_list("version", flat=True).first()
+        )
+    return {"answers": answers, "model": model, "model_card_version": card_version}
+
+
+def snapshot_fingerprint(snapshot: dict[str, Any]) -> str:
+    canonical = json.dumps(snapshot, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def snapshot_diff(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    """Field-level differences between two snapshots, with labels a reviewer understands."""
+    labels = _answer_labels()
+    rows = []
+    for key in sorted(set(before.get("answers", {})) | set(after.get("answers", {}))):
+        old, new = before.get("answers", {}).get(key), after.get("answers", {}).get(key)
+        if old != new:
+            rows.append({"field": f"answers.{key}", "label": labels.get(key, key), "before": old, "after": new})
+    model_labels = {"vendor_model": "Vendor or model (request)", "model_name": "Model name", "model_version": "Model version",
+                    "vendor": "Vendor (system)"}
+    for key in sorted(set(before.get("model", {})) | set(after.get("model", {}))):
+        old, new = before.get("model", {}).get(key), after.get("model", {}).get(key)
+        if old != new:
+            rows.append({"field": f"model.{key}", "label": model_labels.get(key, key), "before": old, "after": new})
+    if before.get("model_card_version") != after.get("model_card_version"):
+        rows.append({"field": "model_card_version", "label": "Published model card version",
+                     "before": before.get("model_card_version"), "after": after.get("model_card_version")})
+    return rows
+
+
+def _answer_labels() -> dict[str, str]:
+    from intake.forms import UseCaseRequestForm
+
+    return {name: str(field.label) for name, field in UseCaseRequestForm.base_fields.items()} | {
+        name: str(label) for name, label in UseCaseRequestForm.Meta.labels.items()}
+
+
+def approvals_recheck(*, system_id: int | None = None, request_id: int | None = None, reason: str = "") -> list[int]:
+    """Lapse every approval whose pinned fingerprint no longer matches (idempotent: a lapsed review
+    is open and no longer checked). Returns the ids of the reviews that lapsed."""
+    candidates = Review.objects.filter(status=ReviewStatus.APPROVED).exclude(fingerprint="")
+    if system_id is not None:
+        candidates = candidates.filter(Q(system_id=system_id) | Q(request__system_id=system_id))
+    if request_id is not None:
+        candidates = candidates.filter(request_id=request_id)
+    lapsed = []
+    for review in candidates.select_related("request", "system", "request__system"):
+        if snapshot_fingerprint(approval_snapshot(review)) != review.fingerprint:
+            if _lapse(review_id=review.pk, reason=reason):
+                lapsed.append(review.pk)
+    return lapsed
+
+
+def _lapse(*, review_id: int, reason: str) -> bool:
+    with transaction.atomic():
+        request_id = Review.objects.filter(pk=review_id).values_list("request_id", flat=True).first()
+        request = lock_request(request_id) if request_id else None
+        locked = Review.objects.select_for_update(of=("self",)).select_related(
+            "request", "system", "request__system", "decided_by").get(pk=review_id)
+        if locked.status != ReviewStatus.APPROVED or not locked.fingerprint:
+            return False
+        now_snapshot = approval_snapshot(locked)
+        new_fingerprint = snapshot_fingerprint(now_snapshot)
+        if new_fingerprint == locked.fingerprint:
+            return False
+        diff = snapshot_diff(locked.pinned, now_snapshot)
+        approved_by = locked.decided_by
+        tier = request.risk_tier if request is not None else (locked.system.risk_tier if locked.system else "")
+        now = timezone.now()
+        locked.status = ReviewStatus.OPEN
+        locked.lapsed_at = now
+        locked.lapse_diff = diff
+        locked.due_at = now + review_sla(locked.kind, tier)
+        locked.decided_by, locked.decided_at, locked.expires_at = None, None, None
+        locked.assignee = approved_by
+        locked.save()
+        audit_record(actor=None, action="review.lapsed", obj=locked,
+                     data={"reason": reason, "approved_by": getattr(approved_by, "username", None),
+                           "fingerprint_before": locked.fingerprint, "fingerprint_after": new_fingerprint,
+                           "changed": [row["field"] for row in diff]})
+        if request is not None and request.status == RequestStatus.APPROVED:
+            request_transition(actor=None, request=request, to=RequestStatus.IN_REVIEW,
+                               data={"reason": f"{locked.kind} approval lapsed after a material change"})
+        changed = ", ".join(row["label"] for row in diff) or "the pinned facts"
+        notify(recipients=[approved_by] if approved_by else _reviewers_of(locked.kind),
+               subject=f"Approval lapsed: {locked}",
+               body=f"What you approved changed ({changed}); the review is open again. See the diff.",
+               url=locked.get_absolute_url())
+        if request is not None:
+            notify(recipients=[request.requester], subject=f"{request.reference}: the {locked.kind} approval lapsed",
+                   body=f"A material change ({changed}) reopened the {locked.kind} review.",
+                   url=request.get_absolute_url())
+        system = locked.system or (request.system if request is not None else None)
+        if system is not None:
+            readiness_changed(system=system, reason=f"{locked.kind} approval lapsed")
+    return True
 
 
 def _settle_request(*, actor: Any, request: UseCaseRequest) -> None:
@@ -232,7 +428,7 @@ def reviews_reopen_after_resubmission(*, request_id: int) -> int:
             review.expires_at = None
             review.rationale = ""
             review.conditions = ""
-            review.due_at = timezone.now() + review_sla(review.kind)
+            review.due_at = timezone.now() + review_sla(review.kind, request.risk_tier)
             review.save(update_fields=["status", "decided_at", "decided_by", "expires_at", "rationale", "conditions",
                                        "due_at"])
             audit_record(actor=None, action="review.reopened", obj=review,
@@ -247,6 +443,8 @@ def reviews_reopen_after_resubmission(*, request_id: int) -> int:
             # The request goes straight back to review: triage already happened.
             request_transition(actor=None, request=request, to=RequestStatus.TRIAGE, data={"auto": True})
             request_transition(actor=None, request=request, to=RequestStatus.IN_REVIEW, data={"auto": True})
+    # Approvals given before the changes stand only if the answers they were pinned to did not change.
+    approvals_recheck(request_id=request_id, reason="answers changed on resubmission")
     return len(reviews)
 
 

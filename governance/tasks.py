@@ -20,6 +20,8 @@ RETRY = {"autoretry_for": (Exception,), "retry_backoff": 5, "retry_backoff_max":
 def recompute_readiness(system_id: int, reason: str = "") -> dict[str, str]:
     if not AISystem.objects.filter(pk=system_id).exists():
         return {}
+    # A change that asks for a recompute may be material to an approval (model, model card).
+    services.approvals_recheck(system_id=system_id, reason=reason)
     return services.readiness_recompute(system_id=system_id, reason=reason)
 
 

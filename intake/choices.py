@@ -21,7 +21,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.TRIAGE: frozenset({S.IN_REVIEW, S.REJECTED, S.CHANGES_REQUESTED, S.WITHDRAWN}),
     S.IN_REVIEW: frozenset({S.APPROVED, S.REJECTED, S.CHANGES_REQUESTED, S.WITHDRAWN}),
     S.CHANGES_REQUESTED: frozenset({S.SUBMITTED, S.WITHDRAWN}),
-    S.APPROVED: frozenset(),
+    # An approval that lapses after a material change (answers, model, model card) reopens review.
+    S.APPROVED: frozenset({S.IN_REVIEW}),
     S.REJECTED: frozenset(),
     S.WITHDRAWN: frozenset(),
 }

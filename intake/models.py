@@ -78,6 +78,8 @@ class UseCaseRequest(models.Model):
     technical_owner_candidate = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Similar requests and catalog systems found when the request was submitted (triage flags them).
+    similar = models.JSONField(default=list, blank=True)
     # Where the requester left the guided form, and the steps that validated.
     wizard_step = models.CharField(max_length=30, blank=True)
     completed_steps = models.JSONField(default=list, blank=True)

@@ -33,6 +33,7 @@ from intake.choices import (
     TimelineKind,
 )
 from intake.models import Attachment, TimelineEntry, UseCaseRequest
+from intake.similarity import similar_for
 from intake.tiering import questionnaire_facts, suggest_tier
 
 ANSWER_FIELDS = (
@@ -192,7 +193,8 @@ def request_submit(*, actor: Any, request: UseCaseRequest) -> UseCaseRequest:
         suggestion = suggest_tier(questionnaire_facts(locked))
         locked.suggested_tier = suggestion.tier
         locked.tier_reasons = suggestion.reasons
-        locked.save(update_fields=["suggested_tier", "tier_reasons"])
+        locked.similar = similar_for(locked)
+        locked.save(update_fields=["suggested_tier", "tier_reasons", "similar"])
         _transition(
             actor=actor,
             request=locked,

@@ -1,4 +1,4 @@
-"""Requester pages and the governance lead's triage board."""
+"""Requester pages: the guided form, the one-page form, the request with its timeline, attachments."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from catalog.choices import PERSONAL_DATA
 from clearance.roles import Role, has_role
 from clearance.web import get_visible_or_404, paginate, run_service
 from intake import selectors, services, wizard
@@ -22,16 +20,11 @@ from intake.choices import EDITABLE, RequestStatus
 from intake.forms import (
     AttachmentForm,
     CommentForm,
-    CreateSystemForm,
-    OwnersForm,
     StepForm,
-    TierForm,
     UseCaseRequestForm,
 )
 from intake.models import Attachment, UseCaseRequest
 from intake.tiering import questionnaire_facts, suggest_tier
-
-TRIAGE_STATES = (RequestStatus.SUBMITTED, RequestStatus.TRIAGE, RequestStatus.IN_REVIEW)
 
 
 @login_required
@@ -202,94 +195,6 @@ def request_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     obj = get_visible_or_404(UseCaseRequest.objects.visible_to(request.user), pk=pk)
     run_service(request, None, lambda: services.request_withdraw(actor=request.user, request=obj), "Request withdrawn.")
     return redirect("request-detail", pk=obj.pk)
-
-
-def _require_lead(request: HttpRequest) -> None:
-    if not has_role(request.user, Role.GOVERNANCE_LEAD, Role.ADMIN):
-        raise PermissionDenied("the triage board is for the governance team")
-
-
-@login_required
-def triage_board(request: HttpRequest) -> HttpResponse:
-    _require_lead(request)
-    qs = (
-        UseCaseRequest.objects.filter(status__in=TRIAGE_STATES)
-        .select_related("requester", "system")
-        .annotate(open_reviews=Count("reviews", filter=Q(reviews__status="open")))
-        .order_by("submitted_at")
-    )
-    counts = dict(
-        UseCaseRequest.objects.filter(status__in=TRIAGE_STATES).values_list("status").annotate(n=Count("pk"))
-    )
-    return render(request, "intake/triage_board.html", {"page": paginate(request, qs), "counts": counts})
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def triage_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    _require_lead(request)
-    obj = get_visible_or_404(
-        UseCaseRequest.objects.select_related("requester", "system", "business_owner", "technical_owner", "risk_owner"),
-        pk=pk,
-    )
-    tier_form = TierForm(initial={"risk_tier": obj.risk_tier or obj.suggested_tier, "tier_justification": obj.tier_justification})
-    owners_form = OwnersForm(initial={"business": obj.business_owner, "technical": obj.technical_owner, "risk": obj.risk_owner})
-    system_form = CreateSystemForm(initial={"slug": "", "name": obj.title})
-    if request.method == "POST":
-        step = request.POST.get("step")
-        done = None
-        if step == "start":
-            done = run_service(request, None, lambda: services.request_start_triage(actor=request.user, request=obj), "Triage started.")
-        elif step == "decide":
-            to, reason = request.POST.get("to", ""), request.POST.get("reason", "")
-            done = run_service(
-                request, None,
-                lambda: services.request_triage_decide(actor=request.user, request=obj, to=to, reason=reason),
-                "Decision recorded; the requester is notified.",
-            )
-        elif step == "tier":
-            tier_form = TierForm(request.POST)
-            if tier_form.is_valid():
-                data = tier_form.cleaned_data
-                done = run_service(
-                    request, tier_form,
-                    lambda: services.request_set_tier(actor=request.user, request=obj, tier=data["risk_tier"],
-                                                      justification=data["tier_justification"]),
-                    "Risk tier set.",
-                )
-        elif step == "owners":
-            owners_form = OwnersForm(request.POST)
-            if owners_form.is_valid():
-                data = owners_form.cleaned_data
-                done = run_service(
-                    request, owners_form,
-                    lambda: services.request_assign_owners(actor=request.user, request=obj, **data),
-                    "Owners assigned.",
-                )
-        elif step == "system":
-            system_form = CreateSystemForm(request.POST)
-            if system_form.is_valid():
-                data = system_form.cleaned_data
-                done = run_service(
-                    request, system_form,
-                    lambda: services.request_create_system(actor=request.user, request=obj, slug=data["slug"], name=data["name"]),
-                    "System created in the catalog.",
-                )
-        if done is not None:
-            return redirect("triage-detail", pk=obj.pk)
-    return render(
-        request,
-        "intake/triage_detail.html",
-        {
-            "obj": obj,
-            "tier_form": tier_form,
-            "owners_form": owners_form,
-            "system_form": system_form,
-            "reviews": obj.reviews.select_related("assignee").order_by("kind"),
-            "review_kinds": [("security", "Security"), ("legal", "Legal"), ("privacy", "Privacy"), ("risk", "Risk")],
-            "suggested_kinds": {"security", "legal"} | ({"privacy"} if PERSONAL_DATA & set(obj.data_categories) else set()),
-        },
-    )
 
 
 # --- The guided request form -------------------------------------------------------------------------

@@ -50,8 +50,9 @@ def test_changes_requested_then_resubmission_reopens_that_review(request_in_revi
                            decision="approved", rationale="ok")
     request_in_review.refresh_from_db()
     assert request_in_review.status == "changes_requested"
+    # A retitle is not material: the security approval stands.
     intake.request_update_answers(actor=personas["requester"], request=request_in_review,
-                                  vendor_model="Azure OpenAI gpt-4o (DPA signed 2026-10)")
+                                  title="Support ticket summaries (DPA signed 2026-10)")
     intake.request_submit(actor=personas["requester"], request=request_in_review)
     assert services.reviews_reopen_after_resubmission(request_id=request_in_review.pk) == 1
     assert services.reviews_reopen_after_resubmission(request_id=request_in_review.pk) == 0, "idempotent"
