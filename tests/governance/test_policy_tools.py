@@ -209,6 +209,7 @@ def own_policy(settings, tmp_path):
     path = tmp_path / "readiness.yaml"
     path.write_text(DEFAULT_TEXT)
     (tmp_path / "tiering.yaml").write_text((ROOT / "policies" / "tiering.yaml").read_text())
+    (tmp_path / "reviews.yaml").write_text((ROOT / "policies" / "reviews.yaml").read_text())
     yield path
     policy_loader._loader.clear()
 
