@@ -217,7 +217,11 @@ class _Stager:
         self.run, self.connector = run, connector
         self.is_cost = run.source.kind in COST_KINDS
         self.table = (StagedCost if self.is_cost else StagedEval)._meta.db_table
-        self.sql = _insert_sql(self.table, COST_COLUMNS if self.is_cost else EVAL_COLUMNS)
+        columns = COST_COLUMNS if self.is_cost else EVAL_COLUMNS
+        self.sql = _insert_sql(self.table, columns)
+        qn = connection.ops.quote_name
+        self.copy_sql = f"COPY {qn(self.table)} ({', '.join(qn(c) for c in columns)}) FROM STDIN"
+        self.run_id, self.system_id, self.key = run.pk, run.source.system_id, run.source.key
         self.batch: list[tuple[Any, ...]] = []
         self.counts = _Counts()
         self.dates: dict[datetime, Any] = {}
@@ -232,7 +236,7 @@ class _Stager:
         return adapted
 
     def add(self, item: Any) -> None:
-        counts, run = self.counts, self.run
+        counts = self.counts
         counts.read += 1
         if isinstance(item, RowError):
             counts.skipped += 1
@@ -243,9 +247,9 @@ class _Stager:
         elif isinstance(item, CostRow) and self.is_cost:
             counts.valid += 1
             self.batch.append((
-                run.pk, run.source.system_id, self._when(item.period_start), self._when(item.period_end),
+                self.run_id, self.system_id, self._when(item.period_start), self._when(item.period_end),
                 item.billed_cost, item.effective_cost, item.currency, item.service, item.resource_id,
-                item.charge_category, item.request_count, run.source.key, item.row_id,
+                item.charge_category, item.request_count, self.key, item.row_id,
             ))
         elif isinstance(item, EvalRecord) and not self.is_cost:
             if item.observed_at > timezone.now() + timedelta(minutes=5):
@@ -255,11 +259,11 @@ class _Stager:
                 return
             counts.valid += 1
             self.batch.append((
-                run.pk, run.source.system_id, item.model_version, item.metric, item.value, item.dataset, item.step,
-                run.source.key, item.run_id, self._when(item.observed_at),
+                self.run_id, self.system_id, item.model_version, item.metric, item.value, item.dataset, item.step,
+                self.key, item.run_id, self._when(item.observed_at),
             ))
         else:
-            raise SourceError(f"the {run.source.kind} connector produced a {type(item).__name__}")
+            raise SourceError(f"the {self.run.source.kind} connector produced a {type(item).__name__}")
         if len(self.batch) >= settings.EVIDENCE_BATCH_ROWS or time.monotonic() - self.last_report > PROGRESS_EVERY_SECONDS:
             self.flush()
 
@@ -267,7 +271,13 @@ class _Stager:
         with transaction.atomic():
             if self.batch:
                 with connection.cursor() as cursor:
-                    cursor.executemany(self.sql, self.batch)
+                    if connection.vendor == "postgresql":
+                        # COPY: PostgreSQL's bulk path, several times faster than a pipelined executemany.
+                        with cursor.cursor.copy(self.copy_sql) as copy:
+                            for row in self.batch:
+                                copy.write_row(row)
+                    else:
+                        cursor.executemany(self.sql, self.batch)
                 self.batch = []
             self.report()
         self.last_report = time.monotonic()

@@ -203,8 +203,10 @@ class CostBudget(models.Model):
 class StagedEval(models.Model):
     """An evaluation result read by a run that has not been swapped in yet."""
 
-    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="+")
-    system = models.ForeignKey("catalog.AISystem", on_delete=models.CASCADE, related_name="+")
+    # No database constraints on staging: rows are transient and written in bulk (PostgreSQL would
+    # run two foreign-key triggers per row); the swap inserts through the real, constrained table.
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    system = models.ForeignKey("catalog.AISystem", on_delete=models.CASCADE, related_name="+", db_constraint=False)
     model_version = models.CharField(max_length=100, blank=True)
     metric = models.CharField(max_length=100)
     value = models.FloatField()
@@ -221,8 +223,8 @@ class StagedEval(models.Model):
 class StagedCost(models.Model):
     """A cost row read by a run that has not been swapped in yet."""
 
-    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="+")
-    system = models.ForeignKey("catalog.AISystem", on_delete=models.CASCADE, related_name="+")
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    system = models.ForeignKey("catalog.AISystem", on_delete=models.CASCADE, related_name="+", db_constraint=False)
     period_start = models.DateTimeField()
     period_end = models.DateTimeField()
     billed_cost = models.DecimalField(max_digits=18, decimal_places=6)

@@ -37,6 +37,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.choices import DataCategory, LifecycleStage, RiskTier
+from catalog.demo_seed import seed_evidence
 from catalog.models import AISystem
 from catalog.services import (
     eval_result_record,
@@ -309,6 +310,7 @@ class _Seeder:
         self.customer_trust_score()
         self.early_requests()
         self.catalog_only_systems()
+        seed_evidence(owner=self.u["owner"], say=self.say)
         self.say(f"Seeded {UseCaseRequest.objects.count()} requests and {AISystem.objects.count()} systems.")
         for system in AISystem.objects.order_by("slug"):
             readiness_recompute(system_id=system.pk, reason="demo data seeded")

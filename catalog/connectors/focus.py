@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from operator import itemgetter
 
 from catalog.connectors.base import (
     Connector,
@@ -57,7 +58,7 @@ def parse_focus_date(value: str) -> datetime | None:
 
 def _decimal(raw: str) -> Decimal | None:
     try:
-        value = Decimal(raw.strip())
+        value = Decimal(raw)  # surrounding whitespace is allowed
     except InvalidOperation:
         return None
     if not value.is_finite() or abs(value) >= MAX_COST:
@@ -102,7 +103,8 @@ class FocusConnector(Connector):
         if missing:
             raise SourceError(f"missing required FOCUS column(s): {', '.join(missing)} (header has {len(header)} columns)")
         col = {name: i for i, name in enumerate(header)}
-        key_idx = [col.get(name) for name in KEY_COLUMNS]
+        # A missing key column reads as "" (index ``width``: each row gets one empty cell appended).
+        key_of = itemgetter(*[col.get(name, len(header)) for name in KEY_COLUMNS])
         i_start, i_end = col["ChargePeriodStart"], col["ChargePeriodEnd"]
         i_billed, i_eff, i_cur = col["BilledCost"], col["EffectiveCost"], col["BillingCurrency"]
         i_service, i_resource, i_cat = col.get("ServiceName"), col.get("ResourceId"), col.get("ChargeCategory")
@@ -160,7 +162,8 @@ class FocusConnector(Connector):
                     yield RowError(where, f"ConsumedQuantity: {row[i_qty]!r} is not a count of requests")
                     continue
                 requests = int(quantity)
-            key = "\x1f".join(row[i] if i is not None else "" for i in key_idx)
+            row.append("")
+            key = "\x1f".join(key_of(row))
             yield CostRow(
                 row_id=hashlib.sha256(key.encode()).hexdigest()[:40],
                 period_start=start,
