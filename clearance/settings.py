@@ -267,6 +267,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "clearance.relay_outbox",
         "schedule": env_int("OUTBOX_SWEEP_SECONDS", 15, minimum=1),
     },
+    "review-reminders": {
+        "task": "governance.send_review_reminders",
+        "schedule": env_int("REMINDER_SWEEP_SECONDS", 3600, minimum=1),
+    },
+    "recheck-approvals": {
+        "task": "governance.recheck_approvals",
+        "schedule": env_int("APPROVAL_RECHECK_SECONDS", 3600, minimum=1),
+    },
     "recompute-expired-readiness": {
         "task": "governance.recompute_expired_readiness",
         "schedule": env_int("READINESS_SWEEP_SECONDS", 300, minimum=1),

@@ -46,3 +46,15 @@ def recompute_expired_readiness() -> int:
 @shared_task(name="governance.reopen_reviews_after_resubmission", **RETRY)
 def reopen_reviews_after_resubmission(request_id: int) -> int:
     return services.reviews_reopen_after_resubmission(request_id=request_id)
+
+
+@shared_task(name="governance.send_review_reminders")
+def send_review_reminders() -> dict[str, int]:
+    """Periodic (beat): overdue reviews and approvals about to expire; idempotent per period."""
+    return services.reminders_send()
+
+
+@shared_task(name="governance.recheck_approvals")
+def recheck_approvals() -> int:
+    """Periodic safety net: lapse approvals whose pinned facts changed by a path that did not ask."""
+    return len(services.approvals_recheck(reason="periodic check"))

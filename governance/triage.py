@@ -72,7 +72,6 @@ def triage_board(request: HttpRequest) -> HttpResponse:
     qs = (
         UseCaseRequest.objects.filter(status__in=STAGES[stage])
         .select_related("requester", "system")
-        .annotate(open_reviews=Count("reviews", filter=Q(reviews__status=ReviewStatus.OPEN)))
         .order_by("submitted_at", "pk")
     )
     tier = request.GET.get("tier", "")
@@ -83,10 +82,18 @@ def triage_board(request: HttpRequest) -> HttpResponse:
     counts = dict(
         UseCaseRequest.objects.filter(status__in=TRIAGE_STATES).values_list("status").annotate(n=Count("pk"))
     )
+    page = paginate(request, qs)
+    # Open reviews for this page only (one grouped query), not a GROUP BY over every row on the board.
+    open_reviews = dict(
+        Review.objects.filter(request__in=[r.pk for r in page.object_list], status=ReviewStatus.OPEN)
+        .values_list("request").annotate(n=Count("pk"))
+    )
+    for row in page.object_list:
+        row.open_reviews = open_reviews.get(row.pk, 0)
     return render(
         request,
         "intake/triage_board.html",
-        {"page": paginate(request, qs), "counts": counts, "stage": stage, "tier": tier,
+        {"page": page, "counts": counts, "stage": stage, "tier": tier,
          "new_count": counts.get(RequestStatus.SUBMITTED, 0) + counts.get(RequestStatus.TRIAGE, 0),
          "kinds": [(k, c.label) for k, c in review_kinds().items()], "reviewers": _reviewers_by_kind(),
          "duplicates": bool(request.GET.get("duplicates"))},
