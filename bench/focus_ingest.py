@@ -83,9 +83,25 @@ def child(file: str) -> None:
     print(json.dumps({"rows": run.rows_added, "seconds": seconds, "rss_before_mb": before, "peak_rss_mb": peak_rss_mb()}))
 
 
-def run_child(file: Path, env: dict[str, str]) -> dict[str, float]:
+def parse_only(file: str) -> None:
+    """The connector alone (CSV, Decimal, dates, row keys, Tags), no database: the Python share."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clearance.settings")
+    django.setup()
+    from catalog.connectors import CONNECTORS, CostRow, SourceConfig
+
+    connector = CONNECTORS["focus"](SourceConfig(kind="focus", location=file, system_slug="support-copilot",
+                                                 tag_key="ai_system"))
+    started = time.perf_counter()
+    rows = sum(1 for item in connector.fetch() if isinstance(item, CostRow))
+    print(json.dumps({"rows": rows, "seconds": time.perf_counter() - started, "rss_before_mb": 0,
+                      "peak_rss_mb": peak_rss_mb()}))
+
+
+def run_child(file: Path, env: dict[str, str], mode: str = "--child") -> dict[str, float]:
     out = subprocess.run(  # noqa: S603 - fixed argv
-        [sys.executable, __file__, "--child", str(file)], cwd=BASE_DIR, env={**os.environ, **env},
+        [sys.executable, __file__, mode, str(file)], cwd=BASE_DIR, env={**os.environ, **env},
         capture_output=True, text=True, check=False,
     )
     if out.returncode != 0:
@@ -126,9 +142,13 @@ def main() -> None:
                         help="a server where the benchmark may create and drop its own database")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--child")
+    parser.add_argument("--parse-only")
     args = parser.parse_args()
     if args.child:
         child(args.child)
+        return
+    if args.parse_only:
+        parse_only(args.parse_only)
         return
 
     work = Path(tempfile.mkdtemp(prefix="focus-bench-"))
@@ -144,6 +164,7 @@ def main() -> None:
         for label, size_file, rows in (("SQLite", small, max(args.rows // 10, 1)), ("SQLite", full, args.rows)):
             db = work / f"bench-{rows}.sqlite3"
             results.append((label, rows, run_child(size_file, {**base_env, "DATABASE_URL": f"sqlite:///{db}"})))
+        parsed = run_child(full, base_env, "--parse-only")
         copy_seconds = None
         if not args.no_postgres:
             import psycopg
@@ -171,6 +192,8 @@ def main() -> None:
             ratio = f"{copy_seconds / r['seconds']:.2f}x" if copy_seconds and rows == args.rows else ""
             print(f"{label:<11} {rows:>10,} {r['seconds']:>8.1f} {rows / r['seconds']:>9,.0f} "
                   f"{r['rss_before_mb']:>9.0f}MB {r['peak_rss_mb']:>7.0f}MB {ratio:>8}")
+        print(f"{'parse only':<11} {args.rows:>10,} {parsed['seconds']:>8.1f} {args.rows / parsed['seconds']:>9,.0f}"
+              f"{'':>12}{parsed['peak_rss_mb']:>7.0f}MB{'':>9}   (the connector alone, no database)")
         if copy_seconds:
             print(f"{'PG COPY':<11} {args.rows:>10,} {copy_seconds:>8.1f} {args.rows / copy_seconds:>9,.0f}"
                   f"{'':>22} {'1.00x':>8}   (ceiling: COPY of the same file into a typed table)")
