@@ -21,7 +21,7 @@ from catalog.models import AISystem, CostBudget, CostRecord, EvalResult, MetricR
 from clearance.policyfile import PolicyError
 from clearance.web import paginate
 from governance.policy.checks import _metric_outcome
-from governance.policy.facts import EvalFact, EvalTarget
+from governance.policy.facts import CostFact, EvalFact, EvalTarget
 from governance.policy.loader import load_readiness_policy
 
 Facts = tuple[tuple[EvalTarget, ...], tuple[EvalFact | None, ...]]
@@ -80,6 +80,17 @@ def evidence_facts_many(systems: Iterable[AISystem]) -> dict[int, Facts]:
                 latest[pk][i] = EvalFact(row.metric, row.value, row.observed_at, row.model_version, row.dataset,
                                          row.source, row.source_run_id)
     return {pk: (tuple(targets[pk]), tuple(latest[pk])) for pk in by_id}
+
+
+def cost_fact(system: AISystem, now: datetime | None = None) -> CostFact | None:
+    """The monthly budget and this month's effective cost in its currency (two queries)."""
+    budget = CostBudget.objects.filter(system=system).first()
+    if budget is None:
+        return None
+    month_start = (now or timezone.now()).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    spent = CostRecord.objects.filter(system=system, currency=budget.currency, period_start__gte=month_start).aggregate(
+        total=Sum("effective_cost"))["total"]
+    return CostFact(budget.monthly_amount, budget.currency, Decimal(spent or 0), month_start)
 
 
 def _policy_max_age() -> tuple[int | None, str]:

@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from catalog.choices import ModelCardStatus
 from catalog.models import AISystem, ModelCard
 from governance.choices import DecisionStatus
+from governance.evidence import cost_fact, evidence_facts_many
 from governance.models import DecisionRecord, Review
 from governance.policy.engine import Evaluation, evaluate
 from governance.policy.facts import ApprovalFact, EvalFact, EvalTarget, SystemFacts
@@ -67,6 +68,7 @@ def collect_facts(system: AISystem) -> SystemFacts:
         latest_eval=latest[0] if latest else None,
         eval_targets=targets,
         eval_latest=latest,
+        cost=cost_fact(system),
         model_version=system.model_version,
         runbook_url=system.runbook_url,
     )
@@ -74,8 +76,6 @@ def collect_facts(system: AISystem) -> SystemFacts:
 
 def evidence_facts(system: AISystem) -> tuple[tuple[EvalTarget, ...], tuple[EvalFact | None, ...]]:
     """Each metric requirement (the system's primary metric first) and its latest matching result."""
-    from governance.evidence import evidence_facts_many
-
     return evidence_facts_many([system])[system.pk]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from governance.choices import RequirementStatus
@@ -172,6 +173,7 @@ def eval_threshold(facts: SystemFacts, params: dict[str, Any], now: datetime) ->
         "; ".join(o.message for o in shown),
         {"metrics": [o.evidence for o in outcomes]},
         valid_until=min(moments) if worst.status == RequirementStatus.MET and moments else None,
+        since=worst.since,
     )
 
 
@@ -229,6 +231,37 @@ def _metric_outcome(target: Any, result: Any, model_version: str, policy_max_age
         evidence,
         valid_until=fresh_until,
     )
+
+
+@check(
+    "cost_within_budget",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"tolerance_percent": {"type": "number", "minimum": 0}},
+    },
+)
+def cost_within_budget(facts: SystemFacts, params: dict[str, Any], now: datetime) -> Outcome:
+    """This calendar month's effective cost (UTC, in the budget's currency) is within the system's
+    monthly budget, plus an optional tolerance. Not in the shipped policy: add it where cost gates."""
+    cost = facts.cost
+    if cost is None:
+        return Outcome(RequirementStatus.MISSING, "no monthly cost budget set for the system")
+    tolerance = Decimal(str(params.get("tolerance_percent", 0)))
+    limit = cost.budget * (1 + tolerance / 100)
+    evidence = {"spent": str(cost.spent), "budget": str(cost.budget), "currency": cost.currency,
+                "since": _iso(cost.month_start), "tolerance_percent": float(tolerance)}
+    # The month's spend starts again at the next month: recompute then.
+    next_month = (cost.month_start + timedelta(days=32)).replace(day=1)
+    if cost.spent > limit:
+        return Outcome(
+            RequirementStatus.FAILED,
+            f"{cost.spent:.2f} {cost.currency} spent since {cost.month_start:%Y-%m-%d}, over the monthly budget of "
+            f"{cost.budget:.2f} by {cost.spent - cost.budget:.2f}",
+            evidence, valid_until=next_month,
+        )
+    return Outcome(RequirementStatus.MET, f"{cost.spent:.2f} of {cost.budget:.2f} {cost.currency} spent this month",
+                   evidence, valid_until=next_month)
 
 
 @check("runbook_linked")

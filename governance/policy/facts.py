@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from catalog.choices import PERSONAL_DATA
@@ -44,6 +45,16 @@ class EvalTarget:
 
 
 @dataclass(frozen=True)
+class CostFact:
+    """The system's monthly budget and what it has spent so far this month (UTC)."""
+
+    budget: Decimal
+    currency: str
+    spent: Decimal  # effective cost in the budget's currency since month_start
+    month_start: datetime
+
+
+@dataclass(frozen=True)
 class WaiverFact:
     """An approved, time-bound exception to one requirement for this system."""
 
@@ -72,6 +83,7 @@ class SystemFacts:
     # Empty means the single eval_target/latest_eval pair above.
     eval_targets: tuple[EvalTarget, ...] = ()
     eval_latest: tuple[EvalFact | None, ...] = ()
+    cost: CostFact | None = None  # None: no budget set
     model_version: str = ""
     runbook_url: str = ""
     waivers: tuple[WaiverFact, ...] = ()

@@ -159,3 +159,45 @@ def test_synced_evidence_passes_the_gate_and_stale_evidence_blocks_it(allowed, r
     req = next(r for r in verdict.requirements if r.id == "evaluation-threshold")
     assert verdict.verdict == "block" and req.status == "stale"
     assert req.message.startswith(f"evidence stale since {(fresh + timedelta(days=30)):%Y-%m-%d}")
+
+
+# --- cost within budget ----------------------------------------------------------------------------
+
+
+def test_cost_check_missing_over_and_within_with_tolerance():
+    from decimal import Decimal
+
+    from governance.policy.checks import cost_within_budget
+    from governance.policy.facts import CostFact
+
+    month = datetime(2026, 11, 1, tzinfo=UTC)
+    base = facts([], [])
+    assert cost_within_budget(base, {}, NOW).status == "missing"
+    over = dataclasses.replace(base, cost=CostFact(Decimal("1000"), "USD", Decimal("1080.5"), month))
+    outcome = cost_within_budget(over, {}, NOW)
+    assert outcome.status == "failed" and "over the monthly budget of 1000.00 by 80.50" in outcome.message
+    assert outcome.valid_until == datetime(2026, 12, 1, tzinfo=UTC), "the spend starts again next month"
+    assert cost_within_budget(over, {"tolerance_percent": 10}, NOW).status == "met"
+
+
+@pytest.mark.django_db
+def test_cost_fact_counts_this_month_in_the_budget_currency(allowed, personas):
+    from decimal import Decimal
+
+    from catalog.models import CostRecord
+    from governance.policy.checks import cost_within_budget
+
+    system = make_system(personas)
+    assert collect_facts(system).cost is None
+    evidence.budget_set(actor=personas["owner"], system=system, monthly_amount="100", currency="USD")
+    now = timezone.now()
+    month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    for i, (start, cost, currency) in enumerate([(month, "70", "USD"), (month + timedelta(hours=1), "40", "USD"),
+                                                 (month - timedelta(days=3), "500", "USD"),
+                                                 (month + timedelta(hours=2), "999", "EUR")]):
+        CostRecord.objects.create(system=system, period_start=start, period_end=start + timedelta(hours=1),
+                                  billed_cost=Decimal(cost), effective_cost=Decimal(cost), currency=currency,
+                                  source="t", source_row_id=str(i))
+    f = collect_facts(system)
+    assert f.cost is not None and f.cost.spent == Decimal("110") and f.cost.currency == "USD"
+    assert cost_within_budget(f, {}, now).status == "failed"
