@@ -72,3 +72,15 @@ class SyncStatus(models.TextChoices):
 class SyncTrigger(models.TextChoices):
     MANUAL = "manual", "Sync now"
     SCHEDULE = "schedule", "Schedule"
+
+
+# --- Catalog documents (issue 4) ------------------------------------------------------------------
+class CardTemplate(models.TextChoices):
+    LLM_RAG = "llm_rag", "LLM / RAG assistant"
+    CLASSIFIER = "classifier", "Classifier"
+    AGENT = "agent", "Agent with tools"
+
+
+class CardSourceFormat(models.TextChoices):
+    HUGGING_FACE = "huggingface", "Hugging Face model card"
+    MODEL_CARD_TOOLKIT = "model_card_toolkit", "Model Card Toolkit JSON"

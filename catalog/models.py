@@ -9,7 +9,14 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from catalog.choices import PERSONAL_DATA, LifecycleStage, ModelCardStatus, RiskTier
+from catalog.choices import (
+    PERSONAL_DATA,
+    CardSourceFormat,
+    CardTemplate,
+    LifecycleStage,
+    ModelCardStatus,
+    RiskTier,
+)
 from clearance.roles import Role, has_role, reads_portfolio
 
 # Reviewers see every system: a system-level review can reach them for any of them.
@@ -103,6 +110,13 @@ class ModelCard(models.Model):
     ethical_considerations = models.TextField(blank=True)
     caveats = models.TextField(blank=True)
     body_markdown = models.TextField(blank=True)
+    # Issue 4: the card's template, metric thresholds, and what an import brought that the app
+    # does not model (kept verbatim so an export gives it back).
+    template = models.CharField(max_length=20, choices=CardTemplate.choices, blank=True)
+    metric_targets = models.JSONField(default=list, blank=True)
+    source_format = models.CharField(max_length=20, choices=CardSourceFormat.choices, blank=True)
+    source_document = models.JSONField(default=dict, blank=True)
+    review_due = models.DateField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     published_by = models.ForeignKey(
@@ -116,6 +130,13 @@ class ModelCard(models.Model):
 
     def __str__(self) -> str:
         return f"{self.system} model card v{self.version} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("model-card-detail", kwargs={"slug": self.system.slug, "version": self.version})
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == ModelCardStatus.PUBLISHED
 
 
 class EvalResult(models.Model):

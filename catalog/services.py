@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,16 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
-from catalog.choices import LIFECYCLE_TRANSITIONS, DataCategory, LifecycleStage, ModelCardStatus, RiskTier
+from catalog import card_formats
+from catalog.card_templates import TEMPLATES
+from catalog.choices import (
+    LIFECYCLE_TRANSITIONS,
+    CardTemplate,
+    DataCategory,
+    LifecycleStage,
+    ModelCardStatus,
+    RiskTier,
+)
 from catalog.models import AISystem, EvalResult, ModelCard
 from clearance.audit import audit_record
 from clearance.errors import DomainError, InvalidTransition
@@ -152,26 +162,97 @@ def system_set_tier(*, actor: Any, system: AISystem, tier: str, reason: str) -> 
     return locked
 
 
-def model_card_draft(*, actor: Any, system: AISystem, **sections: str) -> ModelCard:
-    """Start a new draft (from the last version's text when no section is given) or edit the draft."""
+def parse_metric_targets(text: str) -> list[dict[str, Any]]:
+    """'accuracy >= 0.9' per line → [{metric, op, threshold}]; a bad line is named."""
+    targets = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        match = re.fullmatch(r"\s*([\w.\-/]+)\s*(>=|<=)\s*(-?[0-9]*\.?[0-9]+(?:[eE]-?[0-9]+)?)\s*", line)
+        if not match:
+            raise DomainError(f"line {number}: write a target as 'metric >= 0.8' or 'metric <= 0.1'",
+                              field="metric_targets")
+        targets.append({"metric": match.group(1), "op": match.group(2), "threshold": float(match.group(3))})
+    return targets
+
+
+def format_metric_targets(targets: list[dict[str, Any]]) -> str:
+    return "\n".join(f"{t['metric']} {t['op']} {t['threshold']:g}" for t in targets)
+
+
+def _check_sections(sections: dict[str, Any]) -> None:
     unknown = set(sections) - set(MODEL_CARD_SECTIONS)
     if unknown:
-        raise DomainError(f"unknown model card section(s): {', '.join(sorted(unknown))}")
+        raise DomainError(f"unknown model card section(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+
+
+def _lock_draft(system: AISystem, actor: Any, *, template: str = "") -> tuple[ModelCard, bool]:
+    """The system's draft, created from the last version (or a template) when there is none."""
+    AISystem.objects.select_for_update().get(pk=system.pk)
+    draft = ModelCard.objects.select_for_update().filter(system=system, status=ModelCardStatus.DRAFT).first()
+    if draft is not None:
+        return draft, False
+    last = ModelCard.objects.filter(system=system).order_by("-version").first()
+    start: dict[str, Any] = {}
+    if last is not None:
+        start = {name: getattr(last, name) for name in (*MODEL_CARD_SECTIONS, *CARRIED_FIELDS)}
+    elif template:
+        if template not in CardTemplate.values:
+            raise DomainError(f"unknown template {template!r}", field="template")
+        start = {**TEMPLATES[template], "template": template}
+    version = (ModelCard.objects.filter(system=system).aggregate(v=Max("version"))["v"] or 0) + 1
+    draft = ModelCard.objects.create(system=system, version=version, created_by=actor, **start)
+    audit_record(actor=actor, action="model_card.draft_created", obj=draft,
+                 data={"version": version, "from_version": last.version if last else None, "template": template})
+    return draft, True
+
+
+# What a new version inherits from the last besides the sections.
+CARRIED_FIELDS = ("template", "metric_targets", "source_format", "source_document", "review_due")
+
+
+def model_card_draft(
+    *, actor: Any, system: AISystem, template: str = "", metric_targets: list[dict[str, Any]] | None = None,
+    review_due: Any = None, **sections: str,
+) -> ModelCard:
+    """Start a new draft (from the last version, or a template for the first) or edit the draft."""
+    _check_sections(sections)
     with transaction.atomic():
-        AISystem.objects.select_for_update().get(pk=system.pk)
-        draft = ModelCard.objects.filter(system=system, status=ModelCardStatus.DRAFT).first()
-        if draft is None:
-            last = ModelCard.objects.filter(system=system).order_by("-version").first()
-            start = {name: getattr(last, name) for name in MODEL_CARD_SECTIONS} if last else {}
-            version = (ModelCard.objects.filter(system=system).aggregate(v=Max("version"))["v"] or 0) + 1
-            draft = ModelCard.objects.create(system=system, version=version, created_by=actor, **{**start, **sections})
-            audit_record(actor=actor, action="model_card.draft_created", obj=draft, data={"version": version})
-        elif sections:
-            for name, value in sections.items():
-                setattr(draft, name, value)
-            draft.save(update_fields=list(sections))
-            audit_record(actor=actor, action="model_card.draft_edited", obj=draft, data={"sections": sorted(sections)})
-    return draft
+        draft, _ = _lock_draft(system, actor, template=template)
+        return _apply_edit(actor=actor, card=draft, sections=sections, metric_targets=metric_targets,
+                           review_due=review_due)
+
+
+def model_card_update(
+    *, actor: Any, card: ModelCard, metric_targets: list[dict[str, Any]] | None = None, review_due: Any = None,
+    **sections: str,
+) -> ModelCard:
+    """Edit one draft in place; a published version refuses (the next edit starts a new version)."""
+    _check_sections(sections)
+    with transaction.atomic():
+        locked = ModelCard.objects.select_for_update().get(pk=card.pk)
+        if locked.status != ModelCardStatus.DRAFT:
+            raise InvalidTransition(
+                f"model card v{locked.version} is published and cannot change; editing starts a new draft version"
+            )
+        return _apply_edit(actor=actor, card=locked, sections=sections, metric_targets=metric_targets,
+                           review_due=review_due)
+
+
+def _apply_edit(*, actor: Any, card: ModelCard, sections: dict[str, str], metric_targets: Any,
+                review_due: Any) -> ModelCard:
+    changes: dict[str, Any] = {name: value for name, value in sections.items() if getattr(card, name) != value}
+    if metric_targets is not None and metric_targets != card.metric_targets:
+        changes["metric_targets"] = metric_targets
+    if review_due is not None and review_due != card.review_due:
+        changes["review_due"] = review_due
+    if not changes:
+        return card
+    for name, value in changes.items():
+        setattr(card, name, value)
+    card.save(update_fields=list(changes))
+    audit_record(actor=actor, action="model_card.draft_edited", obj=card, data={"sections": sorted(changes)})
+    return card
 
 
 def model_card_publish(*, actor: Any, card: ModelCard) -> ModelCard:
@@ -191,6 +272,83 @@ def model_card_publish(*, actor: Any, card: ModelCard) -> ModelCard:
         audit_record(actor=actor, action="model_card.published", obj=locked, data={"version": locked.version})
         readiness_changed(system=locked.system, reason=f"model card v{locked.version} published")
     return locked
+
+
+IMPORT_FORMATS = ("huggingface", "model_card_toolkit")
+MAX_IMPORT_BYTES = 2 * 1024 * 1024
+
+
+def model_card_import(*, actor: Any, system: AISystem, fmt: str, content: bytes, filename: str) -> ModelCard:
+    """Import a Hugging Face README or a Model Card Toolkit JSON into the system's draft card.
+
+    The whole file is parsed and checked before anything is written; its metric results become
+    evaluation evidence in the same transaction, so a refusal leaves nothing behind."""
+    if fmt not in IMPORT_FORMATS:
+        raise DomainError(f"format must be one of {', '.join(IMPORT_FORMATS)}", field="format")
+    if len(content) > MAX_IMPORT_BYTES:
+        raise DomainError("the file is larger than 2 MiB", field="file")
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DomainError(f"byte {exc.start}: the file is not UTF-8 text", field="file") from exc
+    if fmt == "huggingface":
+        parsed = card_formats.parse_hugging_face(text, filename=filename)
+    else:
+        parsed = card_formats.parse_model_card_toolkit(text, filename=filename)
+    now = timezone.now()
+    source = f"{fmt}:{filename}"[:200]
+    with transaction.atomic():
+        draft, _ = _lock_draft(system, actor)
+        for name, value in parsed.sections.items():
+            setattr(draft, name, value)
+        draft.source_format = parsed.source_format
+        draft.source_document = parsed.source_document
+        draft.save()
+        created = 0
+        for row in parsed.evals:
+            _, was_created = eval_result_record(
+                system=system, metric=row.metric, value=row.value, source=source, source_run_id=row.run_id,
+                observed_at=now, dataset=row.dataset, model_version=system.model_version, actor=actor,
+            )
+            created += was_created
+        audit_record(actor=actor, action="model_card.imported", obj=draft,
+                     data={"format": fmt, "filename": filename, "version": draft.version,
+                           "evaluation_results": len(parsed.evals), "new_evaluation_results": created})
+    return draft
+
+
+def _card_evals(card: ModelCard) -> list[card_formats.EvalRow]:
+    rows = []
+    for target in card.metric_targets or []:
+        latest = card.system.eval_results.filter(metric=target["metric"]).order_by("-observed_at").first()
+        if latest is not None:
+            rows.append(card_formats.EvalRow(metric=latest.metric, value=latest.value, dataset=latest.dataset,
+                                             run_id=latest.source_run_id))
+    return rows
+
+
+def model_card_export(*, actor: Any, card: ModelCard, fmt: str) -> tuple[str, str, str]:
+    """(filename, content type, text) of the card in a Hugging Face or Model Card Toolkit file; audited."""
+    if fmt not in IMPORT_FORMATS:
+        raise DomainError(f"format must be one of {', '.join(IMPORT_FORMATS)}", field="format")
+    sections = {name: getattr(card, name) for name in MODEL_CARD_SECTIONS}
+    doc = card.source_document if card.source_format == fmt else {}
+    system = card.system
+    if fmt == "huggingface":
+        text = card_formats.export_hugging_face(sections=sections, source_document=doc, name=system.slug,
+                                                evals=_card_evals(card))
+        filename, content_type = f"{system.slug}-v{card.version}-README.md", "text/markdown; charset=utf-8"
+    else:
+        owners = [{"name": u.get_full_name() or u.get_username(), "contact": u.email}
+                  for u in (system.business_owner, system.technical_owner, system.risk_owner) if u is not None]
+        text = card_formats.dump_json(card_formats.export_model_card_toolkit(
+            sections=sections, source_document=doc, name=system.name, version=card.version, owners=owners,
+            evals=_card_evals(card)))
+        filename, content_type = f"{system.slug}-v{card.version}-model_card.json", "application/json"
+    with transaction.atomic():
+        audit_record(actor=actor, action="model_card.exported", obj=card,
+                     data={"format": fmt, "version": card.version, "bytes": len(text.encode())})
+    return filename, content_type, text
 
 
 def eval_result_record(

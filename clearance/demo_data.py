@@ -51,6 +51,7 @@ from catalog.services import (
 )
 from clearance.roles import Role
 from governance.choices import DecisionStatus, ReviewKind, ReviewStatus
+from governance.demo_documents import seed_documents
 from governance.models import Review
 from governance.services import (
     decision_record_decide,
@@ -311,6 +312,7 @@ class _Seeder:
         self.early_requests()
         self.catalog_only_systems()
         seed_evidence(owner=self.u["owner"], say=self.say)
+        seed_documents(self.u, self.say)  # issue 4: model cards, decisions, datasets, vendors
         self.say(f"Seeded {UseCaseRequest.objects.count()} requests and {AISystem.objects.count()} systems.")
         for system in AISystem.objects.order_by("slug"):
             readiness_recompute(system_id=system.pk, reason="demo data seeded")

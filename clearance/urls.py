@@ -10,6 +10,7 @@ from catalog import views as catalog_views
 from catalog.api.views import AISystemViewSet
 from clearance import views as clearance_views
 from governance import evidence as governance_evidence
+from governance import decision_views
 from governance import triage as triage_views
 from governance import views as governance_views
 from governance.api.views import GateChecksView, ReviewViewSet, download_client, policy_schema
@@ -77,6 +78,13 @@ urlpatterns = [
     # evidence pipeline (sources, sync runs, requirements) and its portfolio
     path("", include("catalog.evidence_urls")),
     path("evidence/", governance_evidence.evidence_portfolio, name="evidence-portfolio"),
+    # catalog documents (issue 4)
+    path("systems/<slug:slug>/model-card/import/", catalog_views.model_card_import, name="model-card-import"),
+    path("systems/<slug:slug>/model-card/compare/", catalog_views.model_card_compare, name="model-card-compare"),
+    path("systems/<slug:slug>/model-card/v<int:version>/export/<slug:fmt>/", catalog_views.model_card_export,
+         name="model-card-export"),
+    path("decisions/<int:pk>/", decision_views.decision_detail, name="decision-detail"),
+    path("decisions/<int:pk>/edit/", decision_views.decision_edit, name="decision-edit"),
     # API and admin
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),

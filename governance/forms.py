@@ -31,7 +31,23 @@ class OpenReviewsForm(forms.Form):
 
 class DecisionRecordForm(forms.Form):
     title = forms.CharField(max_length=200)
-    context = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    context = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="Markdown.")
     options = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label="Options considered")
     decision = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
     consequences = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+
+class DecisionProposeForm(DecisionRecordForm):
+    """A new record may name the accepted record it supersedes and the request it answers."""
+
+    supersedes = forms.ModelChoiceField(queryset=None, required=False, label="Supersedes",
+                                        help_text="An accepted record of this system that this one replaces.")
+    request = forms.ModelChoiceField(queryset=None, required=False, label="Request")
+
+    def __init__(self, *args: Any, system: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from governance.models import DecisionRecord
+        from intake.models import UseCaseRequest
+
+        self.fields["supersedes"].queryset = DecisionRecord.objects.filter(system=system, status="accepted")
+        self.fields["request"].queryset = UseCaseRequest.objects.filter(system=system)

@@ -110,8 +110,13 @@ class DecisionRecord(models.Model):
     consequences = models.TextField(blank=True)
     status = models.CharField(max_length=12, choices=DecisionStatus.choices, default=DecisionStatus.PROPOSED)
     deciders = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
-    supersedes = models.OneToOneField(
+    # A newer record names the one it replaces; several proposals may name the same record, the
+    # first accepted wins (the service locks the old record and checks it is still accepted).
+    supersedes = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+    )
+    request = models.ForeignKey(
+        UseCaseRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="decision_records"
     )
     facts_snapshot = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -125,6 +130,17 @@ class DecisionRecord(models.Model):
 
     def __str__(self) -> str:
         return f"ADR-{self.pk}: {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("decision-detail", kwargs={"pk": self.pk})
+
+    @property
+    def reference(self) -> str:
+        return f"ADR-{self.pk}"
+
+    @property
+    def is_protected(self) -> bool:
+        return self.status != DecisionStatus.PROPOSED
 
 
 class ReadinessVerdict(models.Model):

@@ -26,7 +26,7 @@ from clearance.roles import ROLE_LABELS, Role, has_role, reads_portfolio, roles_
 from clearance.web import get_visible_or_404, paginate, run_service
 from governance import services
 from governance.choices import DecisionStatus, ReviewStatus
-from governance.forms import DecisionRecordForm, OpenReviewsForm, ReviewDecisionForm
+from governance.forms import DecisionProposeForm, OpenReviewsForm, ReviewDecisionForm
 from governance.models import DecisionRecord, GateCheck, ReadinessVerdict, Review
 from governance.review_policy import kind_label, kind_role, kinds_for_roles, review_kinds
 from governance.selectors import readiness_by_environment, reviews_of_system
@@ -320,7 +320,8 @@ def decision_create(request: HttpRequest, slug: str) -> HttpResponse:
     system = get_visible_or_404(AISystem.objects.visible_to(request.user), slug=slug)
     if not system.editable_by(request.user):
         raise PermissionDenied("only the system's owners and the governance team record its decisions")
-    form = DecisionRecordForm(request.POST or None)
+    form = DecisionProposeForm(request.POST or None, system=system,
+                               initial={"supersedes": request.GET.get("supersedes")})
     if request.method == "POST" and form.is_valid():
         record = run_service(
             request, form,
@@ -328,7 +329,7 @@ def decision_create(request: HttpRequest, slug: str) -> HttpResponse:
             "Decision record proposed.",
         )
         if record is not None:
-            return redirect("system-detail", slug=system.slug)
+            return redirect("decision-detail", pk=record.pk)
     return render(request, "governance/decision_form.html", {"system": system, "form": form})
 
 
@@ -342,7 +343,7 @@ def decision_decide(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         run_service(request, None, lambda: services.decision_record_decide(actor=request.user, record=record, to=to),
                     f"Decision record {to}.")
-    return redirect("system-detail", slug=record.system.slug)
+    return redirect("decision-detail", pk=record.pk)
 
 
 @login_required

@@ -45,6 +45,33 @@ def _postgres_flush_bypasses_audit_guard() -> Iterator[None]:
     DatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _sqlite_flush_lifts_document_guards() -> Iterator[None]:
+    """SQLite flushes with DELETE, which the published-card and decided-record triggers refuse by
+    design, and SQLite cannot switch triggers off: the flush drops them and puts them back."""
+    from django.db.backends.sqlite3.base import DatabaseOperations
+
+    from catalog import db_guards
+    from governance.db_guards import GUARDS as DECISION_GUARDS
+
+    original = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self: Any, sql_list: list[str]) -> None:
+        with self.connection.cursor() as cursor:
+            for guards in (db_guards.GUARDS, DECISION_GUARDS):
+                db_guards.run_on(cursor, "sqlite", guards, create=False)
+        try:
+            original(self, sql_list)
+        finally:
+            with self.connection.cursor() as cursor:
+                for guards in (db_guards.GUARDS, DECISION_GUARDS):
+                    db_guards.run_on(cursor, "sqlite", guards, create=True)
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
+    yield
+    DatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
+
+
 @pytest.fixture
 def personas(db: None) -> dict[str, Any]:
     User = get_user_model()

@@ -82,6 +82,12 @@ MATRIX: dict[str, dict[str, int]] = {
     "sync-run-detail": only(SYSTEM_READERS, 404),
     "sync-run-progress": only(SYSTEM_READERS, 404),
     "evidence-portfolio": everyone(200),
+    # catalog documents (issue 4)
+    "model-card-import": everyone(405),
+    "model-card-compare": only(SYSTEM_READERS, 404),
+    "model-card-export": only(SYSTEM_READERS, 404),
+    "decision-detail": only(SYSTEM_READERS, 404),
+    "decision-edit": only({**{p: 403 for p in SYSTEM_READERS}, **SYSTEM_EDITORS}, 404),
     "api-gate-checks": everyone(200, anon=401),
     "api-gate-client": everyone(200, anon=200),
     "api-policy-schema": everyone(200, anon=200),
@@ -164,6 +170,9 @@ def world(request_in_review, personas, settings, tmp_path) -> dict[str, dict[str
         "evidence-source-detail": {"pk": source.pk}, "evidence-source-edit": {"pk": source.pk},
         "evidence-source-sync": {"pk": source.pk}, "sync-run-detail": {"pk": run.pk},
         "sync-run-progress": {"pk": run.pk},
+        "model-card-import": {"slug": system.slug}, "model-card-compare": {"slug": system.slug},
+        "model-card-export": {"slug": system.slug, "version": card.version, "fmt": "huggingface"},
+        "decision-detail": {"pk": record.pk}, "decision-edit": {"pk": record.pk},
         "api-request-detail": {"pk": request_in_review.pk},
         "api-review-detail": {"pk": review.pk}, "api-review-decision": {"pk": review.pk},
     }
