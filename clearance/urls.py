@@ -9,7 +9,6 @@ from rest_framework.routers import DefaultRouter
 from catalog import views as catalog_views
 from catalog.api.views import AISystemViewSet
 from clearance import views as clearance_views
-from governance import evidence as governance_evidence
 from governance import decision_views
 from governance import triage as triage_views
 from governance import views as governance_views
