@@ -10,6 +10,7 @@ from catalog import views as catalog_views
 from catalog.api.views import AISystemViewSet
 from clearance import views as clearance_views
 from governance import decision_views
+from governance import evidence as governance_evidence
 from governance import triage as triage_views
 from governance import views as governance_views
 from governance.api.views import GateChecksView, ReviewViewSet, download_client, policy_schema
