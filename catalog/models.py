@@ -214,3 +214,6 @@ from catalog.evidence_models import (  # noqa: E402,F401  (registered with the c
     StagedEval,
     SyncRun,
 )
+
+# --- Dataset and vendor registers (issue 4) --------------------------------------------------------
+from catalog.register_models import Dataset, Vendor  # noqa: E402,F401

@@ -6,10 +6,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from catalog import register_views
 from catalog import views as catalog_views
 from catalog.api.views import AISystemViewSet
 from clearance import views as clearance_views
-from governance import decision_views
+from governance import decision_views, export_views
 from governance import evidence as governance_evidence
 from governance import triage as triage_views
 from governance import views as governance_views
@@ -85,6 +86,22 @@ urlpatterns = [
          name="model-card-export"),
     path("decisions/<int:pk>/", decision_views.decision_detail, name="decision-detail"),
     path("decisions/<int:pk>/edit/", decision_views.decision_edit, name="decision-edit"),
+    path("decisions/<int:pk>/pdf/", export_views.decision_pdf, name="decision-pdf"),
+    path("systems/<slug:slug>/model-card/v<int:version>/pdf/", export_views.model_card_pdf, name="model-card-pdf"),
+    path("systems/<slug:slug>/dossier/", export_views.dossier_create, name="dossier-create"),
+    path("exports/<int:pk>/", export_views.export_detail, name="export-detail"),
+    path("exports/<int:pk>/progress/", export_views.export_progress, name="export-progress"),
+    path("exports/<int:pk>/download/", export_views.export_download, name="export-download"),
+    path("datasets/", register_views.dataset_list, name="dataset-list"),
+    path("datasets/new/", register_views.dataset_create, name="dataset-create"),
+    path("datasets/<int:pk>/", register_views.dataset_detail, name="dataset-detail"),
+    path("datasets/<int:pk>/edit/", register_views.dataset_edit, name="dataset-edit"),
+    path("vendors/", register_views.vendor_list, name="vendor-list"),
+    path("vendors/new/", register_views.vendor_create, name="vendor-create"),
+    path("vendors/<int:pk>/", register_views.vendor_detail, name="vendor-detail"),
+    path("vendors/<int:pk>/edit/", register_views.vendor_edit, name="vendor-edit"),
+    path("ownership-gaps/", register_views.ownership_gaps_report, name="ownership-gaps"),
+    path("search/", decision_views.search_page, name="search"),
     # API and admin
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -14,6 +15,7 @@ from governance import services
 from governance.choices import DecisionStatus
 from governance.forms import DecisionRecordForm
 from governance.models import DecisionRecord
+from governance.search import search
 
 
 def _visible_record(request: HttpRequest, pk: int) -> DecisionRecord:
@@ -59,3 +61,13 @@ def decision_edit(request: HttpRequest, pk: int) -> HttpResponse:
         if saved is not None:
             return redirect("decision-detail", pk=record.pk)
     return render(request, "governance/decision_form.html", {"system": record.system, "form": form, "record": record})
+
+
+@login_required
+def search_page(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()
+    results = search(request.user, q) if q else {}
+    return render(request, "governance/search.html", {
+        "q": q, "results": results, "total": sum(len(hits) for hits in results.values()),
+        "engine": "full-text" if connection.vendor == "postgresql" else "substring match",
+    })

@@ -214,3 +214,7 @@ class ReviewReminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reason} reminder for review {self.review_id} ({self.period})"
+
+
+# --- Tracked PDF exports (issue 4) -----------------------------------------------------------------
+from governance.export_models import DocumentExport  # noqa: E402,F401

@@ -58,3 +58,12 @@ def send_review_reminders() -> dict[str, int]:
 def recheck_approvals() -> int:
     """Periodic safety net: lapse approvals whose pinned facts changed by a path that did not ask."""
     return len(services.approvals_recheck(reason="periodic check"))
+
+
+@shared_task(name="governance.run_export")
+def run_export(export_id: int) -> str:
+    """Build one queued PDF export (audit dossier); a duplicate delivery finds it claimed and stops."""
+    from governance.exports import export_run
+
+    job = export_run(export_id=export_id)
+    return job.status if job else "already claimed"

@@ -30,6 +30,7 @@ from governance.forms import DecisionProposeForm, OpenReviewsForm, ReviewDecisio
 from governance.models import DecisionRecord, GateCheck, ReadinessVerdict, Review
 from governance.review_policy import kind_label, kind_role, kinds_for_roles, review_kinds
 from governance.selectors import readiness_by_environment, reviews_of_system
+from governance.system_page import system_page_context
 from intake.models import UseCaseRequest
 
 
@@ -303,12 +304,11 @@ def system_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "policy_error": policy_error,
             "evaluations": evaluations,
             "editable": editable,
-            "cards": system.model_cards.select_related("published_by").order_by("-version")[:10],
-            "decisions": system.decision_records.select_related("created_by").order_by("-created_at")[:20],
             "reviews": reviews_of_system(system).select_related("decided_by", "assignee").order_by("-opened_at")[:20],
             "evals": system.eval_results.order_by("-observed_at")[:20],
             "gate_checks": GateCheck.objects.filter(system=system).select_related("user").order_by("-checked_at")[:20],
-            "history": history_for(system).order_by("-seq")[:50],
+            # Issue 4: documents, registers, exports and the timeline of every change.
+            **system_page_context(system, request.user),
             "published_card": system.model_cards.filter(status=ModelCardStatus.PUBLISHED).order_by("-version").first(),
         },
     )

@@ -10,7 +10,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from catalog import services as catalog
+from catalog.register_services import dataset_save, vendor_save
 from clearance.tokens import api_token_create
+from governance import exports
 from governance.models import Review
 from governance.services import decision_record_propose
 from intake import services as intake
@@ -88,6 +90,22 @@ MATRIX: dict[str, dict[str, int]] = {
     "model-card-export": only(SYSTEM_READERS, 404),
     "decision-detail": only(SYSTEM_READERS, 404),
     "decision-edit": only({**{p: 403 for p in SYSTEM_READERS}, **SYSTEM_EDITORS}, 404),
+    "decision-pdf": only(SYSTEM_READERS, 404),
+    "model-card-pdf": only(SYSTEM_READERS, 404),
+    "dossier-create": everyone(405),
+    "export-detail": only(SYSTEM_READERS, 404),
+    "export-progress": only(SYSTEM_READERS, 404),
+    "export-download": only(SYSTEM_READERS, 404),
+    "dataset-list": everyone(200),
+    "dataset-create": only({"lead": 200, "owner": 200}, 403),
+    "dataset-detail": only(SYSTEM_READERS, 404),
+    "dataset-edit": only({**{p: 403 for p in SYSTEM_READERS}, "lead": 200, "owner": 200}, 404),
+    "vendor-list": everyone(200),
+    "vendor-create": only({"lead": 200, "owner": 200}, 403),
+    "vendor-detail": everyone(200),
+    "vendor-edit": only({"lead": 200, "owner": 200}, 403),
+    "ownership-gaps": everyone(200),
+    "search": everyone(200),
     "api-gate-checks": everyone(200, anon=401),
     "api-gate-client": everyone(200, anon=200),
     "api-policy-schema": everyone(200, anon=200),
@@ -148,6 +166,12 @@ def world(request_in_review, personas, settings, tmp_path) -> dict[str, dict[str
     attachment = intake.request_attach(actor=personas["requester"], request=request_in_review,
                                        upload=SimpleUploadedFile("notes.txt", b"notes"))
     token = api_token_create(user=personas["owner"], name="ci", scopes=["gate:check"]).token
+    settings.EXPORT_DIR = tmp_path / "exports"
+    export = exports.export_run(export_id=exports.export_request(
+        actor=personas["owner"], system=system, kind="model_card", object_id=card.pk).pk)
+    dataset = dataset_save(actor=personas["lead"], systems=[system], name="tickets", source="Zendesk",
+                           classification="internal")
+    vendor = vendor_save(actor=personas["lead"], systems=[system], name="Azure OpenAI")
     source, requirement, run = _evidence_world(system, personas)
     review = Review.objects.get(request=request_in_review, kind="security")
     req = {"pk": request_in_review.pk}
@@ -173,6 +197,11 @@ def world(request_in_review, personas, settings, tmp_path) -> dict[str, dict[str
         "model-card-import": {"slug": system.slug}, "model-card-compare": {"slug": system.slug},
         "model-card-export": {"slug": system.slug, "version": card.version, "fmt": "huggingface"},
         "decision-detail": {"pk": record.pk}, "decision-edit": {"pk": record.pk},
+        "decision-pdf": {"pk": record.pk}, "model-card-pdf": {"slug": system.slug, "version": card.version},
+        "dossier-create": {"slug": system.slug},
+        "export-detail": {"pk": export.pk}, "export-progress": {"pk": export.pk}, "export-download": {"pk": export.pk},
+        "dataset-detail": {"pk": dataset.pk}, "dataset-edit": {"pk": dataset.pk},
+        "vendor-detail": {"pk": vendor.pk}, "vendor-edit": {"pk": vendor.pk},
         "api-request-detail": {"pk": request_in_review.pk},
         "api-review-detail": {"pk": review.pk}, "api-review-decision": {"pk": review.pk},
     }
