@@ -28,8 +28,9 @@ class FailingBackend:
 def test_overdue_review_is_reminded_once_a_day(request_in_review, personas):
     security = Review.objects.get(request=request_in_review, kind="security")
     services.review_claim(actor=personas["security"], review=security)
-    Review.objects.filter(pk=security.pk).update(due_at=timezone.now() - timedelta(days=2))
-    now = timezone.now()
+    # Noon, so "an hour later" is the same day whenever the suite runs (it failed from 23:00 UTC).
+    now = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
+    Review.objects.filter(pk=security.pk).update(due_at=now - timedelta(days=2))
     assert services.reminders_send(now=now) == {"overdue": 1, "expiring": 0}
     assert services.reminders_send(now=now + timedelta(hours=1)) == {"overdue": 0, "expiring": 0}, "same day"
     note = Notification.objects.get(recipient=personas["security"], subject__startswith="Overdue")
