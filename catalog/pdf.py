@@ -8,6 +8,7 @@ render that fails (a template error, a missing font, a WeasyPrint exception) lea
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -16,6 +17,9 @@ from typing import Any
 
 from django.conf import settings
 from django.template.loader import render_to_string
+
+# WeasyPrint reports every layout step at INFO; a 68-page dossier would fill the worker log.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 
 class PdfError(Exception):
