@@ -314,6 +314,7 @@ class _Seeder:
         seed_evidence(owner=self.u["owner"], say=self.say)
         seed_documents(self.u, self.say)  # issue 4: model cards, decisions, datasets, vendors
         self.say(f"Seeded {UseCaseRequest.objects.count()} requests and {AISystem.objects.count()} systems.")
+        __import__("governance.demo_seed").demo_seed.seed_gate_demo(self.u, self.say)
         for system in AISystem.objects.order_by("slug"):
             readiness_recompute(system_id=system.pk, reason="demo data seeded")
         self.say("Computed readiness for every system.")

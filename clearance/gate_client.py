@@ -32,9 +32,11 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from typing import Any
+from xml.etree import ElementTree as ET
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 ENDPOINT_PATH = "/api/v1/gate/checks"
 EXIT_PASS, EXIT_BLOCK, EXIT_ERROR = 0, 1, 2
@@ -49,6 +51,11 @@ HINTS = {
     429: "rate limited by the gate",
 }
 MAX_BODY = 5 * 1024 * 1024
+FORMATS = ("text", "json", "junit", "sarif", "github", "gitlab")
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+# Requirement severity -> SARIF level and GitLab code-quality severity.
+SARIF_LEVELS = {"critical": "error", "major": "error", "minor": "warning"}
+GITLAB_SEVERITIES = {"critical": "blocker", "major": "major", "minor": "minor"}
 MAX_RETRY_AFTER = 30.0
 
 
@@ -157,6 +164,8 @@ def validate(doc: Any) -> dict[str, Any]:
     reqs = doc.get("requirements")
     if not isinstance(reqs, list) or not all(isinstance(r, dict) for r in reqs):
         raise GateError("malformed gate response: 'requirements' must be a list of objects", status=200)
+    if doc["verdict"] == "pass" and any(r.get("status") not in SATISFIED for r in reqs):
+        raise GateError("inconsistent gate response: verdict pass with an unmet requirement", status=200)
     return doc
 
 
@@ -225,8 +234,14 @@ def format_text(doc: dict[str, Any]) -> str:
         title, message = str(req.get("title") or ""), str(req.get("message") or "")
         text = f"{title}: {message}" if title and message and message != title else title or message
         lines.append(f"  {_marker(status):<{width}}  {req.get('id', '?')}  {text}")
+        if status not in SATISFIED and req.get("since"):
+            lines.append(f"  {'':<{width}}    since: {req['since']}")
         if status not in SATISFIED and req.get("fix"):
             lines.append(f"  {'':<{width}}    fix: {req['fix']}")
+        if status not in SATISFIED and req.get("fix_url"):
+            lines.append(f"  {'':<{width}}    at: {req['fix_url']}")
+    for warning in doc.get("warnings") or []:
+        lines.append(f"  WARNING: {warning}")
     unmet = sum(1 for r in reqs if r.get("status") not in SATISFIED)
     lines.append(f"{len(reqs) - unmet} of {len(reqs)} requirements satisfied")
     if doc.get("url"):
@@ -268,11 +283,132 @@ def github_summary(doc: dict[str, Any]) -> str:
            "| Status | Requirement | Details | Fix |", "| --- | --- | --- | --- |"]
     for req in doc["requirements"]:
         ok = req.get("status") in SATISFIED
+        fix = "" if ok else _md(req.get("fix"))
+        if not ok and req.get("fix_url"):
+            fix += f" [fix it]({req['fix_url']})"
+        if not ok and req.get("since"):
+            fix += f" (unmet since {_md(req['since'])})"
         out.append(f"| {'✅' if ok else '❌'} {_md(req.get('status'))} | {_md(req.get('id'))} "
-                   f"{_md(req.get('title'))} | {_md(req.get('message'))} | {'' if ok else _md(req.get('fix'))} |")
+                   f"{_md(req.get('title'))} | {_md(req.get('message'))} | {fix} |")
+    for warning in doc.get("warnings") or []:
+        out += ["", f"> ⚠️ {_md(warning)}"]
     if doc.get("url"):
         out += ["", f"[Readiness page]({doc['url']})"]
     return "\n".join(out) + "\n\n"
+
+
+def _unmet(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in doc["requirements"] if r.get("status") not in SATISFIED]
+
+
+def _finding(req: dict[str, Any]) -> str:
+    text = str(req.get("message") or req.get("title") or req.get("status"))
+    if req.get("since"):
+        text += f" (since {req['since']})"
+    if req.get("fix"):
+        text += f" Fix: {req['fix']}"
+    if req.get("fix_url"):
+        text += f" {req['fix_url']}"
+    return text
+
+
+def format_junit(doc: dict[str, Any]) -> str:
+    """One test case per requirement; unmet ones fail (JUnit XML as CI test reporters read it)."""
+    reqs = doc["requirements"]
+    name = f"clearance {doc.get('system', '?')} {doc.get('environment', '?')}"
+    suites = ET.Element("testsuites", name="clearance-check", tests=str(len(reqs)), failures=str(len(_unmet(doc))))
+    suite = ET.SubElement(suites, "testsuite", name=name, tests=str(len(reqs)), failures=str(len(_unmet(doc))),
+                          errors="0", skipped=str(sum(1 for r in reqs if r.get("status") == "waived")),
+                          timestamp=str(doc.get("checked_at") or ""))
+    props = ET.SubElement(suite, "properties")
+    policy = doc.get("policy") if isinstance(doc.get("policy"), dict) else {}
+    for key, value in (("verdict", doc["verdict"]), ("policy", policy.get("name")),
+                       ("policy_version", policy.get("version")), ("url", doc.get("url"))):
+        ET.SubElement(props, "property", name=key, value=str(value or ""))
+    for req in reqs:
+        case = ET.SubElement(suite, "testcase", classname=name, name=f"{req.get('id', '?')}: {req.get('title', '')}")
+        status = str(req.get("status", ""))
+        if status == "waived":
+            ET.SubElement(case, "skipped", message=str(req.get("message") or "waived"))
+        elif status not in SATISFIED:
+            failure = ET.SubElement(case, "failure", message=str(req.get("message") or status), type=status)
+            failure.text = _finding(req)
+        else:
+            ET.SubElement(case, "system-out").text = str(req.get("message") or "")
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def _location(doc: dict[str, Any], path: str) -> dict[str, Any]:
+    return {"physicalLocation": {"artifactLocation": {"uri": path}, "region": {"startLine": 1}},
+            "logicalLocations": [{"name": str(doc.get("system", "?")), "kind": "module"}]}
+
+
+def format_sarif(doc: dict[str, Any], path: str = ".clearance") -> str:
+    """SARIF 2.1.0: rules are the requirements, a result per unmet one (for code-scanning UIs)."""
+    policy = doc.get("policy") if isinstance(doc.get("policy"), dict) else {}
+    rules, results = [], []
+    for index, req in enumerate(doc["requirements"]):
+        rule: dict[str, Any] = {"id": str(req.get("id", "?")), "name": str(req.get("id", "?")),
+                                "shortDescription": {"text": str(req.get("title") or req.get("id") or "?")}}
+        if req.get("fix"):
+            rule["help"] = {"text": str(req["fix"])}
+        if req.get("fix_url"):
+            rule["helpUri"] = str(req["fix_url"])
+        rules.append(rule)
+        if req.get("status") in SATISFIED:
+            continue
+        results.append({
+            "ruleId": rule["id"],
+            "ruleIndex": index,
+            "level": SARIF_LEVELS.get(str(req.get("severity", "")), "error"),
+            "message": {"text": _finding(req)},
+            "locations": [_location(doc, path)],
+            "properties": {"status": req.get("status"), "since": req.get("since"),
+                           "environment": doc.get("environment")},
+        })
+    run = {
+        "tool": {"driver": {"name": "clearance-check", "version": __version__,
+                            "informationUri": str(doc.get("url") or ""), "rules": rules}},
+        "automationDetails": {"id": f"clearance/{doc.get('system', '?')}/{doc.get('environment', '?')}/"},
+        "results": results,
+        "properties": {"verdict": doc["verdict"], "policy": policy},
+    }
+    return json.dumps({"version": "2.1.0", "$schema": SARIF_SCHEMA, "runs": [run]}, indent=2) + "\n"
+
+
+def format_gitlab(doc: dict[str, Any], path: str = ".clearance") -> str:
+    """GitLab code quality: a JSON array of issues, one per unmet requirement."""
+    issues = []
+    for req in _unmet(doc):
+        key = f"{doc.get('system')}/{doc.get('environment')}/{req.get('id')}"
+        issues.append({
+            "description": f"{req.get('id')}: {_finding(req)}",
+            "check_name": str(req.get("id", "?")),
+            "fingerprint": uuid.uuid5(uuid.NAMESPACE_URL, f"clearance:{key}").hex,
+            "severity": GITLAB_SEVERITIES.get(str(req.get("severity", "")), "critical"),
+            "location": {"path": path, "lines": {"begin": 1}},
+        })
+    return json.dumps(issues, indent=2) + "\n"
+
+
+def format_github(doc: dict[str, Any]) -> str:
+    """Workflow commands (annotations) then the text report, for a step's log."""
+    return "\n".join(github_annotations(doc)) + "\n" + format_text(doc)
+
+
+def render(doc: dict[str, Any], fmt: str, code: int) -> str:
+    if fmt == "json":
+        return json.dumps({**doc, "exit_code": code}, indent=2) + "\n"
+    if fmt == "junit":
+        return format_junit(doc)
+    if fmt == "sarif":
+        return format_sarif(doc)
+    if fmt == "gitlab":
+        return format_gitlab(doc)
+    if fmt == "github":
+        return format_github(doc)
+    return format_text(doc)
 
 
 def _stderr(message: str, token: str | None = None) -> None:
@@ -292,7 +428,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="commit SHA (default: $GITHUB_SHA or $CI_COMMIT_SHA)")
     p.add_argument("--pipeline-url", default=default_pipeline_url(),
                    help="link to this CI run (default: GitHub Actions run URL or $CI_PIPELINE_URL)")
-    p.add_argument("--format", choices=("text", "json"), default="text", help="report format")
+    p.add_argument("--format", choices=FORMATS, default="text",
+                   help="report format: text (default), json, junit (JUnit XML), sarif (SARIF 2.1.0), "
+                        "github (workflow annotations + text), gitlab (code quality JSON)")
     p.add_argument("--output", metavar="FILE", help="write the report to FILE (text summary on stdout)")
     p.add_argument("--timeout", type=_positive, default=10.0, help="seconds per attempt (default 10)")
     p.add_argument("--retries", type=_non_negative_int, default=2, help="retries on transient errors")
@@ -392,12 +530,13 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(args, exc)
     code = EXIT_PASS if doc["verdict"] == "pass" else EXIT_BLOCK
     text = format_text(doc)
-    report = json.dumps({**doc, "exit_code": code}, indent=2) + "\n" if args.format == "json" else text
+    report = render(doc, args.format, code)
     try:
         _emit(args, report, text)
         if os.environ.get("GITHUB_ACTIONS") == "true":
-            for line in github_annotations(doc):
-                print(line)
+            if args.format != "github" or args.output:
+                for line in github_annotations(doc):
+                    print(line)
             _append_step_summary(github_summary(doc))
     except OSError as exc:
         return _fail(args, GateError(f"cannot write report: {exc}"))

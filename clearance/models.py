@@ -120,6 +120,11 @@ class ApiToken(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Optional restriction to some systems (slugs; empty: every system the user may see). Slugs, not
+    # a relation, so the platform app does not depend on the catalog.
+    system_slugs = models.JSONField(default=list, blank=True)
+    # Requests per minute for this token; empty: settings.GATE_RATE_LIMIT.
+    rate_per_minute = models.PositiveIntegerField(null=True, blank=True)
 
     objects = ApiTokenQuerySet.as_manager()
 

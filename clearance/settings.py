@@ -210,6 +210,22 @@ SPECTACULAR_SETTINGS = {
 # not silently invalidate or weaken the other.
 TOKEN_PEPPER = env_str("TOKEN_PEPPER") or f"pepper:{SECRET_KEY}"
 
+# --- Rate limits -------------------------------------------------------------------------------------
+# Counted in a cache every gunicorn worker shares: Redis when THROTTLE_CACHE_URL names one, else files
+# under the var directory (shared by the processes of one host).
+THROTTLE_CACHE_URL = env_str("THROTTLE_CACHE_URL", "")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": THROTTLE_CACHE_URL}
+        if THROTTLE_CACHE_URL.startswith(("redis://", "rediss://", "unix://"))
+        else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+              "LOCATION": str(VAR_DIR / "throttle-cache"), "OPTIONS": {"MAX_ENTRIES": 100_000}}
+    ),
+}
+# Gate calls per token (a token may set its own per-minute rate), DRF rate syntax.
+GATE_RATE_LIMIT = env_str("GATE_RATE_LIMIT", "120/min")
+
 # --- Policy ---------------------------------------------------------------------------------------
 POLICY_DIR = Path(env_str("POLICY_DIR", str(BASE_DIR / "policies")))
 READINESS_POLICY_FILE = env_str("READINESS_POLICY_FILE", "readiness.yaml")
@@ -274,6 +290,10 @@ CELERY_BEAT_SCHEDULE = {
     "recheck-approvals": {
         "task": "governance.recheck_approvals",
         "schedule": env_int("APPROVAL_RECHECK_SECONDS", 3600, minimum=1),
+    },
+    "expire-waivers": {
+        "task": "governance.expire_waivers",
+        "schedule": env_int("WAIVER_SWEEP_SECONDS", 60, minimum=1),
     },
     "recompute-expired-readiness": {
         "task": "governance.recompute_expired_readiness",

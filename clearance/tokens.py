@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
+from django.core.cache import caches
 from django.db import transaction
 from django.utils import timezone
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, throttling
 
 from clearance.audit import audit_record
 from clearance.errors import DomainError
@@ -45,10 +47,18 @@ class IssuedToken:
     plaintext: str
 
 
+MAX_RATE_PER_MINUTE = 100_000
+
+
 def api_token_create(
-    *, user: Any, name: str, scopes: list[str], expires_at: datetime | None = None, actor: Any = None
+    *, user: Any, name: str, scopes: list[str], expires_at: datetime | None = None, actor: Any = None,
+    systems: list[str] | None = None, rate_per_minute: int | None = None,
 ) -> IssuedToken:
-    """Issue a token for ``user``; the plaintext is returned once and never stored."""
+    """Issue a token for ``user``; the plaintext is returned once and never stored.
+
+    ``systems`` restricts it to those system slugs (each must be one the user may see);
+    ``rate_per_minute`` overrides the default rate limit for it.
+    """
     unknown = sorted(set(scopes) - set(Scope.ALL))
     if unknown:
         raise DomainError(f"unknown scope(s): {', '.join(unknown)}; known: {', '.join(Scope.ALL)}", field="scopes")
@@ -58,6 +68,17 @@ def api_token_create(
         raise DomainError("a token needs a name", field="name")
     if expires_at is not None and expires_at <= timezone.now():
         raise DomainError("the expiry must be in the future", field="expires_at")
+    slugs = sorted({s.strip() for s in (systems or []) if s.strip()})
+    if slugs:
+        visible = set(apps.get_model("catalog", "AISystem").objects.visible_to(user)
+                      .filter(slug__in=slugs).values_list("slug", flat=True))
+        unknown_systems = [s for s in slugs if s not in visible]
+        if unknown_systems:
+            raise DomainError(f"unknown system(s) (or not visible to {user.get_username()}): "
+                              f"{', '.join(unknown_systems)}", field="systems")
+    if rate_per_minute is not None and not 1 <= rate_per_minute <= MAX_RATE_PER_MINUTE:
+        raise DomainError(f"the rate limit must be between 1 and {MAX_RATE_PER_MINUTE} per minute",
+                          field="rate_per_minute")
     key_id = secrets.token_hex(KEY_ID_LENGTH // 2)
     plaintext = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     with transaction.atomic():
@@ -68,12 +89,15 @@ def api_token_create(
             digest=token_digest(plaintext),
             scopes=sorted(set(scopes)),
             expires_at=expires_at,
+            system_slugs=slugs,
+            rate_per_minute=rate_per_minute,
         )
         audit_record(
             actor=actor or user,
             action="api_token.created",
             obj=token,
-            data={"user": user.get_username(), "scopes": token.scopes, "expires_at": expires_at},
+            data={"user": user.get_username(), "scopes": token.scopes, "expires_at": expires_at,
+                  "systems": slugs, "rate_per_minute": rate_per_minute},
         )
     return IssuedToken(token=token, plaintext=plaintext)
 
@@ -85,6 +109,39 @@ def api_token_revoke(*, token: ApiToken, actor: Any) -> ApiToken:
             audit_record(actor=actor, action="api_token.revoked", obj=token)
     token.refresh_from_db()
     return token
+
+
+def token_allows_system(token: ApiToken, slug: str) -> bool:
+    """A token restricted to some systems may act only on those."""
+    return not token.system_slugs or slug in token.system_slugs
+
+
+class TokenRateThrottle(throttling.SimpleRateThrottle):
+    """Requests per token (per user for a browser session, per address otherwise), counted in the
+    shared ``throttle`` cache so the limit holds across gunicorn workers and hosts."""
+
+    scope = "gate"
+
+    def __init__(self) -> None:
+        self.cache = caches["throttle"]
+        super().__init__()
+
+    def get_rate(self) -> str:
+        return str(settings.GATE_RATE_LIMIT)
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        if isinstance(request.auth, ApiToken) and request.auth.rate_per_minute:
+            self.num_requests, self.duration = request.auth.rate_per_minute, 60
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        if isinstance(request.auth, ApiToken):
+            ident = f"token:{request.auth.key_id}"
+        elif request.user and request.user.is_authenticated:
+            ident = f"user:{request.user.pk}"
+        else:
+            ident = f"addr:{self.get_ident(request)}"
+        return f"throttle:{self.scope}:{ident}"
 
 
 def resolve_token(plaintext: str) -> ApiToken | None:

@@ -10,7 +10,7 @@ from catalog import register_views
 from catalog import views as catalog_views
 from catalog.api.views import AISystemViewSet
 from clearance import views as clearance_views
-from governance import decision_views, export_views
+from governance import decision_views, export_views, waiver_views
 from governance import evidence as governance_evidence
 from governance import triage as triage_views
 from governance import views as governance_views
@@ -67,6 +67,9 @@ urlpatterns = [
     path("readiness/", governance_views.portfolio, name="portfolio"),
     path("audit/", governance_views.audit_trail, name="audit-trail"),
     path("decisions/<int:pk>/decide/", governance_views.decision_decide, name="decision-decide"),
+    path("systems/<slug:slug>/waivers/new/", waiver_views.waiver_create, name="waiver-create"),
+    path("waivers/<int:pk>/decide/", waiver_views.waiver_decide_view, name="waiver-decide"),
+    path("waivers/<int:pk>/revoke/", waiver_views.waiver_revoke_view, name="waiver-revoke"),
     # catalog (the system page aggregates governance, so its view lives there)
     path("systems/", catalog_views.system_list, name="system-list"),
     path("systems/<slug:slug>/", governance_views.system_detail, name="system-detail"),

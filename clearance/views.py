@@ -35,6 +35,11 @@ class TokenForm(forms.Form):
     scopes = forms.MultipleChoiceField(choices=[(s, s) for s in Scope.ALL], widget=forms.CheckboxSelectMultiple,
                                        initial=[Scope.GATE_CHECK])
     expires_in_days = forms.IntegerField(min_value=1, max_value=730, initial=90, label="Expires in (days)")
+    systems = forms.CharField(required=False, max_length=2000, label="Only these systems",
+                              help_text="Comma-separated system slugs; empty: every system you may see.")
+    rate_per_minute = forms.IntegerField(required=False, min_value=1, max_value=100_000,
+                                         label="Rate limit (requests per minute)",
+                                         help_text="Empty: the server's default.")
 
 
 @login_required
@@ -47,7 +52,9 @@ def tokens(request: HttpRequest) -> HttpResponse:
         issued = run_service(
             request, form,
             lambda: api_token_create(user=request.user, name=data["name"], scopes=data["scopes"],
-                                     expires_at=timezone.now() + timedelta(days=data["expires_in_days"])),
+                                     expires_at=timezone.now() + timedelta(days=data["expires_in_days"]),
+                                     systems=[s for s in data["systems"].split(",") if s.strip()],
+                                     rate_per_minute=data["rate_per_minute"]),
             "Token created. Copy it now: it is not shown again.",
         )
         if issued is not None:

@@ -68,3 +68,20 @@ class RequirementStatus(models.TextChoices):
 
 
 PASSING_STATUSES = frozenset({RequirementStatus.MET, RequirementStatus.WAIVED})
+
+
+class WaiverStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    REVOKED = "revoked", "Revoked"
+    EXPIRED = "expired", "Expired"
+
+
+WAIVER_TRANSITIONS: dict[str, frozenset[str]] = {
+    WaiverStatus.REQUESTED: frozenset({WaiverStatus.APPROVED, WaiverStatus.REJECTED, WaiverStatus.REVOKED}),
+    WaiverStatus.APPROVED: frozenset({WaiverStatus.REVOKED, WaiverStatus.EXPIRED}),
+    WaiverStatus.REJECTED: frozenset(),
+    WaiverStatus.REVOKED: frozenset(),
+    WaiverStatus.EXPIRED: frozenset(),
+}

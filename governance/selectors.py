@@ -6,14 +6,15 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from catalog.choices import ModelCardStatus
 from catalog.models import AISystem, ModelCard
-from governance.choices import DecisionStatus
+from governance.choices import DecisionStatus, WaiverStatus
 from governance.evidence import cost_fact, evidence_facts_many
-from governance.models import DecisionRecord, Review
+from governance.models import DecisionRecord, Review, Waiver
 from governance.policy.engine import Evaluation, evaluate
-from governance.policy.facts import ApprovalFact, EvalFact, EvalTarget, SystemFacts
+from governance.policy.facts import ApprovalFact, EvalFact, EvalTarget, SystemFacts, WaiverFact
 from governance.policy.loader import Policy, load_readiness_policy
 
 
@@ -71,7 +72,17 @@ def collect_facts(system: AISystem) -> SystemFacts:
         cost=cost_fact(system),
         model_version=system.model_version,
         runbook_url=system.runbook_url,
+        waivers=waiver_facts(system),
+        collected_at=timezone.now(),
     )
+
+
+def waiver_facts(system: AISystem) -> tuple[WaiverFact, ...]:
+    """The system's approved waivers that have not yet ended (the engine checks the moment itself)."""
+    rows = (Waiver.objects.filter(system=system, status=WaiverStatus.APPROVED, expires_at__gt=timezone.now())
+            .values("pk", "requirement", "expires_at", "decided_by__username", "justification"))
+    return tuple(WaiverFact(r["requirement"], r["expires_at"], r["decided_by__username"] or "", r["justification"],
+                            r["pk"]) for r in rows)
 
 
 def evidence_facts(system: AISystem) -> tuple[tuple[EvalTarget, ...], tuple[EvalFact | None, ...]]:

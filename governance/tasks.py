@@ -67,3 +67,11 @@ def run_export(export_id: int) -> str:
 
     job = export_run(export_id=export_id)
     return job.status if job else "already claimed"
+
+
+@shared_task(name="governance.expire_waivers")
+def expire_waivers() -> int:
+    """Periodic: approved waivers past their end become expired (audited; readiness recomputed)."""
+    from governance.waivers import waivers_expire
+
+    return waivers_expire()

@@ -49,6 +49,8 @@ class GateRequirementSerializer(serializers.Serializer):
     message = serializers.CharField()
     fix = serializers.CharField(allow_blank=True)
     evidence = serializers.DictField()
+    since = serializers.DateTimeField(allow_null=True, help_text="Since when it has been unmet (null when met).")
+    fix_url = serializers.URLField(allow_null=True, help_text="The page where an unmet requirement is fixed.")
 
 
 class GatePolicySerializer(serializers.Serializer):
@@ -67,6 +69,20 @@ class GateCheckResponseSerializer(serializers.Serializer):
     checked_at = serializers.DateTimeField()
     requirements = GateRequirementSerializer(many=True)
     url = serializers.URLField()
+    warnings = serializers.ListField(child=serializers.CharField(),
+                                     help_text="E.g. the policy file does not load and the last good one decided.")
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every API error: ``{"error": {"code", "message", "fields"?}}``."""
+
+    error = ErrorDetailSerializer()
 
 
 class GateCheckSerializer(serializers.ModelSerializer):

@@ -7,7 +7,7 @@ from django.http import FileResponse, HttpRequest, JsonResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -16,7 +16,8 @@ from rest_framework.response import Response
 import clearance
 from clearance.api import error_body
 from clearance.policyfile import PolicyError
-from clearance.tokens import Scope
+from clearance.tokens import Scope, TokenRateThrottle, token_allows_system
+from governance.api.openapi import GATE_ERROR_RESPONSES, GATE_EXAMPLES
 from governance.api.serializers import (
     GateCheckRequestSerializer,
     GateCheckResponseSerializer,
@@ -81,20 +82,26 @@ class GateChecksView(generics.ListAPIView):
 
     serializer_class = GateCheckSerializer
     required_scopes = {"POST": Scope.GATE_CHECK}
+    throttle_classes = [TokenRateThrottle]
     filterset_fields = ["environment", "verdict"]
 
     def get_queryset(self) -> Any:
         return GateCheck.objects.visible_to(self.request.user).select_related("system", "user")
 
     @extend_schema(
+        summary="Ask whether a system may deploy to an environment",
+        description=(
+            "The deployment gate. Evaluates the active readiness policy against the system's governance "
+            "record, records the call, and answers `pass` or `block` with every applicable requirement "
+            "(status met, missing, failed, stale or waived; for unmet ones the fix, since when, and the "
+            "page where it is fixed). Nothing but a complete evaluation yields `pass`: a policy that does "
+            "not load, facts that cannot be read or an evaluation that fails answer `block` with the "
+            "reason. Needs a bearer token with the `gate:check` scope (restricted tokens: only their "
+            "systems); rate-limited per token (429 with Retry-After)."
+        ),
         request=GateCheckRequestSerializer,
-        responses={
-            200: GateCheckResponseSerializer,
-            400: OpenApiResponse(description="bad body: {error: {code, message, fields}}"),
-            401: OpenApiResponse(description="missing or invalid token"),
-            403: OpenApiResponse(description="the token lacks the gate:check scope"),
-            404: OpenApiResponse(description="unknown system or environment"),
-        },
+        responses={200: GateCheckResponseSerializer, **GATE_ERROR_RESPONSES},
+        examples=GATE_EXAMPLES,
     )
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
@@ -102,6 +109,11 @@ class GateChecksView(generics.ListAPIView):
         body = GateCheckRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
+        token = request.auth if getattr(request.auth, "pk", None) else None
+        if token is not None and not token_allows_system(token, data["system"]):
+            return _error(403, "token_not_allowed_for_system",
+                          f"this token is restricted to {', '.join(token.system_slugs)}; it may not check "
+                          f"'{data['system']}'", {"system": ["not allowed for this token"]})
         system = system_for_facts(data["system"], request.user)
         if system is None:
             return _error(404, "unknown_system", f"no system '{data['system']}' (or you may not see it)",
@@ -123,7 +135,7 @@ class GateChecksView(generics.ListAPIView):
                           {"environment": [f"unknown environment; known: {known}"]})
         result = gate_check(
             user=request.user,
-            token=request.auth if getattr(request.auth, "pk", None) else None,
+            token=token,
             system=system,
             environment=data["environment"],
             policy=policy,
