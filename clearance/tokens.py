@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -116,54 +117,87 @@ def token_allows_system(token: ApiToken, slug: str) -> bool:
     return not token.system_slugs or slug in token.system_slugs
 
 
-class TokenRateThrottle(throttling.SimpleRateThrottle):
-    """Requests per token (per user for a browser session, per address otherwise), counted in the
-    shared ``throttle`` cache so the limit holds across gunicorn workers and hosts."""
+def _clock() -> float:
+    return time.time()
+
+
+class TokenRateThrottle(throttling.BaseThrottle):
+    """Requests per token (per user for a browser session, per address otherwise) in fixed windows,
+    counted with an atomic increment in the shared ``throttle`` cache so the limit holds across
+    gunicorn workers and hosts. O(1) per request whatever the rate (DRF's SimpleRateThrottle keeps
+    and rewrites a list of every request in the window)."""
 
     scope = "gate"
+    PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
     def __init__(self) -> None:
         self.cache = caches["throttle"]
-        super().__init__()
+        self._wait: float | None = None
 
-    def get_rate(self) -> str:
-        return str(settings.GATE_RATE_LIMIT)
+    @classmethod
+    def parse(cls, rate: str) -> tuple[int, int]:
+        number, _, period = rate.partition("/")
+        return int(number), cls.PERIODS[period.strip()[:1]]
+
+    def ident(self, request: Any) -> str:
+        if isinstance(request.auth, ApiToken):
+            return f"token:{request.auth.key_id}"
+        if request.user and request.user.is_authenticated:
+            return f"user:{request.user.pk}"
+        return f"addr:{self.get_ident(request)}"
 
     def allow_request(self, request: Any, view: Any) -> bool:
+        limit, window = self.parse(str(settings.GATE_RATE_LIMIT))
         if isinstance(request.auth, ApiToken) and request.auth.rate_per_minute:
-            self.num_requests, self.duration = request.auth.rate_per_minute, 60
-        return super().allow_request(request, view)
+            limit, window = request.auth.rate_per_minute, 60
+        now = _clock()
+        bucket = int(now // window)
+        key = f"throttle:{self.scope}:{self.ident(request)}:{window}:{bucket}"
+        self.cache.add(key, 0, timeout=window + 5)
+        try:
+            count = self.cache.incr(key)
+        except ValueError:  # expired between add and incr
+            self.cache.set(key, 1, timeout=window + 5)
+            count = 1
+        if count > limit:
+            self._wait = (bucket + 1) * window - now
+            return False
+        return True
 
-    def get_cache_key(self, request: Any, view: Any) -> str:
-        if isinstance(request.auth, ApiToken):
-            ident = f"token:{request.auth.key_id}"
-        elif request.user and request.user.is_authenticated:
-            ident = f"user:{request.user.pk}"
-        else:
-            ident = f"addr:{self.get_ident(request)}"
-        return f"throttle:{self.scope}:{ident}"
+    def wait(self) -> float | None:
+        return self._wait
 
 
 def resolve_token(plaintext: str) -> ApiToken | None:
     """The live token for this plaintext, or None (malformed, unknown, wrong secret, expired, revoked)."""
+    token, _ = resolve_token_why(plaintext)
+    return token
+
+
+def resolve_token_why(plaintext: str) -> tuple[ApiToken | None, str]:
+    """The live token, or None and why. Expiry and revocation are told only to a caller who holds the
+    right secret; anything else reads "not a valid token", so guesses learn nothing."""
+    invalid = "the token is not valid (check for a typo or a truncated value)"
     if not plaintext.startswith(PREFIX) or len(plaintext) < len(PREFIX) + KEY_ID_LENGTH + 2:
-        return None
+        return None, invalid
     key_id = plaintext[len(PREFIX) : len(PREFIX) + KEY_ID_LENGTH]
     token = ApiToken.objects.select_related("user").filter(key_id=key_id).first()
     expected = token.digest if token else token_digest("decoy")
     # Compare even when the key id is unknown, so timing does not tell which key ids exist.
     matches = hmac.compare_digest(expected, token_digest(plaintext))
     if token is None or not matches:
-        return None
+        return None, invalid
     now = timezone.now()
-    if token.revoked_at is not None or (token.expires_at is not None and token.expires_at <= now):
-        return None
+    if token.revoked_at is not None:
+        return None, f"the token '{token.name}' was revoked on {token.revoked_at:%Y-%m-%d}"
+    if token.expires_at is not None and token.expires_at <= now:
+        return None, f"the token '{token.name}' expired on {token.expires_at:%Y-%m-%d}"
     if not token.user.is_active:
-        return None
+        return None, "the token's user is deactivated"
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         # Throttled so the gate's hot path does not write on every call.
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token
+    return token, ""
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -180,9 +214,9 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(parts) != 2:
             raise exceptions.AuthenticationFailed("the Authorization header must be 'Bearer <token>'")
-        token = resolve_token(parts[1])
+        token, why = resolve_token_why(parts[1])
         if token is None:
-            raise exceptions.AuthenticationFailed("the token is invalid, expired or revoked")
+            raise exceptions.AuthenticationFailed(why)
         return token.user, token
 
     def authenticate_header(self, request: Any) -> str:

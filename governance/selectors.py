@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from catalog.choices import ModelCardStatus
@@ -18,13 +19,25 @@ from governance.policy.facts import ApprovalFact, EvalFact, EvalTarget, SystemFa
 from governance.policy.loader import Policy, load_readiness_policy
 
 
+def with_fact_columns(queryset: QuerySet[AISystem]) -> QuerySet[AISystem]:
+    """Annotate the latest published model card and the accepted decision count, so the facts
+    snapshot needs two queries fewer (the gate's hot path)."""
+    published = ModelCard.objects.filter(system=OuterRef("pk"), status=ModelCardStatus.PUBLISHED).order_by("-version")
+    accepted = (DecisionRecord.objects.filter(system=OuterRef("pk"), status=DecisionStatus.ACCEPTED)
+                .order_by().values("system").annotate(n=Count("pk")).values("n"))
+    return queryset.annotate(
+        facts_card_version=Subquery(published.values("version")[:1]),
+        facts_card_published_at=Subquery(published.values("published_at")[:1]),
+        facts_accepted_decisions=Coalesce(Subquery(accepted), 0),
+    )
+
+
 def system_for_facts(slug: str, user: Any) -> AISystem | None:
-    return (
+    return with_fact_columns(
         AISystem.objects.visible_to(user)
         .select_related("business_owner", "technical_owner", "risk_owner")
         .filter(slug=slug)
-        .first()
-    )
+    ).first()
 
 
 def reviews_of_system(system: AISystem) -> QuerySet[Review]:
@@ -32,14 +45,21 @@ def reviews_of_system(system: AISystem) -> QuerySet[Review]:
 
 
 def collect_facts(system: AISystem) -> SystemFacts:
-    """A snapshot of everything the policy may read about one system (five queries)."""
+    """A snapshot of everything the policy may read about one system (six queries, four for a
+    system from ``with_fact_columns``, plus one per extra metric requirement)."""
     owners = {"business": system.business_owner, "technical": system.technical_owner, "risk": system.risk_owner}
-    card = (
-        ModelCard.objects.filter(system=system, status=ModelCardStatus.PUBLISHED)
-        .order_by("-version")
-        .values("version", "published_at")
-        .first()
-    )
+    if hasattr(system, "facts_accepted_decisions"):  # annotated by with_fact_columns
+        version = system.facts_card_version
+        card = {"version": version, "published_at": system.facts_card_published_at} if version else None
+        accepted = system.facts_accepted_decisions
+    else:
+        card = (
+            ModelCard.objects.filter(system=system, status=ModelCardStatus.PUBLISHED)
+            .order_by("-version")
+            .values("version", "published_at")
+            .first()
+        )
+        accepted = DecisionRecord.objects.filter(system=system, status=DecisionStatus.ACCEPTED).count()
     approvals = tuple(
         ApprovalFact(
             kind=row["kind"],
@@ -52,7 +72,6 @@ def collect_facts(system: AISystem) -> SystemFacts:
             "kind", "status", "decided_at", "expires_at", "decided_by__username"
         )
     )
-    accepted = DecisionRecord.objects.filter(system=system, status=DecisionStatus.ACCEPTED).count()
     targets, latest = evidence_facts(system)
     return SystemFacts(
         slug=system.slug,

@@ -704,9 +704,11 @@ def gate_check(
                                               f"the evaluation could not complete: {exc}",
                                               "Retry; if it persists, run `manage.py policy explain` to see why.")]
             else:
-                stored = (ReadinessVerdict.objects.filter(system=system, environment=environment)
-                          .values_list("requirements", flat=True).first())
-                requirements = with_since([r.as_json() for r in evaluation.requirements], stored or [], now)
+                requirements = [r.as_json() for r in evaluation.requirements]
+                if evaluation.unmet:  # since when: only unmet requirements need the stored snapshot
+                    stored = (ReadinessVerdict.objects.filter(system=system, environment=environment)
+                              .values_list("requirements", flat=True).first())
+                    requirements = with_since(requirements, stored or [], now)
         verdict = evaluation.verdict if evaluation is not None else Verdict.BLOCK
     else:
         verdict = Verdict.BLOCK

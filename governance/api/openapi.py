@@ -69,7 +69,9 @@ ERROR_EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
     ],
     "401": [
         ("no token", _error("not_authenticated", "Authentication credentials were not provided.")),
-        ("bad, expired or revoked token", _error("authentication_failed", "the token is invalid, expired or revoked")),
+        ("bad token", _error("authentication_failed", "the token is not valid (check for a typo or a truncated value)")),
+        ("expired token", _error("authentication_failed", "the token 'ci-prod' expired on 2026-10-01")),
+        ("revoked token", _error("authentication_failed", "the token 'ci-prod' was revoked on 2026-11-02")),
     ],
     "403": [
         ("token lacks the gate:check scope", _error("permission_denied", "the token lacks the 'gate:check' scope")),

@@ -41,8 +41,11 @@ def test_a_token_restricted_to_other_systems_is_refused(client, request_in_revie
 
 
 @pytest.mark.django_db
-def test_rate_limit_per_token_answers_429_with_retry_after(client, request_in_review, personas, settings):
+def test_rate_limit_per_token_answers_429_with_retry_after(client, request_in_review, personas, settings,
+                                                          monkeypatch):
     settings.GATE_RATE_LIMIT = "3/min"
+    moment = [60 * 16_667 + 20.0]  # 20 s into a window, so the test cannot straddle two windows
+    monkeypatch.setattr("clearance.tokens._clock", lambda: moment[0])
     first = api_token_create(user=personas["owner"], name="a", scopes=["gate:check"]).plaintext
     second = api_token_create(user=personas["owner"], name="b", scopes=["gate:check"]).plaintext
     fast = api_token_create(user=personas["owner"], name="c", scopes=["gate:check"], rate_per_minute=5).plaintext
@@ -50,10 +53,12 @@ def test_rate_limit_per_token_answers_429_with_retry_after(client, request_in_re
     limited = post(client, first)
     assert limited.status_code == 429
     assert limited.json()["error"]["code"] == "throttled" and "throttled" in limited.json()["error"]["message"]
-    assert 0 < int(limited["Retry-After"]) <= 60
+    assert int(limited["Retry-After"]) == 40
     assert post(client, second).status_code == 200, "the limit is per token"
     assert [post(client, fast).status_code for _ in range(6)] == [200] * 5 + [429], "a token's own rate"
     assert GateCheck.objects.count() == 3 + 1 + 5
+    moment[0] += 40  # the next window
+    assert post(client, first).status_code == 200
 
 
 def test_the_throttle_cache_is_shared_between_processes(settings):
@@ -93,3 +98,23 @@ def test_openapi_describes_the_gate_with_every_example(client, personas):
                                      "requirements", "url", "warnings"}
     item = schema["components"]["schemas"]["GateRequirement"]
     assert {"since", "fix_url"} <= set(item["properties"])
+
+
+@pytest.mark.django_db
+def test_a_bad_token_answer_names_the_problem(client, request_in_review, personas):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from clearance.models import ApiToken
+    from clearance.tokens import api_token_revoke
+
+    issued = api_token_create(user=personas["owner"], name="nightly", scopes=["gate:check"])
+    api_token_revoke(token=issued.token, actor=personas["owner"])
+    error = post(client, issued.plaintext).json()["error"]
+    assert error["code"] == "authentication_failed" and "'nightly' was revoked on" in error["message"]
+    expired = api_token_create(user=personas["owner"], name="old", scopes=["gate:check"])
+    ApiToken.objects.filter(pk=expired.token.pk).update(expires_at=timezone.now() - timedelta(days=1))
+    assert "'old' expired on" in post(client, expired.plaintext).json()["error"]["message"]
+    wrong = expired.plaintext[:-2] + ("AA" if not expired.plaintext.endswith("AA") else "BB")
+    assert "not valid" in post(client, wrong).json()["error"]["message"], "a guess learns nothing"
