@@ -52,6 +52,7 @@ from catalog.services import (
 from clearance.roles import Role
 from governance.choices import DecisionStatus, ReviewKind, ReviewStatus
 from governance.demo_documents import seed_documents
+from governance.demo_reviews import seed_review_demo
 from governance.models import Review
 from governance.services import (
     decision_record_decide,
@@ -313,6 +314,7 @@ class _Seeder:
         self.catalog_only_systems()
         seed_evidence(owner=self.u["owner"], say=self.say)
         seed_documents(self.u, self.say)  # issue 4: model cards, decisions, datasets, vendors
+        seed_review_demo(users=self.u, say=self.say)
         self.say(f"Seeded {UseCaseRequest.objects.count()} requests and {AISystem.objects.count()} systems.")
         __import__("governance.demo_seed").demo_seed.seed_gate_demo(self.u, self.say)
         for system in AISystem.objects.order_by("slug"):

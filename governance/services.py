@@ -321,6 +321,12 @@ def snapshot_diff(before: dict[str, Any], after: dict[str, Any]) -> list[dict[st
     return rows
 
 
+def is_material(row: dict[str, Any]) -> bool:
+    """A pinned fact that was known and changed (or was removed). Filling in what was unknown when
+    the approval was given is not a change to what was approved."""
+    return row["before"] not in (None, "", []) or row["field"].startswith("answers.")
+
+
 def _answer_labels() -> dict[str, str]:
     from intake.forms import UseCaseRequestForm
 
@@ -357,6 +363,15 @@ def _lapse(*, review_id: int, reason: str) -> bool:
         if new_fingerprint == locked.fingerprint:
             return False
         diff = snapshot_diff(locked.pinned, now_snapshot)
+        if not any(is_material(row) for row in diff):
+            # Only facts that were unknown at approval were filled in (the model named, a first
+            # model card published): the approval stands and is pinned to the fuller picture.
+            locked.pinned, locked.fingerprint = now_snapshot, new_fingerprint
+            locked.save(update_fields=["pinned", "fingerprint"])
+            audit_record(actor=None, action="review.pin_extended", obj=locked,
+                         data={"reason": reason, "fingerprint": new_fingerprint,
+                               "filled_in": [row["field"] for row in diff]})
+            return False
         approved_by = locked.decided_by
         tier = request.risk_tier if request is not None else (locked.system.risk_tier if locked.system else "")
         now = timezone.now()

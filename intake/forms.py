@@ -103,6 +103,7 @@ class StepForm(UseCaseRequestForm):
     """One step of the guided form: only that step's questions, and only the sections that apply."""
 
     def __init__(self, *args: Any, step: Step, strict: bool = True, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.step = step
         values = values_of(self.instance)
@@ -114,6 +115,9 @@ class StepForm(UseCaseRequestForm):
         for name in list(self.fields):
             if name not in keep:
                 del self.fields[name]
+        if "business_outcome" in self.fields:
+            # The guided form asks for the KPI and its baseline separately.
+            self.fields["business_outcome"].label = "Business outcome"
         for name, field in self.fields.items():
             field.help_text = HELP.get(name, field.help_text)
             field.required = strict and any(name in sec.required for sec in self.sections)

@@ -32,10 +32,21 @@ def test_approval_stores_a_fingerprint_of_answers_model_and_card(request_in_revi
     assert event.data["fingerprint"] == review.fingerprint
 
 
-def test_a_new_model_version_lapses_every_approval_and_reopens_review_with_a_diff(request_in_review, personas):
+def test_naming_the_model_later_extends_the_pin_without_lapsing(request_in_review, personas):
     approve_all(request_in_review, personas)
     system = request_in_review.system
-    catalog.system_update(actor=personas["owner"], system=system, model_name="gpt-4o", model_version="2024-11-20")
+    catalog.system_update(actor=personas["owner"], system=system, model_name="gpt-4o", model_version="2024-08-06")
+    recompute_readiness(system_id=system.pk, reason="settings changed")
+    review = Review.objects.get(request=request_in_review, kind="security")
+    assert review.status == "approved" and review.pinned["model"]["model_version"] == "2024-08-06"
+    assert AuditEvent.objects.filter(action="review.pin_extended").count() == 3
+
+
+def test_a_new_model_version_lapses_every_approval_and_reopens_review_with_a_diff(request_in_review, personas):
+    system = request_in_review.system
+    catalog.system_update(actor=personas["owner"], system=system, model_name="gpt-4o", model_version="2024-08-06")
+    approve_all(request_in_review, personas)
+    catalog.system_update(actor=personas["owner"], system=system, model_version="2024-11-20")
     # The outbox task the change enqueues (run here inline; the worker test runs it for real).
     recompute_readiness(system_id=system.pk, reason="settings changed")
     reviews = {r.kind: r for r in Review.objects.filter(request=request_in_review)}
@@ -43,7 +54,8 @@ def test_a_new_model_version_lapses_every_approval_and_reopens_review_with_a_dif
     security = reviews["security"]
     assert security.lapsed_at is not None and security.assignee == personas["security"]
     changed = {row["field"]: row for row in security.lapse_diff}
-    assert changed["model.model_version"]["before"] == "" and changed["model.model_version"]["after"] == "2024-11-20"
+    assert changed["model.model_version"]["before"] == "2024-08-06"
+    assert changed["model.model_version"]["after"] == "2024-11-20"
     request_in_review.refresh_from_db()
     assert request_in_review.status == "in_review"
     assert AuditEvent.objects.filter(action="review.lapsed").count() == 3
@@ -56,18 +68,22 @@ def test_a_new_model_version_lapses_every_approval_and_reopens_review_with_a_dif
 def test_the_reviewer_sees_the_diff_and_approving_again_pins_the_new_facts(client, request_in_review, personas):
     approve_all(request_in_review, personas)
     system = request_in_review.system
-    card = catalog.model_card_draft(actor=personas["owner"], system=system, model_details="gpt-4o",
-                                    intended_use="agents", limitations="may omit details")
-    catalog.model_card_publish(actor=personas["owner"], card=card)
-    services.approvals_recheck(system_id=system.pk, reason="model card published")
+    for version in (1, 2):
+        card = catalog.model_card_draft(actor=personas["owner"], system=system, model_details=f"gpt-4o v{version}",
+                                        intended_use="agents", limitations="may omit details")
+        catalog.model_card_publish(actor=personas["owner"], card=card)
+        services.approvals_recheck(system_id=system.pk, reason="model card published")
+        if version == 1:
+            assert Review.objects.get(request=request_in_review, kind="security").status == "approved", \
+                "a first card fills in what was unknown"
     review = Review.objects.get(request=request_in_review, kind="security")
     client.force_login(personas["security"])
     page = client.get(f"/reviews/{review.pk}/").content.decode()
     assert "The earlier approval lapsed" in page and "Published model card version" in page
-    assert "<ins>1</ins>" in page
+    assert "<del>1</del>" in page and "<ins>2</ins>" in page
     services.review_decide(actor=personas["security"], review=review, decision="approved", rationale="card ok")
     review.refresh_from_db()
-    assert review.pinned["model_card_version"] == 1 and review.lapsed_at is None
+    assert review.pinned["model_card_version"] == 2 and review.lapsed_at is None
 
 
 def test_a_material_answer_change_on_resubmission_lapses_the_approval(request_in_review, personas):
