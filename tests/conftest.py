@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -14,6 +16,14 @@ from django.utils import timezone
 from clearance.roles import Role
 
 PASSWORD = "persona-pass-123"
+
+# Browser tests drive Debian's Chromium (`apt-get install chromium`; .ci/run installs it) with Playwright.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason="Debian's chromium is not installed here (apt-get install chromium; .ci/run does)"),
+]
 
 PERSONAS: dict[str, list[Role]] = {
     "requester": [Role.REQUESTER],
@@ -144,3 +154,29 @@ def make_ready(system: Any, personas: dict[str, Any]) -> None:
 def _fast_password_hashing(settings: Any) -> None:
     # PBKDF2 at production strength costs ~0.2 s a user; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def browser(live_server: Any) -> Iterator[Any]:
+    """Chromium launched for a closed network, against the live server."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes around it
+    # are still synchronous.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as pw:
+            chromium = pw.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                      "--disable-sync", "--no-first-run", "--disable-quic"],
+            )
+            yield chromium
+            chromium.close()
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def page(browser: Any) -> Any:
+    return browser.new_page()

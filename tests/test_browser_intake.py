@@ -5,9 +5,6 @@ and after a material change the approval lapses and the reviewer sees what chang
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,31 +13,9 @@ from catalog import services as catalog
 from governance.models import Review
 from governance.tasks import recompute_readiness
 from intake.models import UseCaseRequest
-from tests.conftest import PASSWORD
+from tests.conftest import BROWSER_MARKS, PASSWORD
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                       reason="Debian's chromium is not installed here (apt-get install chromium; .ci/run does)"),
-]
-
-
-@pytest.fixture
-def browser(live_server: Any) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls around it stay synchronous.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"],
-        )
-        yield browser
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+pytestmark = BROWSER_MARKS
 
 
 def login(browser: Any, live_server: Any, username: str, problems: list[str]) -> Any:

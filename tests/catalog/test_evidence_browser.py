@@ -8,16 +8,13 @@ import pytest
 from catalog import evidence, services
 from catalog.models import SyncRun
 from tests.catalog.evidence_helpers import copy_sample, make_system
-from tests.conftest import PASSWORD
-from tests.test_browser import CHROMIUM, page  # noqa: F401 - the browser fixture
+from tests.conftest import BROWSER_MARKS, PASSWORD
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(
-    not __import__("os").path.exists(CHROMIUM),
-    reason="Debian's chromium is not installed here (apt-get install chromium; .ci/run does)")]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sync_now_progress_is_polled_until_the_run_finishes(page, live_server, personas, tmp_path, settings):  # noqa: F811
+def test_sync_now_progress_is_polled_until_the_run_finishes(page, live_server, personas, tmp_path, settings):
     settings.EVIDENCE_ALLOWED_DIRS = [str(tmp_path)]
     system = make_system(personas)
     services.system_set_evaluation_target(actor=personas["owner"], system=system, metric="acc", threshold=0.2)
