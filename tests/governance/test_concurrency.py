@@ -139,7 +139,12 @@ def test_a_decision_racing_a_lapse_ends_in_one_consistent_state(request_in_revie
     security = Review.objects.get(request=request_in_review, kind="security")
     # Either the lapse came first and the rejection then decided the reopened review, or the
     # rejection found an approved review and got a conflict; never both or neither.
+    # The security approval lapsed exactly once either way (the version change is material).
+    assert per_review.get(str(security.pk)) == 1, per_review
     if "decided" in results:
-        assert security.status == "rejected" and security.lapsed_at is not None
+        # A decision on the reopened review starts afresh: it clears the lapse marks, while the
+        # lapse itself stays in the audit chain (counted above).
+        assert security.status == "rejected" and security.lapsed_at is None and security.decided_by == personas["security"]
+        assert security.rationale == "late"
     else:
         assert security.status == "open" and security.lapse_diff
