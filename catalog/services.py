@@ -26,18 +26,8 @@ from clearance.audit import audit_record
 from clearance.errors import DomainError, InvalidTransition
 from clearance.outbox import outbox_enqueue
 
-MODEL_CARD_SECTIONS = (
-    "model_details",
-    "intended_use",
-    "out_of_scope_use",
-    "training_data",
-    "evaluation_data",
-    "metrics",
-    "limitations",
-    "ethical_considerations",
-    "caveats",
-    "body_markdown",
-)
+# The structured sections (one list, in card_formats) plus the free Markdown that holds the rest.
+MODEL_CARD_SECTIONS = (*card_formats.SECTIONS, "body_markdown")
 # A card cannot be published with these empty: they are what a reader needs first.
 REQUIRED_FOR_PUBLISH = ("model_details", "intended_use", "limitations")
 

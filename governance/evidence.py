@@ -12,7 +12,7 @@ from operator import or_
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Max, Q, Sum
+from django.db.models import Max, OuterRef, Q, Subquery, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -83,14 +83,18 @@ def evidence_facts_many(systems: Iterable[AISystem]) -> dict[int, Facts]:
 
 
 def cost_fact(system: AISystem, now: datetime | None = None) -> CostFact | None:
-    """The monthly budget and this month's effective cost in its currency (two queries)."""
-    budget = CostBudget.objects.filter(system=system).first()
+    """The monthly budget and this month's effective cost in its currency (one query: the gate's path)."""
+    month_start = (now or timezone.now()).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    spent = (
+        CostRecord.objects.filter(system=OuterRef("system"), currency=OuterRef("currency"), period_start__gte=month_start)
+        .values("system")
+        .annotate(total=Sum("effective_cost"))
+        .values("total")
+    )
+    budget = CostBudget.objects.filter(system=system).annotate(spent=Subquery(spent)).first()
     if budget is None:
         return None
-    month_start = (now or timezone.now()).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    spent = CostRecord.objects.filter(system=system, currency=budget.currency, period_start__gte=month_start).aggregate(
-        total=Sum("effective_cost"))["total"]
-    return CostFact(budget.monthly_amount, budget.currency, Decimal(spent or 0), month_start)
+    return CostFact(budget.monthly_amount, budget.currency, Decimal(budget.spent or 0), month_start)
 
 
 def _policy_max_age() -> tuple[int | None, str]:
