@@ -16,7 +16,7 @@ from clearance.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 
-SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 HF_CARDS = sorted(p for p in (SAMPLES / "hf_model_cards").glob("*.md") if "template" not in p.name)
 HF_TEMPLATE = SAMPLES / "hf_model_cards" / "modelcard_template_hf_hub_2.4.0.md"
 MCT_FILES = [SAMPLES / "model_card_toolkit" / "full.json"]

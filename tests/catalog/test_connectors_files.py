@@ -1,4 +1,4 @@
-"""File connectors against the real sample files in ../shared/samples (lm-evaluation-harness,
+"""File connectors against the real sample files in tests/samples (lm-evaluation-harness,
 promptfoo, FOCUS, OpenAI costs), and their refusals: bad input, paths outside the allowed directory."""
 
 from __future__ import annotations
