@@ -38,6 +38,9 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from catalog.services.cards import model_card_draft, model_card_publish  # noqa: E402
+from catalog.services.systems import system_create  # noqa: E402
+
 
 def median_ms(call, runs: int) -> float:
     call()  # warm-up: templates, fonts
@@ -50,21 +53,20 @@ def median_ms(call, runs: int) -> float:
 
 
 def build(name: str, *, versions: int, decisions: int, evidence: int, users: dict) -> object:
-    from catalog import services as catalog
     from catalog.models import EvalResult
-    from governance.services import decision_record_decide, decision_record_propose
+    from governance.services.decisions import decision_record_decide, decision_record_propose
 
     owner, lead = users["owner"], users["lead"]
-    system = catalog.system_create(actor=lead, name=name, purpose="Summarise support tickets for agents. " * 3,
+    system = system_create(actor=lead, name=name, purpose="Summarise support tickets for agents. " * 3,
                                    risk_tier="limited", business_owner=lead, technical_owner=owner, risk_owner=owner,
                                    vendor="Azure OpenAI", model_name="gpt-4o")
     for version in range(1, versions + 1):
-        card = catalog.model_card_draft(
+        card = model_card_draft(
             actor=owner, system=system, template="llm_rag" if version == 1 else "",
             model_details=f"gpt-4o behind retrieval, revision {version}. " * 4,
             intended_use="Agents read a summary before replying.\n\n- escalations\n- refunds",
             limitations="Misses attachments; can misstate refund rules. " * 3)
-        catalog.model_card_publish(actor=owner, card=card)
+        model_card_publish(actor=owner, card=card)
     for number in range(decisions):
         record = decision_record_propose(actor=owner, system=system, title=f"Decision {number}",
                                          context="Context of the decision. " * 5, decision="We decided. " * 4,
@@ -91,10 +93,10 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
+    from catalog.lib.pdf import write_pdf_atomically
     from catalog.models import ModelCard
-    from catalog.pdf import write_pdf_atomically
-    from governance import exports
-    from governance.services import readiness_recompute
+    from governance.services import exports
+    from governance.services.readiness import readiness_recompute
 
     User = get_user_model()
     users = {}

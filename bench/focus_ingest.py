@@ -65,10 +65,11 @@ def child(file: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from catalog import evidence, services
     from catalog.models import CostRecord, SyncRun
+    from catalog.services import evidence
+    from catalog.services.systems import system_create
 
-    system = services.system_create(actor=None, name="Support copilot", slug="support-copilot", purpose="bench",
+    system = system_create(actor=None, name="Support copilot", slug="support-copilot", purpose="bench",
                                     risk_tier="limited")
     source = evidence.source_create(actor=None, system=system, kind="focus", name="bill", location=file,
                                     tag_key="ai_system")

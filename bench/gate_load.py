@@ -258,7 +258,7 @@ def engine_timing(samples: int) -> tuple[float, float, int]:
     from catalog.models import AISystem
     from governance.policy.engine import evaluate
     from governance.policy.loader import load_readiness_policy
-    from governance.selectors import collect_facts
+    from governance.selectors.facts import collect_facts
 
     policy = load_readiness_policy()
     systems = list(AISystem.objects.select_related("business_owner", "technical_owner", "risk_owner")

@@ -84,3 +84,17 @@ class CardTemplate(models.TextChoices):
 class CardSourceFormat(models.TextChoices):
     HUGGING_FACE = "huggingface", "Hugging Face model card"
     MODEL_CARD_TOOLKIT = "model_card_toolkit", "Model Card Toolkit JSON"
+
+
+class DataClassification(models.TextChoices):
+    PUBLIC = "public", "Public"
+    INTERNAL = "internal", "Internal"
+    CONFIDENTIAL = "confidential", "Confidential"
+    RESTRICTED = "restricted", "Restricted"
+
+
+class DpaStatus(models.TextChoices):
+    NOT_REQUIRED = "not_required", "Not required"
+    MISSING = "missing", "Missing"
+    REQUESTED = "requested", "Requested"
+    SIGNED = "signed", "Signed"

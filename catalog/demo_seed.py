@@ -12,8 +12,8 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from catalog import evidence
 from catalog.models import AISystem
+from catalog.services.evidence import budget_set, source_create, sync_request, sync_run_execute
 
 HERE = Path(__file__).resolve().parent / "demo_evidence"
 
@@ -53,18 +53,18 @@ def seed_evidence(*, owner: Any, say: Any) -> None:
     for slug, budget in (("support-copilot", "1500"), ("invoice-extractor", "1200")):
         if slug not in systems:
             continue
-        evidence.budget_set(actor=owner, system=systems[slug], monthly_amount=budget, currency="USD")
-        source = evidence.source_create(actor=owner, system=systems[slug], kind="focus", name="Cloud bill (FOCUS)",
+        budget_set(actor=owner, system=systems[slug], monthly_amount=budget, currency="USD")
+        source = source_create(actor=owner, system=systems[slug], kind="focus", name="Cloud bill (FOCUS)",
                                         location=str(bill), tag_key="ai_system", interval_minutes=24 * 60)
         synced.append(source)
     if "support-copilot" in systems:
-        evidence.source_create(actor=owner, system=systems["support-copilot"], kind="mlflow", name="MLflow nightly evals",
+        source_create(actor=owner, system=systems["support-copilot"], kind="mlflow", name="MLflow nightly evals",
                                location="http://127.0.0.1:5000", experiment="support-copilot",
                                run_filter="tags.ai_system = 'support-copilot'", metrics=["groundedness"])
     if "it-helpdesk-bot" in systems:
-        synced.append(evidence.source_create(actor=owner, system=systems["it-helpdesk-bot"], kind="promptfoo",
+        synced.append(source_create(actor=owner, system=systems["it-helpdesk-bot"], kind="promptfoo",
                                              name="promptfoo regression suite", location=str(results)))
     for source in synced:
-        run, _ = evidence.sync_request(actor=owner, source=source)
-        evidence.sync_run_execute(run_id=run.pk)
+        run, _ = sync_request(actor=owner, source=source)
+        sync_run_execute(run_id=run.pk)
     say(f"Configured evidence sources and synced {len(synced)} of them (FOCUS costs, promptfoo results).")

@@ -8,7 +8,7 @@ from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 
-from catalog import evidence
+from catalog.services.evidence import sync_run_execute, sync_sweep
 
 
 @shared_task(
@@ -25,7 +25,7 @@ def sync_source(self: Any, run_id: int) -> str:
     delivery does nothing; a source that is down is retried with exponential backoff and jitter,
     and the last attempt marks the run failed with the reason."""
     final = self.request.retries >= self.max_retries
-    outcome = evidence.sync_run_execute(run_id=run_id, final_attempt=final)
+    outcome = sync_run_execute(run_id=run_id, final_attempt=final)
     if outcome == "retry":
         countdown = get_exponential_backoff_interval(
             factor=30, retries=self.request.retries, maximum=1800, full_jitter=True
@@ -37,4 +37,4 @@ def sync_source(self: Any, run_id: int) -> str:
 @shared_task(name="catalog.dispatch_due_sources")
 def dispatch_due_sources() -> dict[str, int]:
     """Periodic (beat): queue sources whose interval came round, re-send lost runs, reap dead ones."""
-    return evidence.sync_sweep()
+    return sync_sweep()

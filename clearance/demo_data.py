@@ -39,10 +39,9 @@ from django.utils import timezone
 from catalog.choices import DataCategory, LifecycleStage, RiskTier
 from catalog.demo_seed import seed_evidence
 from catalog.models import AISystem
-from catalog.services import (
-    eval_result_record,
-    model_card_draft,
-    model_card_publish,
+from catalog.services.cards import model_card_draft, model_card_publish
+from catalog.services.evidence import eval_result_record
+from catalog.services.systems import (
     system_create,
     system_move_lifecycle,
     system_set_evaluation_target,
@@ -54,14 +53,9 @@ from governance.choices import DecisionStatus, ReviewKind, ReviewStatus
 from governance.demo_documents import seed_documents
 from governance.demo_reviews import seed_review_demo
 from governance.models import Review
-from governance.services import (
-    decision_record_decide,
-    decision_record_propose,
-    readiness_recompute,
-    review_claim,
-    review_decide,
-    reviews_open,
-)
+from governance.services.decisions import decision_record_decide, decision_record_propose
+from governance.services.readiness import readiness_recompute
+from governance.services.reviews import review_claim, review_decide, reviews_open
 from intake.choices import Alternative, AnnexIIIArea, ProhibitedPractice
 from intake.models import UseCaseRequest
 from intake.services import (

@@ -15,7 +15,7 @@ from clearance.policyfile import PolicyError
 @register("policy")
 def policies_load(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     from governance.policy.loader import load_readiness_policy
-    from governance.review_policy import load_review_policy
+    from governance.policy.reviews import load_review_policy
     from intake.tiering import load_tiering_policy
 
     errors = []

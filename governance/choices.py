@@ -13,7 +13,7 @@ class ReviewKind(models.TextChoices):
 
 
 # The kinds and roles of the default review policy (policies/reviews.yaml). The live list, with
-# labels and SLAs, is governance.review_policy: kinds are configured there, not here.
+# labels and SLAs, is governance.policy.reviews: kinds are configured there, not here.
 KIND_ROLE: dict[str, Role] = {
     ReviewKind.SECURITY: Role.SECURITY_REVIEWER,
     ReviewKind.LEGAL: Role.LEGAL_REVIEWER,
@@ -85,3 +85,16 @@ WAIVER_TRANSITIONS: dict[str, frozenset[str]] = {
     WaiverStatus.REVOKED: frozenset(),
     WaiverStatus.EXPIRED: frozenset(),
 }
+
+
+class ExportKind(models.TextChoices):
+    MODEL_CARD = "model_card", "Model card"
+    DECISION = "decision", "Decision record"
+    DOSSIER = "dossier", "Audit dossier"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"

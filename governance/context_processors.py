@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from clearance.roles import Role, has_role, reads_portfolio, roles_of
-from governance.review_policy import kind_label, kinds_for_roles
+from governance.policy.reviews import kind_label, kinds_for_roles
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:

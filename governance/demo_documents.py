@@ -10,11 +10,11 @@ from typing import Any
 from django.utils import timezone
 
 from catalog.models import AISystem
-from catalog.register_services import dataset_save, vendor_save
-from catalog.services import model_card_draft, model_card_import, model_card_publish
+from catalog.services.cards import model_card_draft, model_card_import, model_card_publish
+from catalog.services.registers import dataset_save, vendor_save
 from governance.choices import DecisionStatus
 from governance.models import DecisionRecord
-from governance.services import decision_record_decide, decision_record_propose
+from governance.services.decisions import decision_record_decide, decision_record_propose
 
 FILES = Path(__file__).resolve().parent.parent / "catalog" / "demo_files"
 

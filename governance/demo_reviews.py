@@ -12,15 +12,11 @@ from typing import Any
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from catalog.services import system_update
+from catalog.services.systems import system_update
 from governance.models import Review
-from governance.services import (
-    approvals_recheck,
-    reminders_send,
-    review_claim,
-    review_decide,
-    triage_open_reviews,
-)
+from governance.services.approvals import approvals_recheck
+from governance.services.reminders import reminders_send
+from governance.services.reviews import review_claim, review_decide, triage_open_reviews
 from intake import services as intake
 from intake.models import UseCaseRequest
 

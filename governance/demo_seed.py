@@ -10,9 +10,9 @@ from django.utils import timezone
 from catalog.models import AISystem
 from governance.policy.engine import evaluate
 from governance.policy.loader import load_readiness_policy
-from governance.selectors import collect_facts
-from governance.services import gate_check
-from governance.waivers import waiver_decide, waiver_request
+from governance.selectors.facts import collect_facts
+from governance.services.gate import gate_check
+from governance.services.waivers import waiver_decide, waiver_request
 
 WAIVED_SYSTEM = "order-status-chatbot"
 

@@ -1,11 +1,15 @@
+"""Governance forms: review decisions, opening reviews, decision records and waiver requests."""
+
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
 from typing import Any
 
 from django import forms
 
 from governance.choices import REVIEW_DECISIONS, ReviewStatus
-from governance.review_policy import review_kinds
+from governance.policy.reviews import review_kinds
+from governance.services.waivers import max_waiver_days
 
 
 class ReviewDecisionForm(forms.Form):
@@ -51,3 +55,19 @@ class DecisionProposeForm(DecisionRecordForm):
 
         self.fields["supersedes"].queryset = DecisionRecord.objects.filter(system=system, status="accepted")
         self.fields["request"].queryset = UseCaseRequest.objects.filter(system=system)
+
+
+class WaiverRequestForm(forms.Form):
+    requirement = forms.ChoiceField(help_text="The one requirement to waive, for this system only.")
+    valid_until = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}),
+                                  help_text="The waiver ends at 23:59 UTC that day.")
+    justification = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), max_length=5000,
+                                    help_text="Why the exception is acceptable, and what compensates for it.")
+
+    def __init__(self, *args: object, choices: list[tuple[str, str]], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["requirement"].choices = choices
+        self.fields["valid_until"].help_text += f" At most {max_waiver_days()} days from today."
+
+    def expires_at(self) -> datetime:
+        return datetime.combine(self.cleaned_data["valid_until"], time(23, 59), tzinfo=UTC)

@@ -8,7 +8,10 @@ from celery import shared_task
 
 from catalog.choices import LifecycleStage
 from catalog.models import AISystem
-from governance import services
+from governance.services.approvals import approvals_recheck
+from governance.services.readiness import readiness_due_for_recompute, readiness_recompute
+from governance.services.reminders import reminders_send
+from governance.services.reviews import reviews_reopen_after_resubmission
 
 log = logging.getLogger(__name__)
 
@@ -21,15 +24,15 @@ def recompute_readiness(system_id: int, reason: str = "") -> dict[str, str]:
     if not AISystem.objects.filter(pk=system_id).exists():
         return {}
     # A change that asks for a recompute may be material to an approval (model, model card).
-    services.approvals_recheck(system_id=system_id, reason=reason)
-    return services.readiness_recompute(system_id=system_id, reason=reason)
+    approvals_recheck(system_id=system_id, reason=reason)
+    return readiness_recompute(system_id=system_id, reason=reason)
 
 
 @shared_task(name="governance.recompute_expired_readiness")
 def recompute_expired_readiness() -> int:
     """Periodic: recompute where an approval or a piece of evidence has aged out since the last run,
     and where a live system has no stored verdict yet."""
-    due = set(services.readiness_due_for_recompute())
+    due = set(readiness_due_for_recompute())
     due |= set(
         AISystem.objects.exclude(lifecycle_stage=LifecycleStage.RETIRED)
         .filter(verdicts__isnull=True)
@@ -37,7 +40,7 @@ def recompute_expired_readiness() -> int:
     )
     for system_id in sorted(due):
         try:
-            services.readiness_recompute(system_id=system_id, reason="evidence or approval aged out")
+            readiness_recompute(system_id=system_id, reason="evidence or approval aged out")
         except Exception:
             log.exception("readiness recompute failed for system %s", system_id)
     return len(due)
@@ -45,25 +48,25 @@ def recompute_expired_readiness() -> int:
 
 @shared_task(name="governance.reopen_reviews_after_resubmission", **RETRY)
 def reopen_reviews_after_resubmission(request_id: int) -> int:
-    return services.reviews_reopen_after_resubmission(request_id=request_id)
+    return reviews_reopen_after_resubmission(request_id=request_id)
 
 
 @shared_task(name="governance.send_review_reminders")
 def send_review_reminders() -> dict[str, int]:
     """Periodic (beat): overdue reviews and approvals about to expire; idempotent per period."""
-    return services.reminders_send()
+    return reminders_send()
 
 
 @shared_task(name="governance.recheck_approvals")
 def recheck_approvals() -> int:
     """Periodic safety net: lapse approvals whose pinned facts changed by a path that did not ask."""
-    return len(services.approvals_recheck(reason="periodic check"))
+    return len(approvals_recheck(reason="periodic check"))
 
 
 @shared_task(name="governance.run_export")
 def run_export(export_id: int) -> str:
     """Build one queued PDF export (audit dossier); a duplicate delivery finds it claimed and stops."""
-    from governance.exports import export_run
+    from governance.services.exports import export_run
 
     job = export_run(export_id=export_id)
     return job.status if job else "already claimed"
@@ -72,6 +75,6 @@ def run_export(export_id: int) -> str:
 @shared_task(name="governance.expire_waivers")
 def expire_waivers() -> int:
     """Periodic: approved waivers past their end become expired (audited; readiness recomputed)."""
-    from governance.waivers import waivers_expire
+    from governance.services.waivers import waivers_expire
 
     return waivers_expire()

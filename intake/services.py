@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from catalog.choices import DataCategory, RiskTier
 from catalog.models import AISystem
-from catalog.services import system_create, system_set_owners, system_set_tier
+from catalog.services.systems import system_create, system_set_owners, system_set_tier
 from clearance.audit import audit_record
 from clearance.errors import DomainError, InvalidTransition, NotAllowed
 from clearance.notifications import notify

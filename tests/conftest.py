@@ -13,6 +13,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from catalog.services.cards import model_card_draft, model_card_publish
+from catalog.services.evidence import eval_result_record
+from catalog.services.systems import system_set_evaluation_target, system_update
 from clearance.roles import Role
 
 PASSWORD = "persona-pass-123"
@@ -115,7 +118,7 @@ def answers(**overrides: Any) -> dict[str, Any]:
 @pytest.fixture
 def request_in_review(personas: dict[str, Any]) -> Any:
     """A submitted, triaged request with security, legal and privacy reviews open and a system."""
-    from governance.services import reviews_open
+    from governance.services.reviews import reviews_open
     from intake import services
 
     lead = personas["lead"]
@@ -134,18 +137,17 @@ def request_in_review(personas: dict[str, Any]) -> Any:
 
 def make_ready(system: Any, personas: dict[str, Any]) -> None:
     """Give a system every artifact the default policy asks of it in production."""
-    from catalog import services as catalog
     from governance.models import Review
-    from governance.services import review_decide
+    from governance.services.reviews import review_decide
 
     owner = personas["owner"]
-    card = catalog.model_card_draft(actor=owner, system=system, model_details="gpt-4o via Azure",
+    card = model_card_draft(actor=owner, system=system, model_details="gpt-4o via Azure",
                                     intended_use="Summaries for agents", limitations="May omit details")
-    catalog.model_card_publish(actor=owner, card=card)
-    catalog.system_set_evaluation_target(actor=owner, system=system, metric="rouge_l", threshold=0.4)
-    catalog.eval_result_record(system=system, metric="rouge_l", value=0.47, source="test", source_run_id="run-1",
+    model_card_publish(actor=owner, card=card)
+    system_set_evaluation_target(actor=owner, system=system, metric="rouge_l", threshold=0.4)
+    eval_result_record(system=system, metric="rouge_l", value=0.47, source="test", source_run_id="run-1",
                                observed_at=timezone.now() - timedelta(days=2))
-    catalog.system_update(actor=owner, system=system, runbook_url="https://runbooks.example.com/support-copilot")
+    system_update(actor=owner, system=system, runbook_url="https://runbooks.example.com/support-copilot")
     for review in Review.objects.filter(request__system=system, status="open"):
         review_decide(actor=personas[review.kind], review=review, decision="approved", rationale="Checked.")
 

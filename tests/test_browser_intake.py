@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from catalog import services as catalog
+from catalog.services.systems import system_update
 from governance.models import Review
 from governance.tasks import recompute_readiness
 from intake.models import UseCaseRequest
@@ -111,7 +111,7 @@ def test_request_through_every_step_triage_two_approvals_and_a_lapse(browser, li
 
     # The owner names the model before the reviews decide (a later change of it is material).
     req.refresh_from_db()
-    catalog.system_update(actor=personas["owner"], system=req.system, model_name="gpt-4o", model_version="2024-08-06")
+    system_update(actor=personas["owner"], system=req.system, model_name="gpt-4o", model_version="2024-08-06")
 
     # Two reviewers approve in their own queues.
     for kind, label in (("security", "Security queue"), ("legal", "Legal queue")):
@@ -127,7 +127,7 @@ def test_request_through_every_step_triage_two_approvals_and_a_lapse(browser, li
     assert req.status == "approved"
 
     # A material change (a new model version), as the settings page and the worker would make it.
-    catalog.system_update(actor=personas["owner"], system=req.system, model_version="2024-11-20")
+    system_update(actor=personas["owner"], system=req.system, model_version="2024-11-20")
     recompute_readiness(system_id=req.system_id, reason="settings changed")
     security = login(browser, live_server, "security", problems)
     security.get_by_role("link", name="Security queue").click()

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from catalog import services as catalog
+from catalog.services.systems import system_set_evaluation_target
 from clearance import outbox
 from clearance.celery import app as celery_app
 from clearance.models import Notification, OutboxMessage
@@ -88,7 +88,7 @@ def worker(transactional_db: None) -> Iterator[dict[str, Any]]:
 def test_new_evidence_recomputes_readiness_through_outbox_and_worker(worker, request_in_review):
     system = request_in_review.system
     ReadinessVerdict.objects.filter(system=system).delete()
-    catalog.system_set_evaluation_target(actor=None, system=system, metric="rouge_l", threshold=0.4)
+    system_set_evaluation_target(actor=None, system=system, metric="rouge_l", threshold=0.4)
     wait_for(lambda: ReadinessVerdict.objects.filter(system=system, environment="production").exists(),
              what="the worker to store a verdict\n" + "".join(worker["lines"][-30:]))
     assert ReadinessVerdict.objects.get(system=system, environment="production").verdict == "block"
@@ -141,7 +141,7 @@ def test_duplicate_deliveries_do_nothing_twice(personas, request_in_review, mail
 
 @pytest.mark.django_db
 def test_periodic_sweep_recomputes_where_evidence_aged_out(request_in_review, personas):
-    from governance.services import readiness_due_for_recompute, readiness_recompute
+    from governance.services.readiness import readiness_due_for_recompute, readiness_recompute
     from tests.conftest import make_ready
 
     system = request_in_review.system

@@ -16,7 +16,7 @@ from governance.choices import DecisionStatus, RequirementStatus, Verdict
 from governance.models import DecisionRecord, ReadinessVerdict, Review
 from governance.policy.engine import Evaluation, evaluate
 from governance.policy.loader import load_readiness_policy
-from governance.selectors import collect_facts
+from governance.selectors.facts import collect_facts
 from intake.choices import RequestStatus
 from intake.models import UseCaseRequest
 

@@ -9,12 +9,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from catalog import services as catalog
-from catalog.register_services import dataset_save, vendor_save
+from catalog.services.cards import model_card_draft
+from catalog.services.evidence import metric_requirement_set, source_create, sync_request
+from catalog.services.registers import dataset_save, vendor_save
 from clearance.tokens import api_token_create
-from governance import exports
 from governance.models import Review
-from governance.services import decision_record_propose
+from governance.services import exports
+from governance.services.decisions import decision_record_propose
 from intake import services as intake
 
 PERSONAS = ["anon", "requester", "security", "legal", "lead", "owner", "auditor", "outsider"]
@@ -149,12 +150,11 @@ def test_every_url_pattern_is_in_the_matrix():
 
 
 def _evidence_world(system: Any, personas: dict[str, Any]) -> tuple[Any, Any, Any]:
-    from catalog import evidence
 
-    source = evidence.source_create(actor=personas["owner"], system=system, kind="mlflow", name="MLflow",
+    source = source_create(actor=personas["owner"], system=system, kind="mlflow", name="MLflow",
                                     location="http://127.0.0.1:9", experiment="evals")
-    requirement = evidence.metric_requirement_set(actor=personas["owner"], system=system, metric="acc", threshold=0.5)
-    run, _ = evidence.sync_request(actor=personas["owner"], source=source)
+    requirement = metric_requirement_set(actor=personas["owner"], system=system, metric="acc", threshold=0.5)
+    run, _ = sync_request(actor=personas["owner"], source=source)
     return source, requirement, run
 
 
@@ -162,7 +162,7 @@ def _evidence_world(system: Any, personas: dict[str, Any]) -> tuple[Any, Any, An
 def world(request_in_review, personas, settings, tmp_path) -> dict[str, dict[str, Any]]:
     settings.ATTACHMENT_DIR = tmp_path / "attachments"
     system = request_in_review.system
-    card = catalog.model_card_draft(actor=personas["owner"], system=system, model_details="m",
+    card = model_card_draft(actor=personas["owner"], system=system, model_details="m",
                                     intended_use="u", limitations="l")
     record = decision_record_propose(actor=personas["owner"], system=system, title="Use gpt-4o",
                                      context="c", decision="d")

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from catalog.services.cards import model_card_draft
 from clearance.tokens import api_token_create
 from governance.models import Review
 from intake.models import UseCaseRequest
@@ -88,9 +89,8 @@ def test_request_to_gate_through_the_pages(client, personas):
 
 
 def test_markdown_is_rendered_and_sanitized(client, request_in_review, personas):
-    from catalog import services as catalog
 
-    card = catalog.model_card_draft(actor=personas["owner"], system=request_in_review.system, model_details="m",
+    card = model_card_draft(actor=personas["owner"], system=request_in_review.system, model_details="m",
                                     intended_use="u", limitations="l",
                                     body_markdown="**bold** <script>alert(1)</script> [x](javascript:alert(1))")
     login(client, personas["owner"])

@@ -12,7 +12,7 @@ register = template.Library()
 
 @register.inclusion_tag("catalog/evidence/panel.html", takes_context=True)
 def evidence_panel(context: template.Context, system: Any) -> dict[str, Any]:
-    from catalog.evidence_views import evidence_context
+    from catalog.views.evidence import evidence_context
 
     user = context["request"].user
     return {"system": system, "editable": system.editable_by(user), **evidence_context(system)}

@@ -28,8 +28,9 @@ from governance.api.serializers import (
 from governance.models import GateCheck, Review
 from governance.policy.checks import FIX_VIEWS
 from governance.policy.loader import load_readiness_policy, published_schema, readiness_policy_problem
-from governance.selectors import system_for_facts
-from governance.services import gate_check, review_decide
+from governance.selectors.facts import system_for_facts
+from governance.services.gate import gate_check
+from governance.services.reviews import review_decide
 
 
 class ReviewFilter(filters.FilterSet):

@@ -6,6 +6,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from catalog.services.systems import system_create, system_update
+
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 
@@ -22,14 +24,13 @@ def copy_sample(name: str, into: Path, as_name: str | None = None) -> Path:
 
 
 def make_system(personas: dict[str, Any], slug: str = "support-copilot", **fields: Any) -> Any:
-    from catalog import services
 
-    system = services.system_create(
+    system = system_create(
         actor=personas["lead"], name=slug.replace("-", " ").title(), slug=slug, purpose="Evidence tests",
         risk_tier="limited", business_owner=personas["requester"], technical_owner=personas["owner"],
         risk_owner=personas["risk"],
     )
     if fields:
-        services.system_update(actor=personas["lead"], system=system, **fields)
+        system_update(actor=personas["lead"], system=system, **fields)
         system.refresh_from_db()
     return system

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from catalog import services as catalog
-from catalog.card_formats import parse_hugging_face
+from catalog.lib.card_formats import parse_hugging_face
 from catalog.models import EvalResult, ModelCard
+from catalog.services.cards import model_card_draft, model_card_export, model_card_import, model_card_update
 from clearance.errors import DomainError
 from clearance.models import AuditEvent
 
@@ -38,9 +38,9 @@ def test_samples_are_present():
 @pytest.mark.parametrize("path", HF_CARDS, ids=lambda p: p.name)
 def test_hugging_face_sample_round_trips_exactly(system, personas, path):
     original = path.read_text()
-    card = catalog.model_card_import(actor=personas["owner"], system=system, fmt="huggingface",
+    card = model_card_import(actor=personas["owner"], system=system, fmt="huggingface",
                                      content=path.read_bytes(), filename=path.name)
-    _, content_type, exported = catalog.model_card_export(actor=personas["owner"], card=card, fmt="huggingface")
+    _, content_type, exported = model_card_export(actor=personas["owner"], card=card, fmt="huggingface")
     assert content_type.startswith("text/markdown")
     assert exported == original
 
@@ -49,11 +49,11 @@ def test_hugging_face_sample_round_trips_exactly(system, personas, path):
 def test_hugging_face_edit_keeps_everything_the_app_does_not_model(system, personas, path):
     owner = personas["owner"]
     original = path.read_text()
-    card = catalog.model_card_import(actor=owner, system=system, fmt="huggingface", content=path.read_bytes(),
+    card = model_card_import(actor=owner, system=system, fmt="huggingface", content=path.read_bytes(),
                                      filename=path.name)
-    catalog.model_card_update(actor=owner, card=card, limitations="Fails on sarcasm.")
+    model_card_update(actor=owner, card=card, limitations="Fails on sarcasm.")
     card.refresh_from_db()
-    _, _, exported = catalog.model_card_export(actor=owner, card=card, fmt="huggingface")
+    _, _, exported = model_card_export(actor=owner, card=card, fmt="huggingface")
     assert front_matter(exported) == front_matter(original)
     assert "Fails on sarcasm." in exported
     again = parse_hugging_face(exported)
@@ -63,19 +63,19 @@ def test_hugging_face_edit_keeps_everything_the_app_does_not_model(system, perso
 
 def test_model_index_results_become_evaluation_evidence(system, personas):
     path = SAMPLES / "hf_model_cards" / "sample_simple_model_index.md"
-    catalog.model_card_import(actor=personas["owner"], system=system, fmt="huggingface",
+    model_card_import(actor=personas["owner"], system=system, fmt="huggingface",
                               content=path.read_bytes(), filename=path.name)
     rows = {(r.metric, r.value, r.dataset) for r in EvalResult.objects.filter(system=system)}
     assert rows == {("accuracy", 0.9, "Beans"), ("f1", 0.66, "Beans / default / test")}
     # Importing the same file again adds no duplicate evidence (the natural key).
-    catalog.model_card_import(actor=personas["owner"], system=system, fmt="huggingface",
+    model_card_import(actor=personas["owner"], system=system, fmt="huggingface",
                               content=path.read_bytes(), filename=path.name)
     assert EvalResult.objects.filter(system=system).count() == 2
 
 
 def test_the_jinja_template_is_refused_naming_the_line_and_nothing_is_written(system, personas):
     with pytest.raises(DomainError, match=r"^line 4: the YAML front matter does not parse"):
-        catalog.model_card_import(actor=personas["owner"], system=system, fmt="huggingface",
+        model_card_import(actor=personas["owner"], system=system, fmt="huggingface",
                                   content=HF_TEMPLATE.read_bytes(), filename=HF_TEMPLATE.name)
     assert not ModelCard.objects.exists() and not EvalResult.objects.exists()
 
@@ -92,7 +92,7 @@ def test_the_jinja_template_is_refused_naming_the_line_and_nothing_is_written(sy
 ])
 def test_malformed_hugging_face_card_names_the_problem_and_imports_nothing(system, personas, text, message):
     with pytest.raises(DomainError, match=message):
-        catalog.model_card_import(actor=personas["owner"], system=system, fmt="huggingface",
+        model_card_import(actor=personas["owner"], system=system, fmt="huggingface",
                                   content=text.encode(), filename="README.md")
     assert not ModelCard.objects.exists() and not EvalResult.objects.exists()
     assert not AuditEvent.objects.filter(action="model_card.imported").exists()
@@ -100,22 +100,22 @@ def test_malformed_hugging_face_card_names_the_problem_and_imports_nothing(syste
 
 @pytest.mark.parametrize("path", MCT_FILES, ids=lambda p: p.name)
 def test_model_card_toolkit_sample_round_trips_exactly(system, personas, path):
-    card = catalog.model_card_import(actor=personas["owner"], system=system, fmt="model_card_toolkit",
+    card = model_card_import(actor=personas["owner"], system=system, fmt="model_card_toolkit",
                                      content=path.read_bytes(), filename=path.name)
     assert card.limitations == "- limitations1\n- limitations2"
     assert EvalResult.objects.get(system=system).metric == "accuracy"
-    _, _, exported = catalog.model_card_export(actor=personas["owner"], card=card, fmt="model_card_toolkit")
+    _, _, exported = model_card_export(actor=personas["owner"], card=card, fmt="model_card_toolkit")
     assert json.loads(exported) == json.loads(path.read_text())
 
 
 def test_model_card_toolkit_edit_keeps_undeclared_keys(system, personas):
     path = MCT_FILES[0]
-    card = catalog.model_card_import(actor=personas["owner"], system=system, fmt="model_card_toolkit",
+    card = model_card_import(actor=personas["owner"], system=system, fmt="model_card_toolkit",
                                      content=path.read_bytes(), filename=path.name)
-    catalog.model_card_update(actor=personas["owner"], card=card, limitations="- only one now",
+    model_card_update(actor=personas["owner"], card=card, limitations="- only one now",
                               out_of_scope_use="Medical triage")
     card.refresh_from_db()
-    _, _, exported = catalog.model_card_export(actor=personas["owner"], card=card, fmt="model_card_toolkit")
+    _, _, exported = model_card_export(actor=personas["owner"], card=card, fmt="model_card_toolkit")
     doc, original = json.loads(exported), json.loads(path.read_text())
     assert doc["considerations"]["limitations"] == [{"description": "only one now"}]
     assert doc["model_details"]["path"] == original["model_details"]["path"]  # not in the schema: kept
@@ -133,19 +133,19 @@ def test_model_card_toolkit_edit_keeps_undeclared_keys(system, personas):
 ])
 def test_malformed_model_card_toolkit_names_the_field_and_imports_nothing(system, personas, text, message):
     with pytest.raises(DomainError, match=message):
-        catalog.model_card_import(actor=personas["owner"], system=system, fmt="model_card_toolkit",
+        model_card_import(actor=personas["owner"], system=system, fmt="model_card_toolkit",
                                   content=text.encode(), filename="model_card.json")
     assert not ModelCard.objects.exists() and not EvalResult.objects.exists()
 
 
 def test_native_card_exports_both_formats_and_each_export_is_audited(system, personas):
     owner = personas["owner"]
-    card = catalog.model_card_draft(actor=owner, system=system, model_details="gpt-4o", intended_use="Summaries",
+    card = model_card_draft(actor=owner, system=system, model_details="gpt-4o", intended_use="Summaries",
                                     limitations="- Omits attachments\n- English only",
                                     metric_targets=[{"metric": "rouge_l", "op": ">=", "threshold": 0.4}])
-    _, _, readme = catalog.model_card_export(actor=owner, card=card, fmt="huggingface")
+    _, _, readme = model_card_export(actor=owner, card=card, fmt="huggingface")
     assert parse_hugging_face(readme).sections["intended_use"] == "Summaries"
-    _, _, mct = catalog.model_card_export(actor=owner, card=card, fmt="model_card_toolkit")
+    _, _, mct = model_card_export(actor=owner, card=card, fmt="model_card_toolkit")
     doc = json.loads(mct)
     assert doc["schema_version"] == "0.0.2" and doc["model_details"]["overview"] == "gpt-4o"
     assert [item["description"] for item in doc["considerations"]["limitations"]] == ["Omits attachments", "English only"]

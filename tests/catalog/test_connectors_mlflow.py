@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from catalog import evidence
 from catalog.connectors import CONNECTORS, EvalRecord, Ignored, SourceConfig, SourceError
 from catalog.models import EvalResult
+from catalog.services.evidence import source_create, sync_request, sync_run_execute
 from tests.catalog.evidence_helpers import make_system
 
 
@@ -142,12 +142,12 @@ def test_sync_from_mlflow_is_idempotent_and_recomputes_readiness(mlflow_url, per
                   metrics=[("rouge_l", 0.41, 0, T0), ("rouge_l", 0.44, 1, T0 + DAY), ("rouge_l", 0.47, 2, T0 + 2 * DAY)])
     ml.run(exp, system="support-copilot", params={}, metrics=[("rouge_l", 0.5, 0, T0)], finish=False)
     system = make_system(personas, model_version="v3")
-    source = evidence.source_create(
+    source = source_create(
         actor=personas["owner"], system=system, kind="mlflow", name="MLflow", location=mlflow_url,
         experiment="sync-test", run_filter="tags.ai_system = 'support-copilot'", metrics=["rouge_l"],
     )
-    run, _ = evidence.sync_request(actor=personas["owner"], source=source)
-    assert evidence.sync_run_execute(run_id=run.pk) == "succeeded"
+    run, _ = sync_request(actor=personas["owner"], source=source)
+    assert sync_run_execute(run_id=run.pk) == "succeeded"
     run.refresh_from_db()
     assert (run.rows_read, run.rows_added, run.rows_duplicate, run.rows_ignored) == (4, 3, 0, 1)
     assert list(EvalResult.objects.filter(system=system).order_by("step").values_list("step", "value")) == [
@@ -157,8 +157,8 @@ def test_sync_from_mlflow_is_idempotent_and_recomputes_readiness(mlflow_url, per
     # A new step lands in MLflow: the next sync adds exactly that one.
     ml.post("runs/log-metric", {"run_id": good, "key": "rouge_l", "value": 0.48,
                                                 "timestamp": T0 + 3 * DAY, "step": 3})
-    again, _ = evidence.sync_request(actor=None, source=source)
-    evidence.sync_run_execute(run_id=again.pk)
+    again, _ = sync_request(actor=None, source=source)
+    sync_run_execute(run_id=again.pk)
     again.refresh_from_db()
     assert (again.rows_added, again.rows_duplicate) == (1, 3)
     assert EvalResult.objects.filter(system=system).count() == 4
@@ -167,9 +167,9 @@ def test_sync_from_mlflow_is_idempotent_and_recomputes_readiness(mlflow_url, per
 @pytest.mark.django_db
 def test_mlflow_down_fails_the_run_and_keeps_evidence(personas):
     system = make_system(personas)
-    source = evidence.source_create(actor=personas["owner"], system=system, kind="mlflow", name="MLflow",
+    source = source_create(actor=personas["owner"], system=system, kind="mlflow", name="MLflow",
                                     location=f"http://127.0.0.1:{free_port()}", experiment="x")
-    run, _ = evidence.sync_request(actor=None, source=source)
-    assert evidence.sync_run_execute(run_id=run.pk) == "failed"
+    run, _ = sync_request(actor=None, source=source)
+    assert sync_run_execute(run_id=run.pk) == "failed"
     run.refresh_from_db()
     assert run.status == "failed" and run.error.startswith("could not reach 127.0.0.1")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from catalog import services as catalog
+from catalog.services.cards import model_card_draft, model_card_publish
+from catalog.services.systems import system_set_tier
 from clearance.errors import DomainError, InvalidTransition
 from clearance.models import AuditEvent
 from governance.models import DecisionRecord
-from governance.services import (
-    decision_chain,
+from governance.selectors.decisions import decision_chain
+from governance.services.decisions import (
     decision_record_decide,
     decision_record_propose,
     decision_record_update,
@@ -31,9 +32,9 @@ def accepted(system, personas, title="Use gpt-4o", **extra):
 
 
 def test_accepting_stores_the_facts_it_was_decided_on(system, personas):
-    card = catalog.model_card_draft(actor=personas["owner"], system=system, model_details="m", intended_use="u",
+    card = model_card_draft(actor=personas["owner"], system=system, model_details="m", intended_use="u",
                                     limitations="l")
-    catalog.model_card_publish(actor=personas["owner"], card=card)
+    model_card_publish(actor=personas["owner"], card=card)
     record = accepted(system, personas)
     assert record.facts_snapshot["risk_tier"] == system.risk_tier
     assert record.facts_snapshot["model_card_version"] == 1
@@ -41,7 +42,7 @@ def test_accepting_stores_the_facts_it_was_decided_on(system, personas):
     # Later changes to the system do not rewrite the snapshot.
     before = system.risk_tier
     other = "minimal" if before != "minimal" else "limited"
-    catalog.system_set_tier(actor=personas["lead"], system=system, tier=other, reason="re-tiered")
+    system_set_tier(actor=personas["lead"], system=system, tier=other, reason="re-tiered")
     record.refresh_from_db()
     assert record.facts_snapshot["risk_tier"] == before != other
 

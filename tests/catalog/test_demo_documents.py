@@ -6,9 +6,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from catalog.gaps import ownership_gaps
-from catalog.models import ModelCard
-from catalog.register_models import Dataset, Vendor
+from catalog.models import Dataset, ModelCard, Vendor
+from catalog.selectors.gaps import ownership_gaps
 from clearance.demo_data import seed_demo
 from governance.models import DecisionRecord
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from catalog import services as catalog
-from governance import exports
-from governance.export_models import DocumentExport
+from catalog.services.cards import model_card_draft, model_card_publish
+from governance.models import DocumentExport
+from governance.services import exports
 from tests.test_celery_worker import wait_for, worker  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.celery_worker
@@ -14,9 +14,9 @@ pytestmark = pytest.mark.celery_worker
 
 def test_worker_builds_the_dossier_requested_from_the_page(worker, client, request_in_review, personas):  # noqa: F811
     system = request_in_review.system
-    draft = catalog.model_card_draft(actor=personas["owner"], system=system, model_details="m",
+    draft = model_card_draft(actor=personas["owner"], system=system, model_details="m",
                                      intended_use="Summaries", limitations="l")
-    catalog.model_card_publish(actor=personas["owner"], card=draft)
+    model_card_publish(actor=personas["owner"], card=draft)
     client.force_login(personas["auditor"])
     response = client.post(f"/systems/{system.slug}/dossier/")
     job = DocumentExport.objects.get(kind="dossier", system=system)

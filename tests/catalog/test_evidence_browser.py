@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from catalog import evidence, services
 from catalog.models import SyncRun
+from catalog.services.evidence import source_create, sync_run_execute
+from catalog.services.systems import system_set_evaluation_target
 from tests.catalog.evidence_helpers import copy_sample, make_system
 from tests.conftest import BROWSER_MARKS, PASSWORD
 
@@ -17,8 +18,8 @@ pytestmark = BROWSER_MARKS
 def test_sync_now_progress_is_polled_until_the_run_finishes(page, live_server, personas, tmp_path, settings):
     settings.EVIDENCE_ALLOWED_DIRS = [str(tmp_path)]
     system = make_system(personas)
-    services.system_set_evaluation_target(actor=personas["owner"], system=system, metric="acc", threshold=0.2)
-    source = evidence.source_create(actor=personas["owner"], system=system, kind="lm_eval", name="ARC nightly",
+    system_set_evaluation_target(actor=personas["owner"], system=system, metric="acc", threshold=0.2)
+    source = source_create(actor=personas["owner"], system=system, kind="lm_eval", name="ARC nightly",
                                     location=str(copy_sample("lm_eval/legacy_arc_challenge-v2.0-res.json", tmp_path)))
     csp_violations: list[str] = []
     page.on("console", lambda msg: csp_violations.append(msg.text) if "Content Security Policy" in msg.text else None)
@@ -32,7 +33,7 @@ def test_sync_now_progress_is_polled_until_the_run_finishes(page, live_server, p
     assert "Queued" in page.locator("#run-progress").inner_text()
     run = SyncRun.objects.get(source=source)
 
-    assert evidence.sync_run_execute(run_id=run.pk) == "succeeded"  # what the worker does
+    assert sync_run_execute(run_id=run.pk) == "succeeded"  # what the worker does
     page.locator("#run-progress >> text=Succeeded").wait_for(timeout=15000)
     text = page.locator("#run-progress").inner_text()
     assert "2\nadded" in text and "0\nrejected" in text

@@ -13,10 +13,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from catalog import evidence
 from catalog.connectors import CONNECTORS
 from catalog.connectors.focus import FocusConnector
 from catalog.models import CostRecord, EvalResult, EvidenceSource, StagedCost, SyncRun
+from catalog.services.evidence import source_create, source_update, sync_request, sync_run_execute, sync_sweep
 from clearance.models import AuditEvent, OutboxMessage
 from tests.catalog.evidence_helpers import copy_sample, make_system
 
@@ -35,14 +35,14 @@ def system(personas):
 
 
 def source(system, personas, kind, location, **options) -> EvidenceSource:
-    return evidence.source_create(actor=personas["owner"], system=system, kind=kind, name=f"{kind} source",
+    return source_create(actor=personas["owner"], system=system, kind=kind, name=f"{kind} source",
                                   location=str(location), **options)
 
 
 def sync(src: EvidenceSource, actor=None) -> SyncRun:
-    run, created = evidence.sync_request(actor=actor, source=src)
+    run, created = sync_request(actor=actor, source=src)
     assert created
-    evidence.sync_run_execute(run_id=run.pk)
+    sync_run_execute(run_id=run.pk)
     run.refresh_from_db()
     return run
 
@@ -65,16 +65,16 @@ def test_lm_eval_sync_adds_once_and_a_rerun_adds_nothing(allowed, system, person
 
 def test_duplicate_delivery_of_the_same_run_does_nothing(allowed, system, personas):
     src = source(system, personas, "lm_eval", copy_sample("lm_eval/legacy_arc_challenge-v2.0-res.json", allowed))
-    run, _ = evidence.sync_request(actor=None, source=src)
-    assert evidence.sync_run_execute(run_id=run.pk) == "succeeded"
-    assert evidence.sync_run_execute(run_id=run.pk) == "not-claimed"
+    run, _ = sync_request(actor=None, source=src)
+    assert sync_run_execute(run_id=run.pk) == "succeeded"
+    assert sync_run_execute(run_id=run.pk) == "not-claimed"
     assert EvalResult.objects.count() == 2
 
 
 def test_one_active_run_per_source(allowed, system, personas):
     src = source(system, personas, "lm_eval", copy_sample("lm_eval/legacy_arc_challenge-v2.0-res.json", allowed))
-    run, created = evidence.sync_request(actor=None, source=src)
-    again, created_again = evidence.sync_request(actor=None, source=src)
+    run, created = sync_request(actor=None, source=src)
+    again, created_again = sync_request(actor=None, source=src)
     assert created and not created_again and again.pk == run.pk
 
 
@@ -138,16 +138,16 @@ def test_a_run_killed_mid_way_leaves_nothing_and_the_sweep_fails_it(allowed, sys
             yield item
 
     monkeypatch.setattr(FocusConnector, "fetch", dies_after_six)
-    run, _ = evidence.sync_request(actor=None, source=src)
+    run, _ = sync_request(actor=None, source=src)
     with pytest.raises(WorkerKilled):
-        evidence.sync_run_execute(run_id=run.pk)
+        sync_run_execute(run_id=run.pk)
     run.refresh_from_db()
     assert run.status == "running" and run.rows_read >= 4, "progress was committed as the run went"
     assert StagedCost.objects.filter(run=run).count() >= 4
     assert not CostRecord.objects.exists(), "nothing of the run is evidence yet"
 
-    assert evidence.sync_sweep(now=timezone.now())["reaped"] == 0, "the lease still holds"
-    result = evidence.sync_sweep(now=run.lease_until + timedelta(seconds=1))
+    assert sync_sweep(now=timezone.now())["reaped"] == 0, "the lease still holds"
+    result = sync_sweep(now=run.lease_until + timedelta(seconds=1))
     assert result["reaped"] == 1
     run.refresh_from_db()
     assert run.status == "failed" and run.error.startswith("interrupted")
@@ -161,24 +161,24 @@ def test_a_run_killed_mid_way_leaves_nothing_and_the_sweep_fails_it(allowed, sys
 def test_schedule_dispatches_due_sources_once(allowed, system, personas):
     src = source(system, personas, "lm_eval", copy_sample("lm_eval/legacy_arc_challenge-v2.0-res.json", allowed),
                  interval_minutes=60)
-    assert evidence.sync_sweep()["queued"] == 1
-    assert evidence.sync_sweep()["queued"] == 0, "not due again, and one run is already active"
+    assert sync_sweep()["queued"] == 1
+    assert sync_sweep()["queued"] == 0, "not due again, and one run is already active"
     src.refresh_from_db()
     assert timedelta(minutes=59) < src.next_sync_at - timezone.now() <= timedelta(minutes=60)
     run = SyncRun.objects.get(source=src)
     assert run.trigger == "schedule"
     assert OutboxMessage.objects.filter(task_name="catalog.sync_source", kwargs__run_id=run.pk).exists()
     # The interval is data: an owner edits it and it applies from now, no deploy.
-    evidence.source_update(actor=personas["owner"], source=src, interval_minutes=15)
+    source_update(actor=personas["owner"], source=src, interval_minutes=15)
     src.refresh_from_db()
     assert src.next_sync_at - timezone.now() <= timedelta(minutes=15)
 
 
 def test_a_lost_queued_run_is_sent_again(allowed, system, personas):
     src = source(system, personas, "lm_eval", copy_sample("lm_eval/legacy_arc_challenge-v2.0-res.json", allowed))
-    run, _ = evidence.sync_request(actor=None, source=src)
+    run, _ = sync_request(actor=None, source=src)
     before = OutboxMessage.objects.filter(task_name="catalog.sync_source").count()
-    assert evidence.sync_sweep(now=run.lease_until + timedelta(seconds=1))["resent"] == 1
+    assert sync_sweep(now=run.lease_until + timedelta(seconds=1))["resent"] == 1
     assert OutboxMessage.objects.filter(task_name="catalog.sync_source").count() == before + 1
 
 
@@ -260,11 +260,11 @@ def test_source_that_times_out(server, system, personas, settings):
 
 def test_unreachable_source_is_retried_then_failed(system, personas):
     src = source(system, personas, "lm_eval", "http://127.0.0.1:9/results.json")
-    run, _ = evidence.sync_request(actor=None, source=src)
-    assert evidence.sync_run_execute(run_id=run.pk, final_attempt=False) == "retry"
+    run, _ = sync_request(actor=None, source=src)
+    assert sync_run_execute(run_id=run.pk, final_attempt=False) == "retry"
     run.refresh_from_db()
     assert run.status == "queued" and run.error.startswith("attempt 1 failed: could not reach 127.0.0.1:9")
-    assert evidence.sync_run_execute(run_id=run.pk, final_attempt=True) == "failed"
+    assert sync_run_execute(run_id=run.pk, final_attempt=True) == "failed"
     run.refresh_from_db()
     assert run.status == "failed" and run.attempts == 2 and "could not reach" in run.error
 

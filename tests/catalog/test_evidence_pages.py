@@ -10,8 +10,15 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from catalog import evidence, services
 from catalog.models import CostRecord, EvidenceSource, SyncRun
+from catalog.services.evidence import (
+    budget_set,
+    eval_result_record,
+    metric_requirement_set,
+    source_create,
+    sync_request,
+    sync_run_execute,
+)
 from tests.catalog.evidence_helpers import copy_sample, make_system
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +55,7 @@ def test_owner_adds_a_source_and_the_credential_is_never_shown_back(client, pers
     client.post(reverse("evidence-source-edit", args=[source.pk]), form_data(secret="", interval_minutes="30"))
     source.refresh_from_db()
     assert source.secret_encrypted and source.interval_minutes == 30
-    from catalog.evidence import source_config
+    from catalog.services.evidence import source_config
     assert source_config(source).secret == "s3cr3t-token-value"
     client.post(reverse("evidence-source-edit", args=[source.pk]), form_data(secret="", clear_secret="on"))
     source.refresh_from_db()
@@ -73,7 +80,7 @@ def test_bad_locations_are_refused_with_the_field_named(client, personas, allowe
 
 def test_sync_now_redirects_to_a_run_page_that_polls_its_row(client, personas, allowed):
     system = make_system(personas)
-    source = evidence.source_create(actor=personas["owner"], system=system, kind="lm_eval", name="arc",
+    source = source_create(actor=personas["owner"], system=system, kind="lm_eval", name="arc",
                                     location=str(copy_sample("lm_eval/legacy_arc_challenge-v2.0-res.json", allowed)))
     client.force_login(personas["owner"])
     response = client.post(reverse("evidence-source-sync", args=[source.pk]))
@@ -84,7 +91,7 @@ def test_sync_now_redirects_to_a_run_page_that_polls_its_row(client, personas, a
     # A second click while it is queued joins the same run.
     client.post(reverse("evidence-source-sync", args=[source.pk]))
     assert SyncRun.objects.filter(source=source).count() == 1
-    evidence.sync_run_execute(run_id=run.pk)  # what the worker does
+    sync_run_execute(run_id=run.pk)  # what the worker does
     fragment = client.get(reverse("sync-run-progress", args=[run.pk]), HTTP_HX_REQUEST="true")
     body = fragment.content.decode()
     assert "Succeeded" in body and "hx-get" not in body, "a finished run stops the polling"
@@ -96,9 +103,9 @@ def test_failed_run_shows_reason_and_rejected_rows(client, personas, allowed):
     system = make_system(personas)
     path = allowed / "bad.csv"
     path.write_text("BilledCost,EffectiveCost,BillingCurrency,ChargePeriodStart,ChargePeriodEnd\n1,1,USD,x,y\n")
-    source = evidence.source_create(actor=personas["owner"], system=system, kind="focus", name="bill", location=str(path))
-    run, _ = evidence.sync_request(actor=None, source=source)
-    evidence.sync_run_execute(run_id=run.pk)
+    source = source_create(actor=personas["owner"], system=system, kind="focus", name="bill", location=str(path))
+    run, _ = sync_request(actor=None, source=source)
+    sync_run_execute(run_id=run.pk)
     client.force_login(personas["auditor"])
     body = client.get(run.get_absolute_url()).content.decode()
     assert "every row was rejected" in body and "row 2" in body and "cannot parse the date" in body
@@ -121,7 +128,7 @@ def test_requirements_budget_and_charts(client, personas):
     assert client.post(url, {"step": "budget", "b-monthly_amount": "100", "b-currency": "usd"}).status_code == 302
     now = timezone.now()
     for days, value in ((20, 0.55), (10, 0.66), (1, 0.71)):
-        services.eval_result_record(system=system, metric="acc", value=value, dataset="arc", source="t",
+        eval_result_record(system=system, metric="acc", value=value, dataset="arc", source="t",
                                     source_run_id=f"r{days}", observed_at=now - timedelta(days=days))
     month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     CostRecord.objects.create(system=system, period_start=month, period_end=month + timedelta(hours=1),
@@ -139,14 +146,14 @@ def test_portfolio_matrix_uses_the_gate_check_and_a_bounded_number_of_queries(cl
     now = timezone.now()
     for i in range(6):
         system = make_system(personas, slug=f"system-{i}")
-        evidence.metric_requirement_set(actor=personas["owner"], system=system, metric="acc", threshold=0.5)
-        evidence.metric_requirement_set(actor=personas["owner"], system=system, metric="f1", threshold=0.5,
+        metric_requirement_set(actor=personas["owner"], system=system, metric="acc", threshold=0.5)
+        metric_requirement_set(actor=personas["owner"], system=system, metric="f1", threshold=0.5,
                                         max_age_days=7)
-        services.eval_result_record(system=system, metric="acc", value=0.4 + i * 0.05, source="t",
+        eval_result_record(system=system, metric="acc", value=0.4 + i * 0.05, source="t",
                                     source_run_id="r", observed_at=now - timedelta(days=1))
-        services.eval_result_record(system=system, metric="f1", value=0.9, source="t", source_run_id="r",
+        eval_result_record(system=system, metric="f1", value=0.9, source="t", source_run_id="r",
                                     observed_at=now - timedelta(days=3 + i * 2))
-        evidence.budget_set(actor=personas["owner"], system=system, monthly_amount="10")
+        budget_set(actor=personas["owner"], system=system, monthly_amount="10")
     client.force_login(personas["auditor"])
     with django_assert_max_num_queries(14):
         response = client.get(reverse("evidence-portfolio"))

@@ -10,12 +10,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from catalog import evidence, services
 from catalog.models import EvalResult
+from catalog.services.evidence import (
+    budget_set,
+    metric_requirement_set,
+    source_create,
+    sync_request,
+    sync_run_execute,
+)
+from catalog.services.systems import system_set_evaluation_target, system_update
 from governance.choices import RequirementStatus
 from governance.policy.checks import eval_threshold
 from governance.policy.facts import EvalFact, EvalTarget, SystemFacts
-from governance.selectors import collect_facts
+from governance.selectors.facts import collect_facts
 from tests.catalog.evidence_helpers import copy_sample, make_system
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
@@ -70,16 +77,16 @@ def allowed(tmp_path, settings):
 @pytest.mark.django_db
 def test_requirements_select_dataset_and_model_version(allowed, personas):
     system = make_system(personas, model_version="rev-a")
-    evidence.metric_requirement_set(actor=personas["owner"], system=system, metric="acc", dataset="arc_challenge",
+    metric_requirement_set(actor=personas["owner"], system=system, metric="acc", dataset="arc_challenge",
                                     threshold=0.2)
-    src = evidence.source_create(actor=personas["owner"], system=system, kind="lm_eval", name="arc",
+    src = source_create(actor=personas["owner"], system=system, kind="lm_eval", name="arc",
                                  location=str(copy_sample("lm_eval/legacy_arc_challenge-v2.0-res.json", allowed)),
                                  default_model_version="rev-b")
-    run, _ = evidence.sync_request(actor=None, source=src)
-    evidence.sync_run_execute(run_id=run.pk)
+    run, _ = sync_request(actor=None, source=src)
+    sync_run_execute(run_id=run.pk)
     f = collect_facts(system)
     assert f.eval_targets[0].dataset == "arc_challenge" and f.eval_latest == (None,), "rev-b results do not count for rev-a"
-    services.system_update(actor=personas["owner"], system=system, model_version="rev-b")
+    system_update(actor=personas["owner"], system=system, model_version="rev-b")
     system.refresh_from_db()
     f = collect_facts(system)
     assert f.eval_latest[0] is not None and f.eval_latest[0].value == pytest.approx(0.26621160409556316)
@@ -90,12 +97,12 @@ def test_requirements_select_dataset_and_model_version(allowed, personas):
 @pytest.mark.django_db
 def test_primary_metric_and_its_requirement_share_one_threshold(personas):
     system = make_system(personas)
-    services.system_set_evaluation_target(actor=personas["owner"], system=system, metric="acc", threshold=0.5)
-    evidence.metric_requirement_set(actor=personas["owner"], system=system, metric="acc", threshold=0.6,
+    system_set_evaluation_target(actor=personas["owner"], system=system, metric="acc", threshold=0.5)
+    metric_requirement_set(actor=personas["owner"], system=system, metric="acc", threshold=0.6,
                                     max_age_days=7)
     system.refresh_from_db()
     assert system.metric_threshold == 0.6
-    services.system_set_evaluation_target(actor=personas["owner"], system=system, metric="acc", threshold=0.7)
+    system_set_evaluation_target(actor=personas["owner"], system=system, metric="acc", threshold=0.7)
     assert system.metric_requirements.get().threshold == 0.7
     f = collect_facts(system)
     assert len(f.eval_targets) == 1 and f.eval_targets[0].max_age_days == 7
@@ -116,7 +123,7 @@ def test_synced_evidence_passes_the_gate_and_stale_evidence_blocks_it(allowed, r
 
     system = request_in_review.system
     make_ready(system, personas)
-    services.system_set_evaluation_target(actor=personas["owner"], system=system, metric="acc", threshold=0.2)
+    system_set_evaluation_target(actor=personas["owner"], system=system, metric="acc", threshold=0.2)
     token = api_token_create(user=personas["owner"], name="ci", scopes=["gate:check"]).plaintext
 
     def gate() -> dict:
@@ -129,9 +136,9 @@ def test_synced_evidence_passes_the_gate_and_stale_evidence_blocks_it(allowed, r
     path = allowed / "results.json"
     old = timezone.now() - timedelta(days=45)
     write_results(path, 0.6, old)
-    src = evidence.source_create(actor=personas["owner"], system=system, kind="lm_eval", name="arc", location=str(path))
-    run, _ = evidence.sync_request(actor=None, source=src)
-    assert evidence.sync_run_execute(run_id=run.pk) == "succeeded"
+    src = source_create(actor=personas["owner"], system=system, kind="lm_eval", name="arc", location=str(path))
+    run, _ = sync_request(actor=None, source=src)
+    assert sync_run_execute(run_id=run.pk) == "succeeded"
     answer = gate()
     assert answer["verdict"] == "block" and answer["evaluation-threshold"]["status"] == "stale"
     assert answer["evaluation-threshold"]["message"].startswith(
@@ -139,15 +146,15 @@ def test_synced_evidence_passes_the_gate_and_stale_evidence_blocks_it(allowed, r
 
     fresh = timezone.now() - timedelta(days=1)
     write_results(path, 0.6, fresh)
-    run, _ = evidence.sync_request(actor=None, source=src)
-    assert evidence.sync_run_execute(run_id=run.pk) == "succeeded"
+    run, _ = sync_request(actor=None, source=src)
+    assert sync_run_execute(run_id=run.pk) == "succeeded"
     answer = gate()
     assert answer["verdict"] == "pass", answer
 
     # The source goes away: the run fails readably, the evidence it brought stays...
     path.unlink()
-    run, _ = evidence.sync_request(actor=None, source=src)
-    evidence.sync_run_execute(run_id=run.pk)
+    run, _ = sync_request(actor=None, source=src)
+    sync_run_execute(run_id=run.pk)
     run.refresh_from_db()
     assert run.status == "failed" and "does not exist" in run.error
     assert EvalResult.objects.filter(system=system, metric="acc").count() == 2
@@ -189,7 +196,7 @@ def test_cost_fact_counts_this_month_in_the_budget_currency(allowed, personas):
 
     system = make_system(personas)
     assert collect_facts(system).cost is None
-    evidence.budget_set(actor=personas["owner"], system=system, monthly_amount="100", currency="USD")
+    budget_set(actor=personas["owner"], system=system, monthly_amount="100", currency="USD")
     now = timezone.now()
     month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     for i, (start, cost, currency) in enumerate([(month, "70", "USD"), (month + timedelta(hours=1), "40", "USD"),

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from catalog import evidence
 from catalog.models import CostRecord, EvidenceSource, StagedCost, SyncRun
+from catalog.services.evidence import source_create, sync_request, sync_sweep
 from clearance.celery import app as celery_app
 from tests.catalog.evidence_helpers import make_system
 from tests.test_celery_worker import BASE_DIR, database_url, wait_for
@@ -89,10 +89,10 @@ def test_worker_killed_mid_sync_leaves_nothing_then_a_rerun_lands_everything_onc
     path = tmp_path / "focus.csv"
     write_focus(path, ROWS)
     system = make_system(personas)
-    source = evidence.source_create(actor=personas["owner"], system=system, kind="focus", name="cloud bill",
+    source = source_create(actor=personas["owner"], system=system, kind="focus", name="cloud bill",
                                     location=str(path))
     worker = worker_factory()
-    run, _ = evidence.sync_request(actor=personas["owner"], source=source)  # committed: the outbox relays it
+    run, _ = sync_request(actor=personas["owner"], source=source)  # committed: the outbox relays it
 
     def staging_under_way() -> bool:
         r = SyncRun.objects.get(pk=run.pk)
@@ -106,13 +106,13 @@ def test_worker_killed_mid_sync_leaves_nothing_then_a_rerun_lands_everything_onc
     assert CostRecord.objects.count() == 0, "a killed run leaves none of its rows"
     assert StagedCost.objects.filter(run=run).exists()
 
-    assert evidence.sync_sweep(now=run.lease_until + timedelta(seconds=1))["reaped"] == 1
+    assert sync_sweep(now=run.lease_until + timedelta(seconds=1))["reaped"] == 1
     run.refresh_from_db()
     assert run.status == "failed" and "interrupted" in run.error
     assert not StagedCost.objects.exists()
 
     worker = worker_factory()
-    rerun, created = evidence.sync_request(actor=personas["owner"], source=EvidenceSource.objects.get(pk=source.pk))
+    rerun, created = sync_request(actor=personas["owner"], source=EvidenceSource.objects.get(pk=source.pk))
     assert created
     wait_for(lambda: SyncRun.objects.get(pk=rerun.pk).finished, 180,
              "the re-run to finish\n" + "".join(worker.lines[-20:]))

@@ -5,9 +5,15 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from catalog import services as catalog
-from catalog.card_templates import TEMPLATES
+from catalog.lib.card_templates import TEMPLATES
 from catalog.models import ModelCard
+from catalog.services.cards import (
+    MODEL_CARD_SECTIONS,
+    model_card_draft,
+    model_card_publish,
+    model_card_update,
+    parse_metric_targets,
+)
 from clearance.errors import DomainError, InvalidTransition
 from clearance.models import AuditEvent
 
@@ -22,12 +28,12 @@ def system(request_in_review):
 
 
 def published(system, owner, **sections):
-    card = catalog.model_card_draft(actor=owner, system=system, **{**SECTIONS, **sections})
-    return catalog.model_card_publish(actor=owner, card=card)
+    card = model_card_draft(actor=owner, system=system, **{**SECTIONS, **sections})
+    return model_card_publish(actor=owner, card=card)
 
 
 def test_first_card_starts_from_the_template_of_its_system_type(system, personas):
-    card = catalog.model_card_draft(actor=personas["owner"], system=system, template="agent")
+    card = model_card_draft(actor=personas["owner"], system=system, template="agent")
     assert card.template == "agent"
     assert card.model_details == TEMPLATES["agent"]["model_details"]
     assert {t["metric"] for t in card.metric_targets} == {"task_success_rate", "unsafe_action_rate"}
@@ -35,14 +41,14 @@ def test_first_card_starts_from_the_template_of_its_system_type(system, personas
 
 def test_unknown_template_is_refused_by_name(system, personas):
     with pytest.raises(DomainError) as err:
-        catalog.model_card_draft(actor=personas["owner"], system=system, template="oracle")
+        model_card_draft(actor=personas["owner"], system=system, template="oracle")
     assert err.value.field == "template" and not ModelCard.objects.exists()
 
 
 def test_new_version_starts_from_the_last_and_published_stays_unchanged(system, personas):
     owner = personas["owner"]
     v1 = published(system, owner, metric_targets=[{"metric": "f1", "op": ">=", "threshold": 0.8}])
-    v2 = catalog.model_card_draft(actor=owner, system=system, limitations="Omits attachments")
+    v2 = model_card_draft(actor=owner, system=system, limitations="Omits attachments")
     assert (v2.version, v2.status) == (2, "draft")
     assert v2.intended_use == "Summaries for agents" and v2.metric_targets == v1.metric_targets
     v1.refresh_from_db()
@@ -52,7 +58,7 @@ def test_new_version_starts_from_the_last_and_published_stays_unchanged(system, 
 def test_service_refuses_to_edit_a_published_card(system, personas):
     v1 = published(system, personas["owner"])
     with pytest.raises(InvalidTransition, match="published and cannot change"):
-        catalog.model_card_update(actor=personas["owner"], card=v1, limitations="rewritten")
+        model_card_update(actor=personas["owner"], card=v1, limitations="rewritten")
     v1.refresh_from_db()
     assert v1.limitations == "May omit"
 
@@ -70,7 +76,7 @@ def test_database_refuses_update_and_delete_of_a_published_card(system, personas
 
 
 def test_database_lets_drafts_change(system, personas):
-    draft = catalog.model_card_draft(actor=personas["owner"], system=system, **SECTIONS)
+    draft = model_card_draft(actor=personas["owner"], system=system, **SECTIONS)
     assert ModelCard.objects.filter(pk=draft.pk).update(caveats="fine") == 1
 
 
@@ -80,10 +86,10 @@ def test_publish_is_audited(system, personas):
 
 
 def test_metric_targets_name_the_bad_line():
-    assert catalog.parse_metric_targets("f1 >= 0.8\n\nlatency_p95 <= 1200") == [
+    assert parse_metric_targets("f1 >= 0.8\n\nlatency_p95 <= 1200") == [
         {"metric": "f1", "op": ">=", "threshold": 0.8}, {"metric": "latency_p95", "op": "<=", "threshold": 1200.0}]
     with pytest.raises(DomainError, match="line 2"):
-        catalog.parse_metric_targets("f1 >= 0.8\nf1 about 0.9")
+        parse_metric_targets("f1 >= 0.8\nf1 about 0.9")
 
 
 HOSTILE = ('<script>alert("x")</script><img src=x onerror="alert(1)"> <a href="javascript:alert(1)">x</a> '
@@ -91,11 +97,11 @@ HOSTILE = ('<script>alert("x")</script><img src=x onerror="alert(1)"> <a href="j
 
 
 def test_html_in_every_section_renders_inert(client, system, personas):
-    card = catalog.model_card_draft(actor=personas["owner"], system=system,
-                                    **{name: HOSTILE for name in catalog.MODEL_CARD_SECTIONS})
+    card = model_card_draft(actor=personas["owner"], system=system,
+                                    **{name: HOSTILE for name in MODEL_CARD_SECTIONS})
     client.force_login(personas["auditor"])
     page = client.get(card.get_absolute_url()).content.decode()
-    assert page.count("<strong>kept</strong>") == len(catalog.MODEL_CARD_SECTIONS)
+    assert page.count("<strong>kept</strong>") == len(MODEL_CARD_SECTIONS)
     for bad in ("<script>alert", "onerror", "javascript:", "<iframe", "<img"):
         assert bad not in page
 
@@ -112,7 +118,7 @@ def test_edit_form_with_template_then_publish(client, system, personas):
     client.force_login(personas["owner"])
     form = client.get(f"/systems/{system.slug}/model-card/?template=classifier").content.decode()
     assert "Held-out set" in form
-    data = {name: TEMPLATES["classifier"].get(name, "") for name in catalog.MODEL_CARD_SECTIONS}
+    data = {name: TEMPLATES["classifier"].get(name, "") for name in MODEL_CARD_SECTIONS}
     data.update(template="classifier", metric_targets="f1 >= 0.8", publish="1")
     response = client.post(f"/systems/{system.slug}/model-card/", data)
     card = ModelCard.objects.get(system=system)
@@ -122,7 +128,7 @@ def test_edit_form_with_template_then_publish(client, system, personas):
 def test_compare_shows_two_versions_side_by_side(client, system, personas):
     owner = personas["owner"]
     published(system, owner)
-    catalog.model_card_draft(actor=owner, system=system, limitations="May omit\nMisreads tables")
+    model_card_draft(actor=owner, system=system, limitations="May omit\nMisreads tables")
     client.force_login(personas["auditor"])
     page = client.get(f"/systems/{system.slug}/model-card/compare/?a=1&b=2").content.decode()
     assert "v1 (Published)" in page and "v2 (Draft)" in page

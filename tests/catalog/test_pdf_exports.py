@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from catalog import services as catalog
+from catalog.services.cards import model_card_draft, model_card_publish
 from clearance.models import AuditEvent
-from governance import exports
-from governance.export_models import DocumentExport
-from governance.services import decision_record_decide, decision_record_propose
+from governance.models import DocumentExport
+from governance.services import exports
+from governance.services.decisions import decision_record_decide, decision_record_propose
 
 pytestmark = [
     pytest.mark.django_db,
@@ -41,10 +41,10 @@ def pdf_to_png(path: Path, out: Path) -> list[Path]:
 
 
 def card(system, personas, **extra):
-    draft = catalog.model_card_draft(actor=personas["owner"], system=system, template="llm_rag",
+    draft = model_card_draft(actor=personas["owner"], system=system, template="llm_rag",
                                      model_details="gpt-4o on Azure, EU data zone", intended_use="Ticket summaries",
                                      limitations="Misses attachments", **extra)
-    return catalog.model_card_publish(actor=personas["owner"], card=draft)
+    return model_card_publish(actor=personas["owner"], card=draft)
 
 
 def test_model_card_pdf_renders_to_png_with_its_text(system, personas, tmp_path):
@@ -118,7 +118,7 @@ def test_dossier_has_every_part_an_auditor_needs(system, personas):
     record = decision_record_propose(actor=personas["owner"], system=system, title="Deploy to production",
                                      context="Pilot went well", decision="Go live")
     decision_record_decide(actor=personas["lead"], record=record, to="accepted")
-    from governance.services import readiness_recompute
+    from governance.services.readiness import readiness_recompute
 
     readiness_recompute(system_id=system.pk)
     job = exports.export_run(export_id=exports.export_request(

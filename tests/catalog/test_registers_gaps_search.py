@@ -9,14 +9,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from catalog import services as catalog
-from catalog.gaps import ownership_gaps
-from catalog.register_models import Dataset, Vendor
-from catalog.register_services import dataset_save, vendor_save
+from catalog.models import Dataset, Vendor
+from catalog.selectors.gaps import ownership_gaps
+from catalog.services.cards import model_card_draft, model_card_publish
+from catalog.services.registers import dataset_save, vendor_save
 from clearance.errors import DomainError, NotAllowed
 from clearance.models import AuditEvent
-from governance import search
-from governance.services import decision_record_propose
+from governance.selectors import search
+from governance.services.decisions import decision_record_propose
 
 pytestmark = pytest.mark.django_db
 
@@ -80,13 +80,13 @@ def test_dataset_list_filters_paginates_and_hides_what_you_cannot_see(client, sy
 
 
 def test_ownership_gaps_report(client, system, personas):
-    from catalog.services import system_create
+    from catalog.services.systems import system_create
 
     orphan = system_create(actor=personas["lead"], name="Orphan bot", purpose="p", risk_tier="limited",
                            business_owner=personas["owner"])
-    card = catalog.model_card_draft(actor=personas["owner"], system=system, model_details="m", intended_use="u",
+    card = model_card_draft(actor=personas["owner"], system=system, model_details="m", intended_use="u",
                                     limitations="l", review_due=timezone.localdate() - timedelta(days=10))
-    catalog.model_card_publish(actor=personas["owner"], card=card)
+    model_card_publish(actor=personas["owner"], card=card)
     left = personas["legal"]
     dataset(personas["lead"], system, owner=left, review_due=timezone.localdate() - timedelta(days=3))
     left.is_active = False
@@ -105,7 +105,7 @@ def test_ownership_gaps_report(client, system, personas):
 
 
 def test_search_finds_each_kind_and_respects_visibility(client, system, personas, request_in_review):
-    catalog.model_card_draft(actor=personas["owner"], system=system, model_details="Retrieval over the knowledge base",
+    model_card_draft(actor=personas["owner"], system=system, model_details="Retrieval over the knowledge base",
                              intended_use="Summarising escalations", limitations="Hallucinates refunds")
     decision_record_propose(actor=personas["owner"], system=system, title="Choose the embedding model",
                             context="Refunds policy questions fail", decision="Use multilingual embeddings")

@@ -9,10 +9,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from catalog import services as catalog
 from catalog.models import EvalResult
-from catalog.register_services import dataset_save, vendor_save
-from governance.services import decision_record_decide, decision_record_propose
+from catalog.services.cards import model_card_draft, model_card_publish
+from catalog.services.registers import dataset_save, vendor_save
+from governance.services.decisions import decision_record_decide, decision_record_propose
 
 pytestmark = pytest.mark.django_db
 
@@ -20,9 +20,9 @@ pytestmark = pytest.mark.django_db
 def grow(system, personas, *, versions: int, decisions: int, evidence: int, offset: int = 0) -> None:
     owner, lead = personas["owner"], personas["lead"]
     for _ in range(versions):
-        card = catalog.model_card_draft(actor=owner, system=system, model_details="m", intended_use="u",
+        card = model_card_draft(actor=owner, system=system, model_details="m", intended_use="u",
                                         limitations=f"l{_}")
-        catalog.model_card_publish(actor=owner, card=card)
+        model_card_publish(actor=owner, card=card)
     for number in range(decisions):
         record = decision_record_propose(actor=owner, system=system, title=f"D{offset + number}", context="c",
                                          decision="d")

@@ -7,10 +7,12 @@ import threading
 import pytest
 from django.db import connection
 
+from catalog.services.systems import system_update
 from clearance.errors import InvalidTransition
 from clearance.models import AuditEvent
 from governance.models import Review
-from governance.services import approvals_recheck, review_claim, review_decide
+from governance.services.approvals import approvals_recheck
+from governance.services.reviews import review_claim, review_decide
 
 
 @pytest.mark.django_db(transaction=True)
@@ -91,16 +93,15 @@ def test_a_decision_racing_a_lapse_ends_in_one_consistent_state(request_in_revie
     one audit event, and the review is open with its diff."""
     if connection.vendor != "postgresql":
         pytest.skip("SQLite has no row locks; this race is exercised against PostgreSQL in CI")
-    from catalog import services as catalog
 
     for kind in ("security", "legal", "privacy"):
         review_decide(actor=personas[kind], review=Review.objects.get(request=request_in_review, kind=kind),
                       decision="approved", rationale="ok")
     system = request_in_review.system
     # Naming the model where none was known extends the pin; changing it later is material.
-    catalog.system_update(actor=personas["owner"], system=system, model_name="gpt-4o", model_version="2024-08-06")
+    system_update(actor=personas["owner"], system=system, model_name="gpt-4o", model_version="2024-08-06")
     assert approvals_recheck(system_id=system.pk) == []
-    catalog.system_update(actor=personas["owner"], system=system, model_version="2024-11-20")
+    system_update(actor=personas["owner"], system=system, model_version="2024-11-20")
     barrier = threading.Barrier(3)
     results: list[object] = []
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from clearance.demo_data import seed_demo
 from clearance.models import Notification
 from governance.models import Review
-from governance.services import approvals_recheck
+from governance.services.approvals import approvals_recheck
 from intake.models import Attachment, TimelineEntry, UseCaseRequest
 
 pytestmark = pytest.mark.django_db

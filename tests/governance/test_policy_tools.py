@@ -260,7 +260,8 @@ def test_facts_that_cannot_be_read_block(client, request_in_review, personas, mo
     def unreadable(system):
         raise OSError("disk gone")
 
-    monkeypatch.setattr("governance.services.collect_facts", unreadable)
+    monkeypatch.setattr("governance.services.gate.collect_facts", unreadable)
+    monkeypatch.setattr("governance.services.readiness.collect_facts", unreadable)
     status, answer = post_gate(client, token, {"system": "support-copilot", "environment": "production"})
     assert status == 200 and answer["verdict"] == "block"
     assert answer["requirements"] == [{**answer["requirements"][0], "id": "facts-readable", "status": "failed"}]
@@ -275,7 +276,8 @@ def test_an_evaluation_that_raises_blocks(client, request_in_review, personas, m
     def broken(*args, **kwargs):
         raise ZeroDivisionError("bug in the engine")
 
-    monkeypatch.setattr("governance.services.evaluate", broken)
+    monkeypatch.setattr("governance.services.gate.evaluate", broken)
+    monkeypatch.setattr("governance.services.readiness.evaluate", broken)
     status, answer = post_gate(client, token, {"system": "support-copilot", "environment": "production"})
     assert status == 200 and answer["verdict"] == "block"
     assert answer["requirements"][0]["id"] == "evaluation-complete"

@@ -9,13 +9,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from catalog import services as catalog
+from catalog.services.systems import system_set_evaluation_target
 from clearance.errors import DomainError, InvalidTransition, NotAllowed
 from clearance.models import AuditEvent, OutboxMessage
 from clearance.tokens import api_token_create
 from governance.models import ReadinessVerdict, Waiver
-from governance.services import readiness_recompute
-from governance.waivers import waiver_decide, waiver_request, waiver_revoke, waivers_expire
+from governance.services.readiness import readiness_recompute
+from governance.services.waivers import waiver_decide, waiver_request, waiver_revoke, waivers_expire
 from tests.conftest import make_ready
 
 BODY = {"system": "support-copilot", "environment": "production", "version": "1.4.2", "commit": "abc123"}
@@ -35,7 +35,7 @@ def unready(request_in_review, personas):
     """Ready for production except the evaluation: its result is under a raised threshold."""
     system = request_in_review.system
     make_ready(system, personas)
-    catalog.system_set_evaluation_target(actor=personas["owner"], system=system, metric="rouge_l", threshold=0.9)
+    system_set_evaluation_target(actor=personas["owner"], system=system, metric="rouge_l", threshold=0.9)
     system.refresh_from_db()
     return system
 

@@ -10,9 +10,9 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from clearance.errors import DomainError, NotAllowed
-from governance import services
 from governance.models import Review
-from governance.review_policy import load_review_policy
+from governance.policy.reviews import load_review_policy
+from governance.services.reviews import review_decide, review_reassign, reviews_open
 from intake import services as intake
 from tests.conftest import answers
 
@@ -29,7 +29,7 @@ def in_review(personas, *, title, tier=None, department="Support", kinds=("secur
     chosen = tier or req.suggested_tier
     intake.request_set_tier(actor=lead, request=req, tier=chosen,
                             justification="" if chosen == req.suggested_tier else "test")
-    services.reviews_open(actor=lead, request=req, kinds=list(kinds))
+    reviews_open(actor=lead, request=req, kinds=list(kinds))
     return req
 
 
@@ -53,11 +53,11 @@ def test_review_kinds_come_from_the_policy_file(personas, settings, tmp_path):
     review = Review.objects.get(request=req)
     assert review.get_kind_display() == "AI ethics board" and (review.due_at - review.opened_at).days == 7
     assert load_review_policy().kinds["ethics"].sla("high").days == 21
-    services.review_decide(actor=personas["legal"], review=review, decision="approved", rationale="ok")
+    review_decide(actor=personas["legal"], review=review, decision="approved", rationale="ok")
     req.refresh_from_db()
     assert req.status == "approved"
     with pytest.raises(DomainError):
-        services.reviews_open(actor=personas["lead"], request=req, kinds=["privacy"])
+        reviews_open(actor=personas["lead"], request=req, kinds=["privacy"])
 
 
 def test_queue_views_filters_and_counts(client, personas):
@@ -106,7 +106,7 @@ def test_queue_page_query_count_does_not_grow_with_rows(client, personas, django
         intake.request_start_triage(actor=lead, request=req)
         req.refresh_from_db()
         intake.request_set_tier(actor=lead, request=req, tier=req.suggested_tier)
-        services.reviews_open(actor=lead, request=req, kinds=["security"])
+        reviews_open(actor=lead, request=req, kinds=["security"])
     client.force_login(lead)
     for url in ("/reviews/queue/security/", "/reviews/queue/security/?view=all&sort=tier",
                 "/reviews/queue/security/?department=D1&due=week"):
@@ -126,8 +126,8 @@ def test_lead_reassigns_one_or_many_reviews_with_checks(client, personas):
     assert set(Review.objects.filter(pk__in=ids).values_list("assignee__username", flat=True)) == {"security2"}
     # A legal reviewer cannot take a security review; nothing changes.
     with pytest.raises(DomainError) as info:
-        services.review_reassign(actor=personas["lead"], review=Review.objects.get(pk=ids[0]), assignee=personas["legal"])
+        review_reassign(actor=personas["lead"], review=Review.objects.get(pk=ids[0]), assignee=personas["legal"])
     assert info.value.field == "assignee"
     with pytest.raises(NotAllowed):
-        services.review_reassign(actor=personas["security"], review=Review.objects.get(pk=ids[0]), assignee=second)
+        review_reassign(actor=personas["security"], review=Review.objects.get(pk=ids[0]), assignee=second)
     assert Review.objects.get(pk=ids[0]).assignee == second

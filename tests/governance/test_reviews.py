@@ -6,8 +6,13 @@ import pytest
 from django.utils import timezone
 
 from clearance.errors import DomainError, InvalidTransition, NotAllowed
-from governance import services
 from governance.models import Review
+from governance.services.reviews import (
+    review_claim,
+    review_decide,
+    reviews_open,
+    reviews_reopen_after_resubmission,
+)
 from intake import services as intake
 from tests.conftest import answers
 
@@ -28,11 +33,11 @@ def test_reviews_run_in_parallel_each_with_its_sla(request_in_review):
 
 def test_request_is_approved_only_when_every_review_approves(request_in_review, personas):
     for kind in ("security", "legal"):
-        services.review_decide(actor=personas[kind], review=review(request_in_review, kind),
+        review_decide(actor=personas[kind], review=review(request_in_review, kind),
                                decision="approved", rationale="ok")
         request_in_review.refresh_from_db()
         assert request_in_review.status == "in_review"
-    decided = services.review_decide(actor=personas["privacy"], review=review(request_in_review, "privacy"),
+    decided = review_decide(actor=personas["privacy"], review=review(request_in_review, "privacy"),
                                      decision="approved", rationale="DPIA done", conditions="Retain 30 days")
     assert decided.expires_at > timezone.now() + timedelta(days=300)
     request_in_review.refresh_from_db()
@@ -40,13 +45,13 @@ def test_request_is_approved_only_when_every_review_approves(request_in_review, 
 
 
 def test_changes_requested_then_resubmission_reopens_that_review(request_in_review, personas):
-    services.review_decide(actor=personas["security"], review=review(request_in_review, "security"),
+    review_decide(actor=personas["security"], review=review(request_in_review, "security"),
                            decision="approved", rationale="ok")
-    services.review_decide(actor=personas["legal"], review=review(request_in_review, "legal"),
+    review_decide(actor=personas["legal"], review=review(request_in_review, "legal"),
                            decision="changes_requested", rationale="Name the vendor's DPA.")
     request_in_review.refresh_from_db()
     assert request_in_review.status == "in_review", "privacy is still open"
-    services.review_decide(actor=personas["privacy"], review=review(request_in_review, "privacy"),
+    review_decide(actor=personas["privacy"], review=review(request_in_review, "privacy"),
                            decision="approved", rationale="ok")
     request_in_review.refresh_from_db()
     assert request_in_review.status == "changes_requested"
@@ -54,8 +59,8 @@ def test_changes_requested_then_resubmission_reopens_that_review(request_in_revi
     intake.request_update_answers(actor=personas["requester"], request=request_in_review,
                                   title="Support ticket summaries (DPA signed 2026-10)")
     intake.request_submit(actor=personas["requester"], request=request_in_review)
-    assert services.reviews_reopen_after_resubmission(request_id=request_in_review.pk) == 1
-    assert services.reviews_reopen_after_resubmission(request_id=request_in_review.pk) == 0, "idempotent"
+    assert reviews_reopen_after_resubmission(request_id=request_in_review.pk) == 1
+    assert reviews_reopen_after_resubmission(request_id=request_in_review.pk) == 0, "idempotent"
     request_in_review.refresh_from_db()
     assert request_in_review.status == "in_review"
     assert review(request_in_review, "legal").status == "open"
@@ -72,23 +77,23 @@ def test_nobody_reviews_their_own_request(personas):
     intake.request_start_triage(actor=personas["lead"], request=req)
     req.refresh_from_db()
     intake.request_set_tier(actor=personas["lead"], request=req, tier=req.suggested_tier)
-    services.reviews_open(actor=personas["lead"], request=req, kinds=["security"])
+    reviews_open(actor=personas["lead"], request=req, kinds=["security"])
     requester = type(personas["requester"]).objects.get(pk=personas["requester"].pk)
     with pytest.raises(NotAllowed, match="your own request"):
-        services.review_decide(actor=requester, review=review(req, "security"), decision="approved", rationale="mine")
+        review_decide(actor=requester, review=review(req, "security"), decision="approved", rationale="mine")
     with pytest.raises(NotAllowed):
-        services.review_claim(actor=requester, review=review(req, "security"))
+        review_claim(actor=requester, review=review(req, "security"))
 
 
 def test_wrong_role_and_bad_input_are_refused_and_change_nothing(request_in_review, personas):
     sec = review(request_in_review, "security")
     with pytest.raises(NotAllowed):
-        services.review_decide(actor=personas["legal"], review=sec, decision="approved", rationale="x")
+        review_decide(actor=personas["legal"], review=sec, decision="approved", rationale="x")
     with pytest.raises(DomainError) as info:
-        services.review_decide(actor=personas["security"], review=sec, decision="approved", rationale="  ")
+        review_decide(actor=personas["security"], review=sec, decision="approved", rationale="  ")
     assert info.value.field == "rationale"
     with pytest.raises(DomainError) as info:
-        services.review_decide(actor=personas["security"], review=sec, decision="approved", rationale="ok",
+        review_decide(actor=personas["security"], review=sec, decision="approved", rationale="ok",
                                expires_at=timezone.now() - timedelta(days=1))
     assert info.value.field == "expires_at"
     sec.refresh_from_db()
@@ -97,15 +102,15 @@ def test_wrong_role_and_bad_input_are_refused_and_change_nothing(request_in_revi
 
 def test_a_decided_review_cannot_be_decided_again(request_in_review, personas):
     sec = review(request_in_review, "security")
-    services.review_decide(actor=personas["security"], review=sec, decision="rejected", rationale="No SSO.")
+    review_decide(actor=personas["security"], review=sec, decision="rejected", rationale="No SSO.")
     with pytest.raises(InvalidTransition, match="already decided by security"):
-        services.review_decide(actor=personas["security"], review=sec, decision="approved", rationale="changed my mind")
+        review_decide(actor=personas["security"], review=sec, decision="approved", rationale="changed my mind")
     request_in_review.refresh_from_db()
     assert request_in_review.status == "rejected"
 
 
 def test_claim(request_in_review, personas):
     sec = review(request_in_review, "security")
-    services.review_claim(actor=personas["security"], review=sec)
+    review_claim(actor=personas["security"], review=sec)
     sec.refresh_from_db()
     assert sec.assignee == personas["security"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from catalog import services as catalog
+from catalog.services.systems import system_create
 from governance.models import Review
 from intake import services as intake
 from intake.similarity import similarity
@@ -29,7 +29,7 @@ def test_similarity_catches_rewordings_and_ignores_unrelated_requests():
 
 
 def test_duplicates_of_requests_and_catalog_systems_are_flagged_on_the_board(client, personas):
-    catalog.system_create(actor=personas["lead"], name="Invoice extractor", slug="invoice-extractor",
+    system_create(actor=personas["lead"], name="Invoice extractor", slug="invoice-extractor",
                           purpose="Extract fields from supplier invoices", risk_tier="minimal")
     first = submitted(personas, title="Support ticket summaries")
     second = submitted(personas, title="Summaries of support tickets")

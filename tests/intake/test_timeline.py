@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from clearance.errors import DomainError
 from clearance.models import Notification
 from governance.models import Review
-from governance.services import review_claim
+from governance.services.reviews import review_claim
 from intake import services
 from intake.models import Attachment, TimelineEntry
 

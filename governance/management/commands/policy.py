@@ -28,8 +28,8 @@ from governance.policy.loader import (
     readiness_policy_path,
 )
 from governance.policy.testing import discover, run_test_file
-from governance.policy_rollout import portfolio_diff
-from governance.selectors import collect_facts
+from governance.selectors.facts import collect_facts
+from governance.selectors.rollout import portfolio_diff
 from intake.tiering import _build as build_tiering
 
 

@@ -1,0 +1,91 @@
+"""AI systems: the catalog's central record, with owners, tier and lifecycle stage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from catalog.choices import (
+    PERSONAL_DATA,
+    LifecycleStage,
+    RiskTier,
+)
+from clearance.roles import Role, has_role, reads_portfolio
+
+# Reviewers see every system: a system-level review can reach them for any of them.
+SYSTEM_READERS = (Role.SECURITY_REVIEWER, Role.LEGAL_REVIEWER, Role.PRIVACY_REVIEWER)
+
+
+class AISystemQuerySet(models.QuerySet["AISystem"]):
+    def visible_to(self, user: Any) -> AISystemQuerySet:
+        if reads_portfolio(user) or has_role(user, *SYSTEM_READERS):
+            return self.all()
+        if not getattr(user, "is_authenticated", False) or not user.is_active:
+            return self.none()
+        return self.filter(
+            Q(business_owner=user) | Q(technical_owner=user) | Q(risk_owner=user) | Q(requested_by=user)
+        )
+
+
+class AISystem(models.Model):
+    """An AI system in the catalog; its slug is the stable key CI uses at the gate."""
+
+    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=200)
+    purpose = models.TextField()
+    lifecycle_stage = models.CharField(max_length=20, choices=LifecycleStage.choices, default=LifecycleStage.PROPOSED)
+    risk_tier = models.CharField(max_length=12, choices=RiskTier.choices)
+    business_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    technical_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    risk_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    vendor = models.CharField(max_length=200, blank=True)
+    model_name = models.CharField(max_length=200, blank=True)
+    model_version = models.CharField(max_length=100, blank=True)
+    data_categories = models.JSONField(default=list, blank=True)
+    repo_url = models.URLField(blank=True)
+    runbook_url = models.URLField(blank=True)
+    dashboard_url = models.URLField(blank=True)
+    # The evaluation requirement's inputs; the evidence pipeline deepens these.
+    primary_metric = models.CharField(max_length=100, blank=True)
+    metric_threshold = models.FloatField(null=True, blank=True)
+    metric_higher_is_better = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AISystemQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "AI system"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("system-detail", kwargs={"slug": self.slug})
+
+    @property
+    def processes_personal_data(self) -> bool:
+        return bool(PERSONAL_DATA & set(self.data_categories))
+
+    def owner_ids(self) -> set[int]:
+        return {pk for pk in (self.business_owner_id, self.technical_owner_id, self.risk_owner_id) if pk}
+
+    def editable_by(self, user: Any) -> bool:
+        """Owners and the governance team change a system and its documents (no query)."""
+        if not getattr(user, "is_authenticated", False) or not user.is_active:
+            return False
+        return user.pk in self.owner_ids() or has_role(user, Role.GOVERNANCE_LEAD, Role.ADMIN)

@@ -1,0 +1,60 @@
+"""The ownership-gaps report: who is missing, who has left, what is overdue for review."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.db.models import Max, Q
+
+from catalog.choices import LifecycleStage
+from catalog.models import AISystem, Dataset, ModelCard, Vendor
+
+
+@dataclass
+class GapsReport:
+    without_risk_owner: list[AISystem] = field(default_factory=list)
+    inactive_owners: list[tuple[AISystem, str, Any]] = field(default_factory=list)
+    inactive_document_owners: list[tuple[str, Any, Any]] = field(default_factory=list)
+    overdue: list[tuple[str, Any, date, str]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return (len(self.without_risk_owner) + len(self.inactive_owners) + len(self.inactive_document_owners)
+                + len(self.overdue))
+
+
+ROLES = (("business_owner", "Business owner"), ("technical_owner", "Technical owner"), ("risk_owner", "Risk owner"))
+
+
+def ownership_gaps(user: Any, today: date) -> GapsReport:
+    """Live systems only (retired ones need no owner); a fixed number of queries."""
+    report = GapsReport()
+    systems = (AISystem.objects.visible_to(user).exclude(lifecycle_stage=LifecycleStage.RETIRED)
+               .select_related("business_owner", "technical_owner", "risk_owner").order_by("name"))
+    for system in systems:
+        if system.risk_owner_id is None:
+            report.without_risk_owner.append(system)
+        for attr, label in ROLES:
+            person = getattr(system, attr)
+            if person is not None and not person.is_active:
+                report.inactive_owners.append((system, label, person))
+    visible = systems.values("pk")
+    latest = (ModelCard.objects.filter(system__in=visible).values("system").annotate(v=Max("version")))
+    latest_q = Q()
+    for row in latest:
+        latest_q |= Q(system_id=row["system"], version=row["v"])
+    if latest:
+        for card in ModelCard.objects.filter(latest_q, review_due__lt=today).select_related("system"):
+            report.overdue.append(("Model card", card, card.review_due, card.get_absolute_url()))
+    datasets = Dataset.objects.visible_to(user).select_related("owner")
+    vendors = Vendor.objects.visible_to(user).select_related("owner")
+    for label, qs in (("Dataset", datasets), ("Vendor", vendors)):
+        for obj in qs.filter(Q(review_due__lt=today) | Q(owner__is_active=False)):
+            if obj.review_due and obj.review_due < today:
+                report.overdue.append((label, obj, obj.review_due, obj.get_absolute_url()))
+            if obj.owner is not None and not obj.owner.is_active:
+                report.inactive_document_owners.append((label, obj, obj.owner))
+    report.overdue.sort(key=lambda row: row[2])
+    return report

@@ -1,0 +1,221 @@
+"""Writes to model cards: drafts, edits, publishing, import and export in the Hugging Face
+and Model Card Toolkit formats. Typed, atomic, audited."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from catalog.choices import (
+    CardTemplate,
+    ModelCardStatus,
+)
+from catalog.lib import card_formats
+from catalog.lib.card_templates import TEMPLATES
+from catalog.models import AISystem, ModelCard
+from catalog.services.evidence import eval_result_record
+from catalog.services.systems import readiness_changed
+from clearance.audit import audit_record
+from clearance.errors import DomainError, InvalidTransition
+
+# The structured sections (one list, in card_formats) plus the free Markdown that holds the rest.
+MODEL_CARD_SECTIONS = (*card_formats.SECTIONS, "body_markdown")
+
+
+# A card cannot be published with these empty: they are what a reader needs first.
+REQUIRED_FOR_PUBLISH = ("model_details", "intended_use", "limitations")
+
+
+def parse_metric_targets(text: str) -> list[dict[str, Any]]:
+    """'accuracy >= 0.9' per line → [{metric, op, threshold}]; a bad line is named."""
+    targets = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        match = re.fullmatch(r"\s*([\w.\-/]+)\s*(>=|<=)\s*(-?[0-9]*\.?[0-9]+(?:[eE]-?[0-9]+)?)\s*", line)
+        if not match:
+            raise DomainError(f"line {number}: write a target as 'metric >= 0.8' or 'metric <= 0.1'",
+                              field="metric_targets")
+        targets.append({"metric": match.group(1), "op": match.group(2), "threshold": float(match.group(3))})
+    return targets
+
+
+def format_metric_targets(targets: list[dict[str, Any]]) -> str:
+    return "\n".join(f"{t['metric']} {t['op']} {t['threshold']:g}" for t in targets)
+
+
+def _check_sections(sections: dict[str, Any]) -> None:
+    unknown = set(sections) - set(MODEL_CARD_SECTIONS)
+    if unknown:
+        raise DomainError(f"unknown model card section(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+
+
+def _lock_draft(system: AISystem, actor: Any, *, template: str = "") -> tuple[ModelCard, bool]:
+    """The system's draft, created from the last version (or a template) when there is none."""
+    AISystem.objects.select_for_update().get(pk=system.pk)
+    draft = ModelCard.objects.select_for_update().filter(system=system, status=ModelCardStatus.DRAFT).first()
+    if draft is not None:
+        return draft, False
+    last = ModelCard.objects.filter(system=system).order_by("-version").first()
+    start: dict[str, Any] = {}
+    if last is not None:
+        start = {name: getattr(last, name) for name in (*MODEL_CARD_SECTIONS, *CARRIED_FIELDS)}
+    elif template:
+        if template not in CardTemplate.values:
+            raise DomainError(f"unknown template {template!r}", field="template")
+        start = {**TEMPLATES[template], "template": template}
+    version = (ModelCard.objects.filter(system=system).aggregate(v=Max("version"))["v"] or 0) + 1
+    draft = ModelCard.objects.create(system=system, version=version, created_by=actor, **start)
+    audit_record(actor=actor, action="model_card.draft_created", obj=draft,
+                 data={"version": version, "from_version": last.version if last else None, "template": template})
+    return draft, True
+
+
+# What a new version inherits from the last besides the sections.
+CARRIED_FIELDS = ("template", "metric_targets", "source_format", "source_document", "review_due")
+
+
+def model_card_draft(
+    *, actor: Any, system: AISystem, template: str = "", metric_targets: list[dict[str, Any]] | None = None,
+    review_due: Any = None, **sections: str,
+) -> ModelCard:
+    """Start a new draft (from the last version, or a template for the first) or edit the draft."""
+    _check_sections(sections)
+    with transaction.atomic():
+        draft, _ = _lock_draft(system, actor, template=template)
+        return _apply_edit(actor=actor, card=draft, sections=sections, metric_targets=metric_targets,
+                           review_due=review_due)
+
+
+def model_card_update(
+    *, actor: Any, card: ModelCard, metric_targets: list[dict[str, Any]] | None = None, review_due: Any = None,
+    **sections: str,
+) -> ModelCard:
+    """Edit one draft in place; a published version refuses (the next edit starts a new version)."""
+    _check_sections(sections)
+    with transaction.atomic():
+        locked = ModelCard.objects.select_for_update().get(pk=card.pk)
+        if locked.status != ModelCardStatus.DRAFT:
+            raise InvalidTransition(
+                f"model card v{locked.version} is published and cannot change; editing starts a new draft version"
+            )
+        return _apply_edit(actor=actor, card=locked, sections=sections, metric_targets=metric_targets,
+                           review_due=review_due)
+
+
+def _apply_edit(*, actor: Any, card: ModelCard, sections: dict[str, str], metric_targets: Any,
+                review_due: Any) -> ModelCard:
+    changes: dict[str, Any] = {name: value for name, value in sections.items() if getattr(card, name) != value}
+    if metric_targets is not None and metric_targets != card.metric_targets:
+        changes["metric_targets"] = metric_targets
+    if review_due is not None and review_due != card.review_due:
+        changes["review_due"] = review_due
+    if not changes:
+        return card
+    for name, value in changes.items():
+        setattr(card, name, value)
+    card.save(update_fields=list(changes))
+    audit_record(actor=actor, action="model_card.draft_edited", obj=card, data={"sections": sorted(changes)})
+    return card
+
+
+def model_card_publish(*, actor: Any, card: ModelCard) -> ModelCard:
+    with transaction.atomic():
+        locked = ModelCard.objects.select_for_update().get(pk=card.pk)
+        if locked.status != ModelCardStatus.DRAFT:
+            raise InvalidTransition(f"model card v{locked.version} is already published")
+        empty = [name for name in REQUIRED_FOR_PUBLISH if not getattr(locked, name).strip()]
+        if empty:
+            raise DomainError(
+                f"fill in {', '.join(n.replace('_', ' ') for n in empty)} before publishing", field=empty[0]
+            )
+        locked.status = ModelCardStatus.PUBLISHED
+        locked.published_by = actor
+        locked.published_at = timezone.now()
+        locked.save(update_fields=["status", "published_by", "published_at"])
+        audit_record(actor=actor, action="model_card.published", obj=locked, data={"version": locked.version})
+        readiness_changed(system=locked.system, reason=f"model card v{locked.version} published")
+    return locked
+
+
+IMPORT_FORMATS = ("huggingface", "model_card_toolkit")
+
+
+MAX_IMPORT_BYTES = 2 * 1024 * 1024
+
+
+def model_card_import(*, actor: Any, system: AISystem, fmt: str, content: bytes, filename: str) -> ModelCard:
+    """Import a Hugging Face README or a Model Card Toolkit JSON into the system's draft card.
+
+    The whole file is parsed and checked before anything is written; its metric results become
+    evaluation evidence in the same transaction, so a refusal leaves nothing behind."""
+    if fmt not in IMPORT_FORMATS:
+        raise DomainError(f"format must be one of {', '.join(IMPORT_FORMATS)}", field="format")
+    if len(content) > MAX_IMPORT_BYTES:
+        raise DomainError("the file is larger than 2 MiB", field="file")
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DomainError(f"byte {exc.start}: the file is not UTF-8 text", field="file") from exc
+    if fmt == "huggingface":
+        parsed = card_formats.parse_hugging_face(text, filename=filename)
+    else:
+        parsed = card_formats.parse_model_card_toolkit(text, filename=filename)
+    now = timezone.now()
+    source = f"{fmt}:{filename}"[:200]
+    with transaction.atomic():
+        draft, _ = _lock_draft(system, actor)
+        for name, value in parsed.sections.items():
+            setattr(draft, name, value)
+        draft.source_format = parsed.source_format
+        draft.source_document = parsed.source_document
+        draft.save()
+        created = 0
+        for row in parsed.evals:
+            _, was_created = eval_result_record(
+                system=system, metric=row.metric, value=row.value, source=source, source_run_id=row.run_id,
+                observed_at=now, dataset=row.dataset, model_version=system.model_version, actor=actor,
+            )
+            created += was_created
+        audit_record(actor=actor, action="model_card.imported", obj=draft,
+                     data={"format": fmt, "filename": filename, "version": draft.version,
+                           "evaluation_results": len(parsed.evals), "new_evaluation_results": created})
+    return draft
+
+
+def _card_evals(card: ModelCard) -> list[card_formats.EvalRow]:
+    rows = []
+    for target in card.metric_targets or []:
+        latest = card.system.eval_results.filter(metric=target["metric"]).order_by("-observed_at").first()
+        if latest is not None:
+            rows.append(card_formats.EvalRow(metric=latest.metric, value=latest.value, dataset=latest.dataset,
+                                             run_id=latest.source_run_id))
+    return rows
+
+
+def model_card_export(*, actor: Any, card: ModelCard, fmt: str) -> tuple[str, str, str]:
+    """(filename, content type, text) of the card in a Hugging Face or Model Card Toolkit file; audited."""
+    if fmt not in IMPORT_FORMATS:
+        raise DomainError(f"format must be one of {', '.join(IMPORT_FORMATS)}", field="format")
+    sections = {name: getattr(card, name) for name in MODEL_CARD_SECTIONS}
+    doc = card.source_document if card.source_format == fmt else {}
+    system = card.system
+    if fmt == "huggingface":
+        text = card_formats.export_hugging_face(sections=sections, source_document=doc, name=system.slug,
+                                                evals=_card_evals(card))
+        filename, content_type = f"{system.slug}-v{card.version}-README.md", "text/markdown; charset=utf-8"
+    else:
+        owners = [{"name": u.get_full_name() or u.get_username(), "contact": u.email}
+                  for u in (system.business_owner, system.technical_owner, system.risk_owner) if u is not None]
+        text = card_formats.dump_json(card_formats.export_model_card_toolkit(
+            sections=sections, source_document=doc, name=system.name, version=card.version, owners=owners,
+            evals=_card_evals(card)))
+        filename, content_type = f"{system.slug}-v{card.version}-model_card.json", "application/json"
+    with transaction.atomic():
+        audit_record(actor=actor, action="model_card.exported", obj=card,
+                     data={"format": fmt, "version": card.version, "bytes": len(text.encode())})
+    return filename, content_type, text

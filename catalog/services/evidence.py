@@ -1,0 +1,543 @@
+"""Writes of the evidence pipeline: sources, sync runs and their ingestion, metric requirements,
+budgets and single evaluation results. Typed, atomic, audited.
+
+A sync run stages what its connector yields in committed batches (progress is visible, memory stays
+flat), then swaps the run's rows into EvalResult/CostRecord in one short transaction with
+``INSERT … SELECT … ON CONFLICT DO NOTHING`` on the natural key. So a run leaves all of its rows or
+none, a duplicate delivery or a re-run adds nothing, and the counts come from the database itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from catalog.choices import COST_KINDS, SourceKind, SyncStatus, SyncTrigger
+from catalog.connectors import (
+    CONNECTORS,
+    CostRow,
+    EvalRecord,
+    Ignored,
+    RowError,
+    SourceConfig,
+    SourceError,
+    SourceUnavailable,
+)
+from catalog.connectors.base import check_location
+from catalog.connectors.credentials import encrypt_secret, resolve_secret
+from catalog.models import (
+    AISystem,
+    CostBudget,
+    CostRecord,
+    EvalResult,
+    EvidenceSource,
+    MetricRequirement,
+    StagedCost,
+    StagedEval,
+    SyncRun,
+)
+from catalog.services.systems import readiness_changed
+from clearance.audit import audit_record
+from clearance.errors import DomainError
+from clearance.outbox import outbox_enqueue
+
+
+def eval_result_record(
+    *,
+    system: AISystem,
+    metric: str,
+    value: float,
+    source: str,
+    source_run_id: str,
+    observed_at: datetime,
+    dataset: str = "",
+    model_version: str = "",
+    actor: Any = None,
+) -> tuple[EvalResult, bool]:
+    """Idempotent by the natural key; returns (result, created)."""
+    if observed_at > timezone.now():
+        raise DomainError("an evaluation cannot be observed in the future", field="observed_at")
+    with transaction.atomic():
+        result, created = EvalResult.objects.get_or_create(
+            system=system,
+            source=source,
+            source_run_id=source_run_id,
+            metric=metric,
+            dataset=dataset,
+            defaults={"value": value, "observed_at": observed_at, "model_version": model_version},
+        )
+        if created:
+            audit_record(
+                actor=actor,
+                action="eval_result.ingested",
+                obj=result,
+                data={"metric": metric, "value": value, "source": source, "run": source_run_id},
+            )
+            readiness_changed(system=system, reason=f"new {metric} result")
+    return result, created
+
+
+log = logging.getLogger(__name__)
+
+
+MAX_ROW_ERRORS = 100
+
+
+# A queued run whose message was lost (broker restart) is sent again after this long.
+QUEUED_GRACE = timedelta(minutes=10)
+
+
+PROGRESS_EVERY_SECONDS = 1.0
+
+
+SOURCE_OPTIONS = (
+    "name", "location", "experiment", "run_filter", "metrics", "model_version_key", "dataset_key",
+    "default_model_version", "default_dataset", "tag_key", "auth_kind", "username", "secret_env",
+    "enabled", "interval_minutes",
+)
+
+
+def _validate_source(kind: str, options: dict[str, Any]) -> None:
+    if kind not in SourceKind.values:
+        raise DomainError(f"unknown source kind {kind!r}", field="kind")
+    if not str(options.get("name", "")).strip():
+        raise DomainError("give the source a name", field="name")
+    location = str(options.get("location", "")).strip()
+    if not location:
+        raise DomainError("where should Clearance read from? Give a URL or a file path", field="location")
+    try:
+        check_location(location)
+    except SourceError as exc:
+        raise DomainError(str(exc), field="location") from exc
+    if kind == SourceKind.MLFLOW and not location.startswith(("http://", "https://")):
+        raise DomainError("an MLflow source is the tracking server's http(s) URL", field="location")
+    if kind == SourceKind.MLFLOW and not str(options.get("experiment", "")).strip():
+        raise DomainError("name the MLflow experiment to read", field="experiment")
+    interval = options.get("interval_minutes")
+    if interval is not None and not (5 <= int(interval) <= 60 * 24 * 31):
+        raise DomainError("sync every 5 minutes at the most often, and at least once a month", field="interval_minutes")
+    if options.get("auth_kind", "none") not in ("none", "bearer", "basic"):
+        raise DomainError("unknown authentication", field="auth_kind")
+    env_name = str(options.get("secret_env", ""))
+    if env_name and not env_name.replace("_", "").isalnum():
+        raise DomainError("an environment variable name has letters, digits and underscores only", field="secret_env")
+    metrics = options.get("metrics", [])
+    if not isinstance(metrics, list) or not all(isinstance(m, str) and m.strip() for m in metrics):
+        raise DomainError("list metric names, one per line", field="metrics")
+
+
+def source_create(*, actor: Any, system: AISystem, kind: str, secret: str = "", **options: Any) -> EvidenceSource:
+    unknown = set(options) - set(SOURCE_OPTIONS)
+    if unknown:
+        raise DomainError(f"unknown option(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+    _validate_source(kind, options)
+    try:
+        with transaction.atomic():
+            source = EvidenceSource.objects.create(
+                system=system, kind=kind, created_by=actor, secret_encrypted=encrypt_secret(secret), **options
+            )
+            audit_record(actor=actor, action="evidence_source.created", obj=source,
+                         data={"system": system.slug, "kind": kind, "location": source.location,
+                               "credential": "stored encrypted" if secret else ("env " + source.secret_env if source.secret_env else "none")})
+    except IntegrityError as exc:
+        raise DomainError(f"{system.name} already has a source named {options.get('name')!r}", field="name") from exc
+    return source
+
+
+def source_update(*, actor: Any, source: EvidenceSource, secret: str = "", clear_secret: bool = False,
+                  **options: Any) -> EvidenceSource:
+    """Change a source; a blank ``secret`` keeps the stored one (it is never shown back to edit)."""
+    unknown = set(options) - set(SOURCE_OPTIONS)
+    if unknown:
+        raise DomainError(f"unknown option(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+    with transaction.atomic():
+        locked = EvidenceSource.objects.select_for_update().get(pk=source.pk)
+        merged = {name: getattr(locked, name) for name in SOURCE_OPTIONS} | options
+        _validate_source(locked.kind, merged)
+        changed = sorted(name for name, value in options.items() if getattr(locked, name) != value)
+        for name, value in options.items():
+            setattr(locked, name, value)
+        if secret:
+            locked.secret_encrypted = encrypt_secret(secret)
+            changed.append("credential")
+        elif clear_secret and locked.secret_encrypted:
+            locked.secret_encrypted = ""
+            changed.append("credential")
+        if "interval_minutes" in options:
+            # A new interval takes effect from now, not from the old schedule.
+            locked.next_sync_at = (timezone.now() + timedelta(minutes=locked.interval_minutes)
+                                   if locked.interval_minutes else None)
+        try:
+            with transaction.atomic():
+                locked.save()
+        except IntegrityError as exc:
+            raise DomainError(f"{locked.system.name} already has a source named {locked.name!r}", field="name") from exc
+        if changed:
+            audit_record(actor=actor, action="evidence_source.updated", obj=locked, data={"changed": changed})
+    return locked
+
+
+def source_config(source: EvidenceSource) -> SourceConfig:
+    return SourceConfig(
+        kind=source.kind,
+        location=source.location,
+        system_slug=source.system.slug,
+        experiment=source.experiment,
+        run_filter=source.run_filter,
+        metrics=tuple(source.metrics or ()),
+        model_version_key=source.model_version_key or "model_version",
+        dataset_key=source.dataset_key or "dataset",
+        default_model_version=source.default_model_version,
+        default_dataset=source.default_dataset,
+        tag_key=source.tag_key,
+        auth_kind=source.auth_kind,
+        username=source.username,
+        secret=resolve_secret(encrypted=source.secret_encrypted, env_name=source.secret_env),
+    )
+
+
+def sync_request(*, actor: Any, source: EvidenceSource, trigger: str = SyncTrigger.MANUAL) -> tuple[SyncRun, bool]:
+    """Queue a sync of the source; returns (run, created). A source has at most one active run:
+    asking again while one is queued or running returns that run."""
+    now = timezone.now()
+    with transaction.atomic():
+        locked = EvidenceSource.objects.select_for_update().get(pk=source.pk)
+        if locked.interval_minutes:
+            locked.next_sync_at = now + timedelta(minutes=locked.interval_minutes)
+            locked.save(update_fields=["next_sync_at"])
+        active = SyncRun.objects.filter(source=locked, status__in=(SyncStatus.QUEUED, SyncStatus.RUNNING)).first()
+        if active is not None:
+            return active, False
+        run = SyncRun.objects.create(source=locked, trigger=trigger, requested_by=actor, lease_until=now + QUEUED_GRACE)
+        if trigger == SyncTrigger.MANUAL:
+            audit_record(actor=actor, action="evidence_source.sync_requested", obj=locked, data={"run": run.pk})
+        outbox_enqueue(task_name="catalog.sync_source", run_id=run.pk)
+    return run, True
+
+
+@dataclass
+class _Counts:
+    read: int = 0
+    valid: int = 0
+    skipped: int = 0
+    ignored: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+
+EVAL_COLUMNS = ("run_id", "system_id", "model_version", "metric", "value", "dataset", "step", "source",
+                "source_run_id", "observed_at")
+
+
+COST_COLUMNS = ("run_id", "system_id", "period_start", "period_end", "billed_cost", "effective_cost", "currency",
+                "service", "resource_id", "charge_category", "request_count", "source", "source_row_id")
+
+
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    qn = connection.ops.quote_name
+    # Table and column names come from model metadata, never from input; values are parameters.
+    return f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) VALUES ({', '.join(['%s'] * len(columns))})"  # noqa: S608
+
+
+class _Stager:
+    """Writes a run's records to staging in committed batches and reports progress on the run row."""
+
+    def __init__(self, run: SyncRun, connector: Any) -> None:
+        self.run, self.connector = run, connector
+        self.is_cost = run.source.kind in COST_KINDS
+        self.table = (StagedCost if self.is_cost else StagedEval)._meta.db_table
+        columns = COST_COLUMNS if self.is_cost else EVAL_COLUMNS
+        self.sql = _insert_sql(self.table, columns)
+        qn = connection.ops.quote_name
+        self.copy_sql = f"COPY {qn(self.table)} ({', '.join(qn(c) for c in columns)}) FROM STDIN"
+        self.run_id, self.system_id, self.key = run.pk, run.source.system_id, run.source.key
+        self.batch: list[tuple[Any, ...]] = []
+        self.counts = _Counts()
+        self.dates: dict[datetime, Any] = {}
+        self.last_report = time.monotonic()
+
+    def _when(self, moment: datetime) -> Any:
+        adapted = self.dates.get(moment)
+        if adapted is None:
+            if len(self.dates) > 20000:
+                self.dates.clear()
+            adapted = self.dates[moment] = connection.ops.adapt_datetimefield_value(moment)
+        return adapted
+
+    def add(self, item: Any) -> None:
+        counts = self.counts
+        counts.read += 1
+        if isinstance(item, RowError):
+            counts.skipped += 1
+            if len(counts.errors) < MAX_ROW_ERRORS:
+                counts.errors.append({"row": item.where, "reason": item.reason})
+        elif isinstance(item, Ignored):
+            counts.ignored += 1
+        elif isinstance(item, CostRow) and self.is_cost:
+            counts.valid += 1
+            self.batch.append((
+                self.run_id, self.system_id, self._when(item.period_start), self._when(item.period_end),
+                item.billed_cost, item.effective_cost, item.currency, item.service, item.resource_id,
+                item.charge_category, item.request_count, self.key, item.row_id,
+            ))
+        elif isinstance(item, EvalRecord) and not self.is_cost:
+            if item.observed_at > timezone.now() + timedelta(minutes=5):
+                counts.skipped += 1
+                if len(counts.errors) < MAX_ROW_ERRORS:
+                    counts.errors.append({"row": f"{item.run_id} {item.metric}", "reason": "observed in the future"})
+                return
+            counts.valid += 1
+            self.batch.append((
+                self.run_id, self.system_id, item.model_version, item.metric, item.value, item.dataset, item.step,
+                self.key, item.run_id, self._when(item.observed_at),
+            ))
+        else:
+            raise SourceError(f"the {self.run.source.kind} connector produced a {type(item).__name__}")
+        if len(self.batch) >= settings.EVIDENCE_BATCH_ROWS or time.monotonic() - self.last_report > PROGRESS_EVERY_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        with transaction.atomic():
+            if self.batch:
+                with connection.cursor() as cursor:
+                    if connection.vendor == "postgresql":
+                        # COPY: PostgreSQL's bulk path, several times faster than a pipelined executemany.
+                        with cursor.cursor.copy(self.copy_sql) as copy:
+                            for row in self.batch:
+                                copy.write_row(row)
+                    else:
+                        cursor.executemany(self.sql, self.batch)
+                self.batch = []
+            self.report()
+        self.last_report = time.monotonic()
+
+    def report(self) -> None:
+        c = self.counts
+        SyncRun.objects.filter(pk=self.run.pk, status=SyncStatus.RUNNING).update(
+            rows_read=c.read, rows_skipped=c.skipped, rows_ignored=c.ignored, row_errors=c.errors,
+            progress_done=self.connector.done, progress_total=self.connector.total,
+        )
+
+
+def _discard_staged(run_id: int) -> None:
+    StagedEval.objects.filter(run_id=run_id).delete()
+    StagedCost.objects.filter(run_id=run_id).delete()
+
+
+def _swap(run: SyncRun, is_cost: bool, now: datetime) -> int:
+    """Move the run's staged rows into the evidence table; returns how many were new."""
+    qn = connection.ops.quote_name
+    staged, target, columns = (
+        (StagedCost, CostRecord, COST_COLUMNS[1:]) if is_cost else (StagedEval, EvalResult, EVAL_COLUMNS[1:])
+    )
+    cols = ", ".join(qn(c) for c in columns)
+    # The WHERE clause also keeps SQLite's parser from reading ON CONFLICT as a join constraint.
+    # Names come from model metadata, values are parameters.
+    sql = (
+        f"INSERT INTO {qn(target._meta.db_table)} ({cols}, {qn('evidence_source_id')}, {qn('ingested_at')}) "  # noqa: S608
+        f"SELECT {cols}, %s, %s FROM {qn(staged._meta.db_table)} WHERE {qn('run_id')} = %s ORDER BY {qn('id')} "
+        f"ON CONFLICT DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [run.source_id, connection.ops.adapt_datetimefield_value(now), run.pk])
+        added = cursor.rowcount
+    staged.objects.filter(run_id=run.pk).delete()
+    return max(added, 0)
+
+
+def _finish_failed(run_id: int, attempts: int, message: str, counts: _Counts | None, *, retry: bool = False) -> None:
+    _discard_staged(run_id)
+    now = timezone.now()
+    fields: dict[str, Any] = {"error": message[:4000]}
+    if counts is not None:
+        fields.update(rows_read=counts.read, rows_skipped=counts.skipped, rows_ignored=counts.ignored,
+                      row_errors=counts.errors)
+    with transaction.atomic():
+        if retry:
+            SyncRun.objects.filter(pk=run_id, status=SyncStatus.RUNNING, attempts=attempts).update(
+                status=SyncStatus.QUEUED, lease_until=now + QUEUED_GRACE,
+                **{**fields, "error": f"attempt {attempts} failed: {message}; retrying"[:4000]},
+            )
+            return
+        updated = SyncRun.objects.filter(pk=run_id, status=SyncStatus.RUNNING, attempts=attempts).update(
+            status=SyncStatus.FAILED, finished_at=now, lease_until=None, rows_added=0, rows_duplicate=0, **fields
+        )
+        if updated:
+            run = SyncRun.objects.select_related("source").get(pk=run_id)
+            audit_record(actor=None, action="evidence_source.sync_failed", obj=run.source,
+                         data={"run": run_id, "error": message[:500]})
+
+
+def sync_run_execute(*, run_id: int, final_attempt: bool = True) -> str:
+    """Run one queued sync. Returns "succeeded", "failed", "retry" (a transient failure on a
+    non-final attempt: the run is queued again) or "not-claimed" (someone else has it, or it is over)."""
+    now = timezone.now()
+    claimed = SyncRun.objects.filter(
+        Q(status=SyncStatus.QUEUED) | Q(status=SyncStatus.RUNNING, lease_until__lt=now), pk=run_id
+    ).update(
+        status=SyncStatus.RUNNING, started_at=now, finished_at=None, attempts=F("attempts") + 1, error="",
+        lease_until=now + timedelta(seconds=settings.EVIDENCE_SYNC_TIME_LIMIT + 60),
+        progress_done=0, progress_total=None, rows_read=0, rows_added=0, rows_duplicate=0, rows_skipped=0,
+        rows_ignored=0, row_errors=[],
+    )
+    if not claimed:
+        return "not-claimed"
+    run = SyncRun.objects.select_related("source", "source__system").get(pk=run_id)
+    _discard_staged(run_id)  # what a killed earlier attempt staged never counts
+    stager = None
+    try:
+        connector = CONNECTORS[run.source.kind](source_config(run.source))
+        stager = _Stager(run, connector)
+        for item in connector.fetch():
+            stager.add(item)
+        stager.flush()
+        counts = stager.counts
+        if counts.valid == 0 and counts.skipped:
+            first = counts.errors[0] if counts.errors else {"row": "?", "reason": "?"}
+            raise SourceError(f"every row was rejected ({counts.skipped}); first: {first['row']}: {first['reason']}")
+        with transaction.atomic():
+            locked = SyncRun.objects.select_for_update().get(pk=run_id)
+            if locked.status != SyncStatus.RUNNING or locked.attempts != run.attempts:
+                return "not-claimed"  # the lease ran out and the sweep took the run back
+            finished = timezone.now()
+            added = _swap(run, stager.is_cost, finished)
+            SyncRun.objects.filter(pk=run_id).update(
+                status=SyncStatus.SUCCEEDED, finished_at=finished, lease_until=None,
+                rows_read=counts.read, rows_added=added, rows_duplicate=counts.valid - added,
+                rows_skipped=counts.skipped, rows_ignored=counts.ignored, row_errors=counts.errors,
+                progress_done=connector.done, progress_total=connector.total or connector.done,
+            )
+            if added or counts.skipped:
+                audit_record(actor=run.requested_by, action="evidence_source.synced", obj=run.source,
+                             data={"run": run_id, "added": added, "duplicate": counts.valid - added,
+                                   "skipped": counts.skipped})
+            if added:
+                readiness_changed(system=run.source.system, reason=f"{added} new evidence record(s) from {run.source.name}")
+        return "succeeded"
+    except SoftTimeLimitExceeded:
+        _finish_failed(run_id, run.attempts, f"stopped after {settings.EVIDENCE_SYNC_SOFT_TIME_LIMIT} s (time limit); "
+                       "nothing from this run was kept", stager.counts if stager else None)
+        return "failed"
+    except SourceUnavailable as exc:
+        _finish_failed(run_id, run.attempts, str(exc), stager.counts if stager else None, retry=not final_attempt)
+        return "failed" if final_attempt else "retry"
+    except SourceError as exc:
+        _finish_failed(run_id, run.attempts, str(exc), stager.counts if stager else None)
+        return "failed"
+    except Exception as exc:  # fail the run readably; the traceback goes to the log
+        log.exception("sync run %s failed", run_id)
+        _finish_failed(run_id, run.attempts, f"internal error: {type(exc).__name__}: {exc}",
+                       stager.counts if stager else None)
+        return "failed"
+
+
+def sync_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """The beat dispatcher: fail runs whose worker died, re-send lost queued runs, queue due sources."""
+    now = now or timezone.now()
+    reaped = 0
+    for run_id in SyncRun.objects.filter(status=SyncStatus.RUNNING, lease_until__lt=now).values_list("pk", flat=True):
+        with transaction.atomic():
+            if SyncRun.objects.filter(pk=run_id, status=SyncStatus.RUNNING, lease_until__lt=now).update(
+                status=SyncStatus.FAILED, finished_at=now, lease_until=None,
+                error="interrupted: the worker stopped before the run finished; nothing from it was kept",
+            ):
+                _discard_staged(run_id)
+                reaped += 1
+    resent = 0
+    for run_id in SyncRun.objects.filter(status=SyncStatus.QUEUED, lease_until__lt=now).values_list("pk", flat=True):
+        with transaction.atomic():
+            if SyncRun.objects.filter(pk=run_id, status=SyncStatus.QUEUED, lease_until__lt=now).update(
+                lease_until=now + QUEUED_GRACE
+            ):
+                outbox_enqueue(task_name="catalog.sync_source", run_id=run_id)
+                resent += 1
+    queued = 0
+    due = EvidenceSource.objects.filter(enabled=True, interval_minutes__isnull=False).filter(
+        Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now)
+    )
+    for source in due.select_related("system"):
+        _, created = sync_request(actor=None, source=source, trigger=SyncTrigger.SCHEDULE)
+        queued += int(created)
+    return {"reaped": reaped, "resent": resent, "queued": queued}
+
+
+def metric_requirement_set(
+    *,
+    actor: Any,
+    system: AISystem,
+    metric: str,
+    threshold: float,
+    dataset: str = "",
+    higher_is_better: bool = True,
+    max_age_days: int | None = None,
+    baseline_value: float | None = None,
+    max_regression: float | None = None,
+    require_version_match: bool = True,
+) -> MetricRequirement:
+    metric, dataset = metric.strip(), dataset.strip()
+    if not metric:
+        raise DomainError("name the metric", field="metric")
+    if max_age_days is not None and max_age_days < 1:
+        raise DomainError("a maximum age is at least one day", field="max_age_days")
+    if max_regression is not None and max_regression < 0:
+        raise DomainError("the allowed regression is a non-negative amount", field="max_regression")
+    if max_regression is not None and baseline_value is None:
+        raise DomainError("an allowed regression needs a baseline to regress from", field="baseline_value")
+    with transaction.atomic():
+        locked = AISystem.objects.select_for_update().get(pk=system.pk)
+        if metric == locked.primary_metric:
+            # The system's primary metric and its requirement row state one threshold.
+            locked.metric_threshold, locked.metric_higher_is_better = threshold, higher_is_better
+            locked.save(update_fields=["metric_threshold", "metric_higher_is_better", "updated_at"])
+        requirement, created = MetricRequirement.objects.update_or_create(
+            system=system, metric=metric, dataset=dataset,
+            defaults={"threshold": threshold, "higher_is_better": higher_is_better, "max_age_days": max_age_days,
+                      "baseline_value": baseline_value, "max_regression": max_regression,
+                      "require_version_match": require_version_match},
+        )
+        audit_record(actor=actor, action="metric_requirement.set", obj=system,
+                     data={"metric": metric, "dataset": dataset, "threshold": threshold, "created": created,
+                           "higher_is_better": higher_is_better, "max_age_days": max_age_days,
+                           "baseline": baseline_value, "max_regression": max_regression,
+                           "version_match": require_version_match})
+        readiness_changed(system=system, reason=f"{metric} requirement set")
+    return requirement
+
+
+def metric_requirement_delete(*, actor: Any, requirement: MetricRequirement) -> None:
+    with transaction.atomic():
+        system = AISystem.objects.select_for_update().get(pk=requirement.system_id)
+        deleted, _ = MetricRequirement.objects.filter(pk=requirement.pk).delete()
+        if deleted:
+            audit_record(actor=actor, action="metric_requirement.deleted", obj=system,
+                         data={"metric": requirement.metric, "dataset": requirement.dataset})
+            readiness_changed(system=system, reason=f"{requirement.metric} requirement removed")
+
+
+def budget_set(*, actor: Any, system: AISystem, monthly_amount: Decimal | str, currency: str = "USD") -> CostBudget:
+    try:
+        amount = Decimal(str(monthly_amount))
+    except InvalidOperation as exc:
+        raise DomainError(f"{monthly_amount!r} is not an amount", field="monthly_amount") from exc
+    if not amount.is_finite() or amount < 0 or amount >= Decimal("1e12"):
+        raise DomainError("a budget is a non-negative amount", field="monthly_amount")
+    currency = currency.strip().upper()
+    if len(currency) != 3 or not currency.isalpha():
+        raise DomainError("a currency is a three-letter ISO 4217 code such as USD", field="currency")
+    with transaction.atomic():
+        AISystem.objects.select_for_update().get(pk=system.pk)
+        budget, _ = CostBudget.objects.update_or_create(
+            system=system, defaults={"monthly_amount": amount.quantize(Decimal("0.01")), "currency": currency}
+        )
+        audit_record(actor=actor, action="cost_budget.set", obj=system, data={"monthly": str(amount), "currency": currency})
+        readiness_changed(system=system, reason="budget set")
+    return budget

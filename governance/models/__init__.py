@@ -1,0 +1,9 @@
+"""Governance models, one module per domain; importing them here registers them with the app."""
+
+from governance.models.decisions import DecisionRecord
+from governance.models.exports import DocumentExport
+from governance.models.gate import GateCheck, ReadinessVerdict
+from governance.models.reviews import Review, ReviewReminder
+from governance.models.waivers import Waiver
+
+__all__ = ["DecisionRecord", "DocumentExport", "GateCheck", "ReadinessVerdict", "Review", "ReviewReminder", "Waiver"]

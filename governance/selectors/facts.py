@@ -1,0 +1,181 @@
+"""The facts snapshot the policy engine judges: one system's, or the evidence facts of many
+systems at once (three queries whatever their number)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from functools import reduce
+from operator import or_
+from typing import Any
+
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from catalog.choices import ModelCardStatus
+from catalog.models import AISystem, CostBudget, CostRecord, EvalResult, MetricRequirement, ModelCard
+from governance.choices import DecisionStatus, WaiverStatus
+from governance.models import DecisionRecord, Waiver
+from governance.policy.facts import ApprovalFact, CostFact, EvalFact, EvalTarget, SystemFacts, WaiverFact
+from governance.selectors.reviews import reviews_of_system
+
+
+def with_fact_columns(queryset: QuerySet[AISystem]) -> QuerySet[AISystem]:
+    """Annotate the latest published model card and the accepted decision count, so the facts
+    snapshot needs two queries fewer (the gate's hot path)."""
+    published = ModelCard.objects.filter(system=OuterRef("pk"), status=ModelCardStatus.PUBLISHED).order_by("-version")
+    accepted = (DecisionRecord.objects.filter(system=OuterRef("pk"), status=DecisionStatus.ACCEPTED)
+                .order_by().values("system").annotate(n=Count("pk")).values("n"))
+    return queryset.annotate(
+        facts_card_version=Subquery(published.values("version")[:1]),
+        facts_card_published_at=Subquery(published.values("published_at")[:1]),
+        facts_accepted_decisions=Coalesce(Subquery(accepted), 0),
+    )
+
+
+def system_for_facts(slug: str, user: Any) -> AISystem | None:
+    return with_fact_columns(
+        AISystem.objects.visible_to(user)
+        .select_related("business_owner", "technical_owner", "risk_owner")
+        .filter(slug=slug)
+    ).first()
+
+
+def collect_facts(system: AISystem) -> SystemFacts:
+    """A snapshot of everything the policy may read about one system (six queries, four for a
+    system from ``with_fact_columns``, plus one per extra metric requirement)."""
+    owners = {"business": system.business_owner, "technical": system.technical_owner, "risk": system.risk_owner}
+    if hasattr(system, "facts_accepted_decisions"):  # annotated by with_fact_columns
+        version = system.facts_card_version
+        card = {"version": version, "published_at": system.facts_card_published_at} if version else None
+        accepted = system.facts_accepted_decisions
+    else:
+        card = (
+            ModelCard.objects.filter(system=system, status=ModelCardStatus.PUBLISHED)
+            .order_by("-version")
+            .values("version", "published_at")
+            .first()
+        )
+        accepted = DecisionRecord.objects.filter(system=system, status=DecisionStatus.ACCEPTED).count()
+    approvals = tuple(
+        ApprovalFact(
+            kind=row["kind"],
+            status=row["status"],
+            decided_at=row["decided_at"],
+            expires_at=row["expires_at"],
+            decided_by=row["decided_by__username"] or "",
+        )
+        for row in reviews_of_system(system).values(
+            "kind", "status", "decided_at", "expires_at", "decided_by__username"
+        )
+    )
+    targets, latest = evidence_facts(system)
+    return SystemFacts(
+        slug=system.slug,
+        risk_tier=system.risk_tier,
+        lifecycle_stage=system.lifecycle_stage,
+        data_categories=tuple(system.data_categories),
+        owners={role: (user.get_username() if user else None) for role, user in owners.items()},
+        inactive_owners=tuple(user.get_username() for user in owners.values() if user and not user.is_active),
+        published_model_card=card["version"] if card else None,
+        model_card_published_at=card["published_at"] if card else None,
+        approvals=approvals,
+        accepted_decisions=accepted,
+        eval_target=targets[0] if targets else None,
+        latest_eval=latest[0] if latest else None,
+        eval_targets=targets,
+        eval_latest=latest,
+        cost=cost_fact(system),
+        model_version=system.model_version,
+        runbook_url=system.runbook_url,
+        waivers=waiver_facts(system),
+        collected_at=timezone.now(),
+    )
+
+
+def waiver_facts(system: AISystem) -> tuple[WaiverFact, ...]:
+    """The system's approved waivers that have not yet ended (the engine checks the moment itself)."""
+    rows = (Waiver.objects.filter(system=system, status=WaiverStatus.APPROVED, expires_at__gt=timezone.now())
+            .values("pk", "requirement", "expires_at", "decided_by__username", "justification"))
+    return tuple(WaiverFact(r["requirement"], r["expires_at"], r["decided_by__username"] or "", r["justification"],
+                            r["pk"]) for r in rows)
+
+
+def evidence_facts(system: AISystem) -> tuple[tuple[EvalTarget, ...], tuple[EvalFact | None, ...]]:
+    """Each metric requirement (the system's primary metric first) and its latest matching result."""
+    return evidence_facts_many([system])[system.pk]
+
+
+Facts = tuple[tuple[EvalTarget, ...], tuple[EvalFact | None, ...]]
+
+
+def _targets(system: AISystem, requirements: list[MetricRequirement]) -> list[EvalTarget]:
+    """The system's primary metric first (refined by its requirement row when there is one), then the rest."""
+    targets: list[EvalTarget] = []
+    if system.primary_metric and system.metric_threshold is not None and not any(
+        r.metric == system.primary_metric for r in requirements
+    ):
+        targets.append(EvalTarget(system.primary_metric, system.metric_threshold, system.metric_higher_is_better))
+    for r in sorted(requirements, key=lambda r: (r.metric != system.primary_metric, r.metric, r.dataset)):
+        targets.append(EvalTarget(r.metric, r.threshold, r.higher_is_better, r.dataset, r.max_age_days,
+                                  r.baseline_value, r.max_regression, r.require_version_match))
+    return targets
+
+
+def _matches(target: EvalTarget, system: AISystem, dataset: str, model_version: str) -> bool:
+    if target.dataset and dataset != target.dataset:
+        return False
+    # Evidence counts only for the model version being deployed.
+    return not (system.model_version and target.require_version_match and model_version != system.model_version)
+
+
+def evidence_facts_many(systems: Iterable[AISystem]) -> dict[int, Facts]:
+    """Each system's metric requirements and the latest matching result of each (three queries)."""
+    by_id = {s.pk: s for s in systems}
+    requirements: dict[int, list[MetricRequirement]] = {pk: [] for pk in by_id}
+    for r in MetricRequirement.objects.filter(system__in=list(by_id)):
+        requirements[r.system_id].append(r)
+    targets = {pk: _targets(by_id[pk], requirements[pk]) for pk in by_id}
+    pairs = {(pk, t.metric) for pk, ts in targets.items() for t in ts}
+    latest: dict[int, list[EvalFact | None]] = {pk: [None] * len(ts) for pk, ts in targets.items()}
+    if pairs:
+        groups = list(
+            EvalResult.objects.filter(reduce(or_, (Q(system_id=pk, metric=m) for pk, m in sorted(pairs))))
+            .values("system_id", "metric", "dataset", "model_version")
+            .annotate(latest=Max("observed_at"))
+        )
+        wanted: dict[tuple[int, int], datetime] = {}
+        for pk, ts in targets.items():
+            for i, t in enumerate(ts):
+                moments = [g["latest"] for g in groups if g["system_id"] == pk and g["metric"] == t.metric
+                           and _matches(t, by_id[pk], g["dataset"], g["model_version"])]
+                if moments:
+                    wanted[(pk, i)] = max(moments)
+        if wanted:
+            rows = list(EvalResult.objects.filter(reduce(or_, (
+                Q(system_id=pk, metric=targets[pk][i].metric, observed_at=moment) for (pk, i), moment in wanted.items()
+            ))).order_by("-pk"))
+            for (pk, i), moment in wanted.items():
+                t = targets[pk][i]
+                row = next(r for r in rows if r.system_id == pk and r.metric == t.metric and r.observed_at == moment
+                           and _matches(t, by_id[pk], r.dataset, r.model_version))
+                latest[pk][i] = EvalFact(row.metric, row.value, row.observed_at, row.model_version, row.dataset,
+                                         row.source, row.source_run_id)
+    return {pk: (tuple(targets[pk]), tuple(latest[pk])) for pk in by_id}
+
+
+def cost_fact(system: AISystem, now: datetime | None = None) -> CostFact | None:
+    """The monthly budget and this month's effective cost in its currency (one query: the gate's path)."""
+    month_start = (now or timezone.now()).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    spent = (
+        CostRecord.objects.filter(system=OuterRef("system"), currency=OuterRef("currency"), period_start__gte=month_start)
+        .values("system")
+        .annotate(total=Sum("effective_cost"))
+        .values("total")
+    )
+    budget = CostBudget.objects.filter(system=system).annotate(spent=Subquery(spent)).first()
+    if budget is None:
+        return None
+    return CostFact(budget.monthly_amount, budget.currency, Decimal(budget.spent or 0), month_start)

@@ -1,0 +1,196 @@
+"""PDF exports of model cards, decision records and a system's audit dossier (tracked jobs).
+
+``export_request`` writes the job row (and, for a dossier, the outbox message that starts the Celery
+task) in one transaction; ``export_run`` claims the row with a conditional update, so a duplicate
+delivery does nothing, reports progress on the row as it gathers each part, renders the PDF and
+writes it atomically. Any failure marks the job failed with the error and leaves no file.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Max, Min
+from django.utils import timezone
+
+from catalog.lib.card_formats import SECTIONS
+from catalog.lib.pdf import PdfError, write_pdf_atomically
+from catalog.models import AISystem, EvalResult, ModelCard
+from clearance.audit import audit_record
+from clearance.errors import DomainError
+from clearance.outbox import outbox_enqueue
+from governance.choices import ExportKind, ExportStatus
+from governance.models import DecisionRecord, DocumentExport, ReadinessVerdict, Review
+from governance.selectors.system_page import system_timeline
+
+log = logging.getLogger(__name__)
+
+TEMPLATE_FOR = {
+    ExportKind.MODEL_CARD: "pdf/model_card.html",
+    ExportKind.DECISION: "pdf/decision.html",
+    ExportKind.DOSSIER: "pdf/dossier.html",
+}
+SECTION_LABELS = {
+    "model_details": "Model details", "intended_use": "Intended use", "out_of_scope_use": "Out-of-scope use",
+    "training_data": "Training data", "evaluation_data": "Evaluation data", "metrics": "Metrics",
+    "limitations": "Limitations", "ethical_considerations": "Ethical considerations",
+    "caveats": "Caveats and recommendations", "body_markdown": "Further notes",
+}
+# A dossier lists the newest observations in full and summarises the rest per metric.
+DOSSIER_EVIDENCE_ROWS = 200
+DOSSIER_TIMELINE_ROWS = 300
+
+
+def export_dir() -> Path:
+    return Path(getattr(settings, "EXPORT_DIR", settings.VAR_DIR / "exports"))
+
+
+def export_request(*, actor: Any, system: AISystem, kind: str, object_id: int | None = None) -> DocumentExport:
+    if kind not in ExportKind.values:
+        raise DomainError(f"unknown export kind {kind!r}", field="kind")
+    if kind == ExportKind.MODEL_CARD and not ModelCard.objects.filter(system=system, pk=object_id).exists():
+        raise DomainError("no such model card for this system", field="object_id")
+    if kind == ExportKind.DECISION and not DecisionRecord.objects.filter(system=system, pk=object_id).exists():
+        raise DomainError("no such decision record for this system", field="object_id")
+    with transaction.atomic():
+        job = DocumentExport.objects.create(kind=kind, system=system, object_id=object_id, requested_by=actor)
+        audit_record(actor=actor, action="export.requested", obj=job,
+                     data={"kind": kind, "system": system.slug, "object_id": object_id})
+        if kind == ExportKind.DOSSIER:
+            outbox_enqueue(task_name="governance.run_export", export_id=job.pk)
+    return job
+
+
+def _progress(job: DocumentExport, percent: int, step: str) -> None:
+    # Outside any transaction, so the page that polls the row sees each step as it happens.
+    DocumentExport.objects.filter(pk=job.pk).update(progress=percent, step=step)
+
+
+def export_run(*, export_id: int) -> DocumentExport | None:
+    """Produce the PDF of one queued job; None when another worker already claimed it."""
+    now = timezone.now()
+    claimed = DocumentExport.objects.filter(pk=export_id, status=ExportStatus.QUEUED).update(
+        status=ExportStatus.RUNNING, started_at=now, progress=1, step="starting")
+    if not claimed:
+        return None
+    job = DocumentExport.objects.select_related("system", "requested_by").get(pk=export_id)
+    try:
+        context = _context(job)
+        _progress(job, 85, "rendering the PDF")
+        name = f"{job.pk}-{job.system.slug}-{job.kind}{_suffix(job, context)}.pdf"
+        pdf = write_pdf_atomically(export_dir() / name, TEMPLATE_FOR[job.kind], context)
+    except Exception as exc:
+        message = str(exc) if isinstance(exc, PdfError) else f"{type(exc).__name__}: {exc}"
+        log.warning("export %s failed: %s", export_id, message)
+        with transaction.atomic():
+            DocumentExport.objects.filter(pk=job.pk).update(
+                status=ExportStatus.FAILED, error=message[:4000], finished_at=timezone.now(), step="failed")
+            job.refresh_from_db()
+            audit_record(actor=None, action="export.failed", obj=job, data={"kind": job.kind, "error": message[:500]})
+        return job
+    with transaction.atomic():
+        DocumentExport.objects.filter(pk=job.pk).update(
+            status=ExportStatus.SUCCEEDED, progress=100, step="done", file_name=name, size=pdf.size, pages=pdf.pages,
+            sha256=pdf.sha256, finished_at=timezone.now())
+        job.refresh_from_db()
+        audit_record(actor=None, action="export.generated", obj=job,
+                     data={"kind": job.kind, "system": job.system.slug, "pages": pdf.pages, "sha256": pdf.sha256})
+    return job
+
+
+def export_file(job: DocumentExport) -> Path | None:
+    if job.status != ExportStatus.SUCCEEDED or not job.file_name:
+        return None
+    path = export_dir() / job.file_name
+    return path if path.is_file() else None
+
+
+def export_downloaded(*, actor: Any, job: DocumentExport) -> None:
+    with transaction.atomic():
+        audit_record(actor=actor, action="export.downloaded", obj=job, data={"kind": job.kind, "sha256": job.sha256})
+
+
+def _suffix(job: DocumentExport, context: dict[str, Any]) -> str:
+    if job.kind == ExportKind.MODEL_CARD:
+        return f"-v{context['card'].version}"
+    if job.kind == ExportKind.DECISION:
+        return f"-adr-{context['record'].pk}"
+    return ""
+
+
+def _card_context(card: ModelCard) -> dict[str, Any]:
+    sections = [(SECTION_LABELS[name], getattr(card, name)) for name in (*SECTIONS, "body_markdown")]
+    return {"card": card, "card_sections": sections}
+
+
+def _context(job: DocumentExport) -> dict[str, Any]:
+    system = AISystem.objects.select_related("business_owner", "technical_owner", "risk_owner").get(pk=job.system_id)
+    base = {"system": system, "job": job, "generated_at": timezone.now()}
+    if job.kind == ExportKind.MODEL_CARD:
+        card = ModelCard.objects.select_related("published_by", "created_by").get(pk=job.object_id, system=system)
+        _progress(job, 40, "model card")
+        return {**base, **_card_context(card), "title": f"{system.name} — model card v{card.version}",
+                "doc_label": f"Model card v{card.version}"}
+    if job.kind == ExportKind.DECISION:
+        record = (DecisionRecord.objects.select_related("created_by", "supersedes", "request")
+                  .prefetch_related("deciders").get(pk=job.object_id, system=system))
+        from governance.selectors.decisions import decision_chain
+
+        _progress(job, 40, "decision record")
+        return {**base, "record": record, "chain": decision_chain(record),
+                "title": f"{record.reference}: {record.title}", "doc_label": record.reference}
+    return {**base, **dossier_context(job, system)}
+
+
+def dossier_context(job: DocumentExport | None, system: AISystem) -> dict[str, Any]:
+    def step(percent: int, label: str) -> None:
+        if job is not None:
+            _progress(job, percent, label)
+
+    step(10, "readiness")
+    verdicts = list(ReadinessVerdict.objects.filter(system=system).order_by("environment"))
+    step(25, "model card")
+    card = (ModelCard.objects.filter(system=system, status="published").select_related("published_by")
+            .order_by("-version").first())
+    versions = list(ModelCard.objects.filter(system=system).order_by("-version")
+                    .values("version", "status", "published_at"))
+    step(40, "decision records")
+    decisions = list(DecisionRecord.objects.filter(system=system).select_related("created_by", "supersedes")
+                     .prefetch_related("deciders").order_by("created_at", "pk"))
+    step(55, "approvals")
+    reviews = list(Review.objects.filter(system=system).select_related("decided_by", "assignee", "request")
+                   .order_by("opened_at", "pk"))
+    step(65, "evidence")
+    evidence = EvalResult.objects.filter(system=system)
+    summary = list(evidence.values("metric").annotate(n=Count("pk"), low=Min("value"), high=Max("value"),
+                                                      last=Max("observed_at")).order_by("metric"))
+    latest = {}
+    for row in evidence.order_by("metric", "-observed_at", "-pk").values("metric", "value", "observed_at"):
+        latest.setdefault(row["metric"], row)
+    for row in summary:
+        row["latest"] = latest[row["metric"]]["value"]
+    recent = list(evidence.order_by("-observed_at", "-pk")[:DOSSIER_EVIDENCE_ROWS])
+    step(75, "timeline")
+    timeline = list(system_timeline(system)[:DOSSIER_TIMELINE_ROWS])
+    return {
+        "title": f"Audit dossier — {system.name}",
+        "doc_label": "Audit dossier",
+        "verdicts": verdicts,
+        **(_card_context(card) if card else {"card": None}),
+        "card_versions": versions,
+        "decisions": decisions,
+        "reviews": reviews,
+        "evidence_summary": summary,
+        "evidence_recent": recent,
+        "evidence_total": sum(row["n"] for row in summary),
+        "timeline": timeline,
+    }
+
+
+def safe_filename(job: DocumentExport) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", job.file_name or f"export-{job.pk}.pdf")

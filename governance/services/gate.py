@@ -1,0 +1,102 @@
+"""The gate: evaluate a system for an environment on behalf of CI and record the call."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+
+from catalog.models import AISystem
+from clearance.models import ApiToken
+from governance.choices import (
+    RequirementStatus,
+    Verdict,
+)
+from governance.models import GateCheck, ReadinessVerdict
+from governance.policy.engine import Evaluation, evaluate
+from governance.policy.loader import Policy
+from governance.selectors.facts import collect_facts
+from governance.services.readiness import with_since
+
+log = logging.getLogger(__name__)
+
+
+def _gate_failure(req_id: str, title: str, message: str, fix: str) -> dict[str, Any]:
+    return {"id": req_id, "title": title, "status": RequirementStatus.FAILED, "message": message, "fix": fix,
+            "severity": "critical", "evidence": {}, "since": None}
+
+
+@dataclass(frozen=True)
+class GateResult:
+    check: GateCheck
+    evaluation: Evaluation | None
+
+
+def gate_check(
+    *,
+    user: Any,
+    token: ApiToken | None,
+    system: AISystem,
+    environment: str,
+    policy: Policy | None,
+    policy_error: str = "",
+    version: str = "",
+    commit: str = "",
+    pipeline_url: str = "",
+) -> GateResult:
+    """Evaluate and record one gate call. Fail closed: with no loadable policy, or facts that cannot
+    be read, or an evaluation that raises, the answer is a block naming the reason."""
+    started = time.perf_counter()
+    now = timezone.now()
+    evaluation = None
+    if policy is not None:
+        policy_name, policy_version = policy.name, policy.version
+        try:
+            facts = collect_facts(system)
+        except Exception as exc:
+            log.exception("gate: facts of %s could not be read", system.slug)
+            requirements = [_gate_failure("facts-readable", "System facts can be read",
+                                          f"the facts of {system.slug} could not be read: {exc}",
+                                          "Retry; if it persists, an administrator must look at the server log.")]
+        else:
+            try:
+                evaluation = evaluate(policy, environment, facts, now)
+            except Exception as exc:
+                log.exception("gate: evaluation of %s in %s raised", system.slug, environment)
+                requirements = [_gate_failure("evaluation-complete", "Evaluation completes",
+                                              f"the evaluation could not complete: {exc}",
+                                              "Retry; if it persists, run `manage.py policy explain` to see why.")]
+            else:
+                requirements = [r.as_json() for r in evaluation.requirements]
+                if evaluation.unmet:  # since when: only unmet requirements need the stored snapshot
+                    stored = (ReadinessVerdict.objects.filter(system=system, environment=environment)
+                              .values_list("requirements", flat=True).first())
+                    requirements = with_since(requirements, stored or [], now)
+        verdict = evaluation.verdict if evaluation is not None else Verdict.BLOCK
+    else:
+        verdict = Verdict.BLOCK
+        requirements = [
+            _gate_failure("policy-loaded", "Readiness policy loads",
+                          f"the readiness policy could not be loaded: {policy_error}",
+                          "Fix the policy file (run `manage.py policy lint`); Clearance blocks every deploy until it loads.")
+        ]
+        policy_name, policy_version = "unavailable", ""
+    check = GateCheck.objects.create(
+        system=system,
+        environment=environment,
+        version=version,
+        commit=commit,
+        pipeline_url=pipeline_url,
+        verdict=verdict,
+        policy_name=policy_name,
+        policy_version=policy_version,
+        requirements=requirements,
+        user=user,
+        token=token,
+        checked_at=now,
+        duration_ms=(time.perf_counter() - started) * 1000,
+    )
+    return GateResult(check, evaluation)

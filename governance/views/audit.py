@@ -1,0 +1,25 @@
+"""The audit trail page."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from clearance.audit import verify_chain
+from clearance.models import AuditEvent
+from clearance.roles import reads_portfolio
+from clearance.web import paginate
+
+
+@login_required
+def audit_trail(request: HttpRequest) -> HttpResponse:
+    if not reads_portfolio(request.user):
+        raise PermissionDenied("the audit trail is for the governance team and auditors")
+    qs = AuditEvent.objects.select_related("actor").order_by("-seq")
+    action = request.GET.get("action", "").strip()
+    if action:
+        qs = qs.filter(action__startswith=action)
+    report = verify_chain() if request.GET.get("verify") else None
+    return render(request, "governance/audit.html", {"page": paginate(request, qs, 50), "action": action, "report": report})
