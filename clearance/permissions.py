@@ -1,13 +1,22 @@
-"""API permission: closed by default, scoped for token callers."""
+"""Who may see and do what with the platform's own objects: the API (scopes), API tokens and the audit
+trail. Each domain app has its own module (``catalog.permissions``, ``intake.permissions``,
+``governance.permissions``); roles are named in ``clearance.roles`` only."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from django.db.models import QuerySet
 from rest_framework import permissions
 
 from clearance.models import ApiToken
+from clearance.roles import Role, has_role, reads_portfolio
 from clearance.tokens import Scope
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+QS = TypeVar("QS", bound=QuerySet[Any])
 
 
 class HasRoleScope(permissions.BasePermission):
@@ -15,7 +24,7 @@ class HasRoleScope(permissions.BasePermission):
 
     A view names its scopes by HTTP method in ``required_scopes``; otherwise reads need ``read`` and writes
     ``write``. Session users act with all scopes; what they may touch is decided by the
-    ``visible_to`` querysets and the services.
+    ``visible_to`` querysets and the services, which ask the apps' permission modules.
     """
 
     message = "the token lacks the scope this endpoint needs"
@@ -34,3 +43,20 @@ class HasRoleScope(permissions.BasePermission):
         return True
 
 
+def visible_tokens(user: User | AnonymousUser | None, tokens: QS) -> QS:
+    """Administrators see every token; everyone else their own (and may revoke what they see)."""
+    if has_role(user, Role.ADMIN):
+        return tokens.all()
+    if not getattr(user, "is_authenticated", False):
+        return tokens.none()
+    return tokens.filter(user=user)
+
+
+def token_allows_system(token: ApiToken, slug: str) -> bool:
+    """A token restricted to some systems may act only on those."""
+    return not token.system_slugs or slug in token.system_slugs
+
+
+def can_read_audit(user: User | AnonymousUser | None) -> bool:
+    """The audit trail is for the governance team and auditors."""
+    return reads_portfolio(user)

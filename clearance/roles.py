@@ -1,4 +1,8 @@
-"""Roles are Django groups, created by a migration; this module is the one place that names them."""
+"""Roles are Django groups, created by a migration; this module is the one place that names them.
+
+What a role may see and do is decided by the permission module of each app (``catalog.permissions``,
+``intake.permissions``, ``governance.permissions``, ``clearance.permissions``), never here.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +34,12 @@ ROLE_LABELS: dict[Role, str] = {
 
 # Roles that may read the whole portfolio (every request, system, review and the audit trail).
 PORTFOLIO_READERS = frozenset({Role.GOVERNANCE_LEAD, Role.AUDITOR, Role.ADMIN})
+
+# Roles that run governance: triage requests, open and assign reviews, change any system.
+GOVERNANCE_TEAM = frozenset({Role.GOVERNANCE_LEAD, Role.ADMIN})
+
+# Roles that review requests and systems, each in the queue of its review kind.
+REVIEWERS = frozenset({Role.SECURITY_REVIEWER, Role.LEGAL_REVIEWER, Role.PRIVACY_REVIEWER})
 
 
 def roles_of(user: Any) -> frozenset[str]:

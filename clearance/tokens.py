@@ -112,11 +112,6 @@ def api_token_revoke(*, token: ApiToken, actor: Any) -> ApiToken:
     return token
 
 
-def token_allows_system(token: ApiToken, slug: str) -> bool:
-    """A token restricted to some systems may act only on those."""
-    return not token.system_slugs or slug in token.system_slugs
-
-
 def _clock() -> float:
     return time.time()
 

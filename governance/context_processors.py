@@ -6,19 +6,20 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from clearance.roles import Role, has_role, reads_portfolio, roles_of
-from governance.policy.reviews import kind_label, kinds_for_roles
+from clearance.permissions import can_read_audit
+from governance.permissions import queue_kinds
+from governance.policy.reviews import kind_label
+from intake.permissions import can_triage
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    mine = roles_of(user)
     return {
-        "nav_queues": [(kind, f"{kind_label(kind)} queue") for kind in kinds_for_roles(mine)],
-        "nav_is_lead": has_role(user, Role.GOVERNANCE_LEAD, Role.ADMIN),
-        "nav_reads_portfolio": reads_portfolio(user),
+        "nav_queues": [(kind, f"{kind_label(kind)} queue") for kind in queue_kinds(user)],
+        "nav_is_lead": can_triage(user),
+        "nav_reads_portfolio": can_read_audit(user),
         "nav_unread": user.notifications.filter(read_at=None).count(),
         "policy_problem": _policy_problem(),
     }

@@ -6,35 +6,18 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 from django.urls import reverse
 
 from catalog.choices import RiskTier
 from catalog.models import AISystem
-from clearance.roles import Role, has_role, reads_portfolio
 from intake.choices import AnnexIIIArea, LawfulBasis, RequestStatus, TimelineKind
-
-REVIEWER_ROLES = (Role.SECURITY_REVIEWER, Role.LEGAL_REVIEWER, Role.PRIVACY_REVIEWER)
-REVIEWER_VISIBLE_STATES = (
-    RequestStatus.IN_REVIEW,
-    RequestStatus.APPROVED,
-    RequestStatus.REJECTED,
-    RequestStatus.CHANGES_REQUESTED,
-)
+from intake.permissions import of_visible_requests, visible_requests
 
 
 class UseCaseRequestQuerySet(models.QuerySet["UseCaseRequest"]):
     def visible_to(self, user: Any) -> UseCaseRequestQuerySet:
-        if reads_portfolio(user):
-            return self.all()
-        if not getattr(user, "is_authenticated", False) or not user.is_active:
-            return self.none()
-        visible = Q(requester=user)
-        if has_role(user, *REVIEWER_ROLES):
-            # Reviewers see the requests that reached review; drafts and triage stay with the
-            # requester and the governance team.
-            visible |= Q(status__in=REVIEWER_VISIBLE_STATES)
-        return self.filter(visible)
+        """The entry point of every read; who sees what is decided in intake.permissions."""
+        return visible_requests(user, self)
 
 
 class UseCaseRequest(models.Model):
@@ -127,7 +110,7 @@ class UseCaseRequest(models.Model):
 
 class TimelineEntryQuerySet(models.QuerySet["TimelineEntry"]):
     def visible_to(self, user: Any) -> TimelineEntryQuerySet:
-        return self.filter(request__in=UseCaseRequest.objects.visible_to(user))
+        return of_visible_requests(user, self)
 
 
 class TimelineEntry(models.Model):
@@ -151,7 +134,7 @@ class TimelineEntry(models.Model):
 
 class AttachmentQuerySet(models.QuerySet["Attachment"]):
     def visible_to(self, user: Any) -> AttachmentQuerySet:
-        return self.filter(request__in=UseCaseRequest.objects.visible_to(user))
+        return of_visible_requests(user, self)
 
 
 class Attachment(models.Model):

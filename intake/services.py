@@ -21,7 +21,7 @@ from clearance.audit import audit_record
 from clearance.errors import DomainError, InvalidTransition, NotAllowed
 from clearance.notifications import notify
 from clearance.outbox import outbox_enqueue
-from clearance.roles import Role, has_role
+from clearance.roles import Role
 from intake.choices import (
     EDITABLE,
     TRANSITIONS,
@@ -33,6 +33,7 @@ from intake.choices import (
     TimelineKind,
 )
 from intake.models import Attachment, TimelineEntry, UseCaseRequest
+from intake.permissions import can_triage, can_view_request, is_requester, visible_requests
 from intake.similarity import similar_for
 from intake.tiering import questionnaire_facts, suggest_tier
 
@@ -146,7 +147,7 @@ def request_update_answers(*, actor: Any, request: UseCaseRequest, **answers: An
     _validate_answers(answers)
     with transaction.atomic():
         locked = lock_request(request)
-        if locked.requester_id != actor.pk:
+        if not is_requester(actor, locked):
             raise NotAllowed("only the requester can change the answers")
         if locked.status not in EDITABLE:
             raise InvalidTransition(f"a request that is {locked.get_status_display().lower()} cannot be edited")
@@ -184,7 +185,7 @@ def submission_problems(request: UseCaseRequest) -> dict[str, list[str]]:
 def request_submit(*, actor: Any, request: UseCaseRequest) -> UseCaseRequest:
     with transaction.atomic():
         locked = lock_request(request)
-        if locked.requester_id != actor.pk:
+        if not is_requester(actor, locked):
             raise NotAllowed("only the requester can submit a request")
         missing = submission_problems(locked)
         if missing:
@@ -217,13 +218,13 @@ def request_submit(*, actor: Any, request: UseCaseRequest) -> UseCaseRequest:
 def request_withdraw(*, actor: Any, request: UseCaseRequest) -> UseCaseRequest:
     with transaction.atomic():
         locked = lock_request(request)
-        if locked.requester_id != actor.pk:
+        if not is_requester(actor, locked):
             raise NotAllowed("only the requester can withdraw a request")
         return _transition(actor=actor, request=locked, to=RequestStatus.WITHDRAWN)
 
 
 def _require_lead(actor: Any) -> None:
-    if not has_role(actor, Role.GOVERNANCE_LEAD, Role.ADMIN):
+    if not can_triage(actor):
         raise NotAllowed("only the governance team can triage requests")
 
 
@@ -358,16 +359,16 @@ def request_comment(*, actor: Any, request: UseCaseRequest, body: str, kind: str
         raise DomainError("unknown kind of comment", field="kind")
     with transaction.atomic():
         locked = lock_request(request)
-        if not UseCaseRequest.objects.visible_to(actor).filter(pk=locked.pk).exists():
+        if not can_view_request(actor, locked):
             raise NotAllowed("you cannot see this request")
-        is_requester = locked.requester_id == actor.pk
-        if kind == TimelineKind.QUESTION and is_requester:
+        by_requester = is_requester(actor, locked)
+        if kind == TimelineKind.QUESTION and by_requester:
             kind = TimelineKind.COMMENT
-        if kind == TimelineKind.ANSWER and not is_requester:
+        if kind == TimelineKind.ANSWER and not by_requester:
             kind = TimelineKind.COMMENT
         entry = TimelineEntry.objects.create(request=locked, author=actor, kind=kind, body=body, created_at=timezone.now())
         audit_record(actor=actor, action="request.commented", obj=locked, data={"entry": entry.pk, "kind": kind})
-        if is_requester:
+        if by_requester:
             recipients = _reviewers_working_on(locked)
         else:
             recipients = [locked.requester]
@@ -431,7 +432,7 @@ def request_attach(*, actor: Any, request: UseCaseRequest, upload: Any) -> Attac
     upload.seek(0)
     if not _sniff_ok(extension, upload.read(2048)):
         raise DomainError(f"the content of the file is not {extension[1:].upper()}", field="file")
-    if not UseCaseRequest.objects.visible_to(actor).filter(pk=request.pk).exists():
+    if not visible_requests(actor, UseCaseRequest.objects.filter(pk=request.pk)).exists():
         raise NotAllowed("you cannot see this request")
     directory = Path(settings.ATTACHMENT_DIR)
     directory.mkdir(parents=True, exist_ok=True)

@@ -13,10 +13,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from clearance.roles import Role, has_role
 from clearance.web import get_visible_or_404, paginate, run_service
 from intake import selectors, services, wizard
-from intake.choices import EDITABLE, RequestStatus
+from intake.choices import RequestStatus
 from intake.forms import (
     AttachmentForm,
     CommentForm,
@@ -24,6 +23,7 @@ from intake.forms import (
     UseCaseRequestForm,
 )
 from intake.models import Attachment, UseCaseRequest
+from intake.permissions import can_edit_request, can_triage, is_requester
 from intake.tiering import questionnaire_facts, suggest_tier
 
 
@@ -85,7 +85,7 @@ def request_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def request_edit(request: HttpRequest, pk: int) -> HttpResponse:
     obj = get_visible_or_404(UseCaseRequest.objects.visible_to(request.user), pk=pk)
-    if obj.requester_id != request.user.pk or obj.status not in EDITABLE:
+    if not can_edit_request(request.user, obj):
         raise PermissionDenied("only the requester can edit a draft or a request sent back for changes")
     form = UseCaseRequestForm(request.POST or None, instance=obj)
     if request.method == "GET" and request.GET.get("submit"):
@@ -112,7 +112,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _render_detail(request: HttpRequest, obj: UseCaseRequest, comment_form: CommentForm,
                    attachment_form: AttachmentForm, status: int = 200) -> HttpResponse:
     reviews = list(obj.reviews.select_related("assignee", "decided_by").order_by("kind"))
-    is_requester = obj.requester_id == request.user.pk
+    by_requester = is_requester(request.user, obj)
     return render(
         request,
         "intake/request_detail.html",
@@ -121,12 +121,12 @@ def _render_detail(request: HttpRequest, obj: UseCaseRequest, comment_form: Comm
             "reviews": reviews,
             "timeline": selectors.request_timeline(obj),
             "needed": selectors.still_needed(obj, reviews),
-            "is_requester": is_requester,
-            "editable": obj.status in EDITABLE,
-            "is_lead": has_role(request.user, Role.GOVERNANCE_LEAD, Role.ADMIN),
+            "is_requester": by_requester,
+            "can_edit": can_edit_request(request.user, obj),
+            "is_lead": can_triage(request.user),
             "comment_form": comment_form,
             "attachment_form": attachment_form,
-            "can_ask": not is_requester,
+            "can_ask": not by_requester,
             "attachment_types": ", ".join(sorted(settings.ATTACHMENT_TYPES)),
             "attachment_limit_mb": settings.ATTACHMENT_MAX_BYTES // 1_048_576,
         },
@@ -215,7 +215,7 @@ def _wizard_context(obj: UseCaseRequest | None, current: str) -> dict[str, Any]:
 
 def _editable_request(request: HttpRequest, pk: int) -> UseCaseRequest:
     obj = get_visible_or_404(UseCaseRequest.objects.visible_to(request.user), pk=pk)
-    if obj.requester_id != request.user.pk or obj.status not in EDITABLE:
+    if not can_edit_request(request.user, obj):
         raise PermissionDenied("only the requester can edit a draft or a request sent back for changes")
     return obj
 

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from catalog.choices import SourceKind, SyncStatus, SyncTrigger
 from catalog.models.systems import AISystem
+from catalog.permissions import visible_evidence_sources, visible_sync_runs
 
 
 class EvalResult(models.Model):
@@ -83,9 +84,7 @@ class CostRecord(models.Model):
 
 class EvidenceSourceQuerySet(models.QuerySet["EvidenceSource"]):
     def visible_to(self, user: Any) -> EvidenceSourceQuerySet:
-        from catalog.models.systems import AISystem
-
-        return self.filter(system__in=AISystem.objects.visible_to(user))
+        return visible_evidence_sources(user, self)
 
 
 class EvidenceSource(models.Model):
@@ -151,9 +150,7 @@ class EvidenceSource(models.Model):
 
 class SyncRunQuerySet(models.QuerySet["SyncRun"]):
     def visible_to(self, user: Any) -> SyncRunQuerySet:
-        from catalog.models.systems import AISystem
-
-        return self.filter(source__system__in=AISystem.objects.visible_to(user))
+        return visible_sync_runs(user, self)
 
 
 ACTIVE_SYNC = (SyncStatus.QUEUED, SyncStatus.RUNNING)

@@ -6,22 +6,15 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 from django.urls import reverse
 
 from catalog.choices import DataClassification, DpaStatus
-from catalog.permissions import _sees_whole_register
+from catalog.permissions import visible_datasets, visible_vendors
 
 
 class DatasetQuerySet(models.QuerySet["Dataset"]):
     def visible_to(self, user: Any) -> DatasetQuerySet:
-        from catalog.models.systems import AISystem
-
-        if _sees_whole_register(user):
-            return self.all()
-        if not getattr(user, "is_authenticated", False) or not user.is_active:
-            return self.none()
-        return self.filter(Q(owner=user) | Q(systems__in=AISystem.objects.visible_to(user))).distinct()
+        return visible_datasets(user, self)
 
 
 class Dataset(models.Model):
@@ -58,10 +51,7 @@ class Dataset(models.Model):
 
 class VendorQuerySet(models.QuerySet["Vendor"]):
     def visible_to(self, user: Any) -> VendorQuerySet:
-        # The vendor register is reference information for everyone who signs in.
-        if not getattr(user, "is_authenticated", False) or not user.is_active:
-            return self.none()
-        return self.all()
+        return visible_vendors(user, self)
 
 
 class Vendor(models.Model):

@@ -6,7 +6,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 from django.urls import reverse
 
 from catalog.choices import (
@@ -14,21 +13,13 @@ from catalog.choices import (
     LifecycleStage,
     RiskTier,
 )
-from clearance.roles import Role, has_role, reads_portfolio
-
-# Reviewers see every system: a system-level review can reach them for any of them.
-SYSTEM_READERS = (Role.SECURITY_REVIEWER, Role.LEGAL_REVIEWER, Role.PRIVACY_REVIEWER)
+from catalog.permissions import visible_systems
 
 
 class AISystemQuerySet(models.QuerySet["AISystem"]):
     def visible_to(self, user: Any) -> AISystemQuerySet:
-        if reads_portfolio(user) or has_role(user, *SYSTEM_READERS):
-            return self.all()
-        if not getattr(user, "is_authenticated", False) or not user.is_active:
-            return self.none()
-        return self.filter(
-            Q(business_owner=user) | Q(technical_owner=user) | Q(risk_owner=user) | Q(requested_by=user)
-        )
+        """The entry point of every read; who sees what is decided in catalog.permissions."""
+        return visible_systems(user, self)
 
 
 class AISystem(models.Model):
@@ -83,9 +74,3 @@ class AISystem(models.Model):
 
     def owner_ids(self) -> set[int]:
         return {pk for pk in (self.business_owner_id, self.technical_owner_id, self.risk_owner_id) if pk}
-
-    def editable_by(self, user: Any) -> bool:
-        """Owners and the governance team change a system and its documents (no query)."""
-        if not getattr(user, "is_authenticated", False) or not user.is_active:
-            return False
-        return user.pk in self.owner_ids() or has_role(user, Role.GOVERNANCE_LEAD, Role.ADMIN)

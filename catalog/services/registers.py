@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from catalog.models import Dataset, Vendor
-from catalog.permissions import may_edit_register
+from catalog.permissions import can_edit_register
 from clearance.audit import audit_record
 from clearance.errors import DomainError, NotAllowed
 
@@ -28,7 +28,7 @@ def _jsonable(value: Any) -> Any:
 
 def _save(*, actor: Any, model: type, instance: Any, allowed: tuple[str, ...], fields: dict[str, Any],
           systems: Any, label: str) -> Any:
-    if not may_edit_register(actor):
+    if not can_edit_register(actor):
         raise NotAllowed(f"only the governance team and system owners maintain {label}s")
     unknown = set(fields) - set(allowed)
     if unknown:

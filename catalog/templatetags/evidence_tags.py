@@ -7,6 +7,8 @@ from typing import Any
 
 from django import template
 
+from catalog.permissions import can_edit_system
+
 register = template.Library()
 
 
@@ -15,7 +17,7 @@ def evidence_panel(context: template.Context, system: Any) -> dict[str, Any]:
     from catalog.views.evidence import evidence_context
 
     user = context["request"].user
-    return {"system": system, "editable": system.editable_by(user), **evidence_context(system)}
+    return {"system": system, "editable": can_edit_system(user, system), **evidence_context(system)}
 
 
 @register.filter

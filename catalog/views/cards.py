@@ -15,6 +15,7 @@ from catalog.forms.cards import ModelCardForm, ModelCardImportForm
 from catalog.lib.card_formats import SECTION_TITLES
 from catalog.lib.card_templates import TEMPLATES
 from catalog.models import AISystem, ModelCard
+from catalog.permissions import can_edit_system
 from catalog.services.cards import (
     IMPORT_FORMATS,
     MAX_IMPORT_BYTES,
@@ -107,7 +108,7 @@ def model_card_detail(request: HttpRequest, slug: str, version: int) -> HttpResp
     sections = [(name, SECTION_LABELS[name], getattr(card, name)) for name in MODEL_CARD_SECTIONS]
     return render(request, "catalog/model_card_detail.html", {
         "system": system, "card": card, "sections": sections, "versions": versions,
-        "editable": system.editable_by(request.user), "formats": CardSourceFormat.choices,
+        "editable": can_edit_system(request.user, system), "formats": CardSourceFormat.choices,
     })
 
 

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from catalog.forms.evidence import CostBudgetForm, EvidenceSourceForm, MetricRequirementForm
 from catalog.lib.charts import cost_chart, metric_chart
 from catalog.models import AISystem, EvidenceSource, MetricRequirement, SyncRun
+from catalog.permissions import can_edit_system
 from catalog.selectors.evidence import budget_of, cost_by_month, cost_periods, metric_panels, system_sources
 from catalog.services.evidence import (
     budget_set,
@@ -27,14 +28,14 @@ from clearance.web import get_visible_or_404, paginate, run_service
 
 def _system(request: HttpRequest, slug: str, *, edit: bool = False) -> AISystem:
     system = get_visible_or_404(AISystem.objects.visible_to(request.user), slug=slug)
-    if edit and not system.editable_by(request.user):
+    if edit and not can_edit_system(request.user, system):
         raise PermissionDenied("only the system's owners and the governance team change its evidence settings")
     return system
 
 
 def _source(request: HttpRequest, pk: int, *, edit: bool = False) -> EvidenceSource:
     source = get_visible_or_404(EvidenceSource.objects.visible_to(request.user).select_related("system"), pk=pk)
-    if edit and not source.system.editable_by(request.user):
+    if edit and not can_edit_system(request.user, source.system):
         raise PermissionDenied("only the system's owners and the governance team change its evidence sources")
     return source
 
@@ -57,7 +58,7 @@ def evidence_context(system: AISystem) -> dict[str, object]:
 def system_evidence(request: HttpRequest, slug: str) -> HttpResponse:
     system = _system(request, slug)
     return render(request, "catalog/evidence/system_evidence.html", {
-        "system": system, "editable": system.editable_by(request.user),
+        "system": system, "editable": can_edit_system(request.user, system),
         "requirements": system.metric_requirements.order_by("metric", "dataset"),
         **evidence_context(system),
     })
@@ -98,7 +99,7 @@ def source_detail(request: HttpRequest, pk: int) -> HttpResponse:
     source = _source(request, pk)
     runs = SyncRun.objects.filter(source=source).select_related("requested_by")
     return render(request, "catalog/evidence/source_detail.html", {
-        "source": source, "system": source.system, "editable": source.system.editable_by(request.user),
+        "source": source, "system": source.system, "editable": can_edit_system(request.user, source.system),
         "page": paginate(request, runs, 20),
     })
 

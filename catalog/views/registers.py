@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods
 from catalog.choices import DataClassification, DpaStatus
 from catalog.forms.registers import DatasetForm, VendorForm
 from catalog.models import AISystem, Dataset, Vendor
-from catalog.permissions import may_edit_register
+from catalog.permissions import can_edit_register
 from catalog.selectors.gaps import ownership_gaps
 from catalog.services.registers import dataset_save, vendor_save
 from clearance.web import get_visible_or_404, paginate, run_service
@@ -48,7 +48,7 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
         "page": paginate(request, qs.order_by("name")), "q": q, "classification": classification, "personal": personal,
         "system": system, "classifications": DataClassification.choices,
         "systems": AISystem.objects.visible_to(request.user).order_by("name").values_list("slug", "name"),
-        "can_edit": may_edit_register(request.user),
+        "can_edit": can_edit_register(request.user),
     })
 
 
@@ -57,13 +57,13 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
     dataset = get_visible_or_404(Dataset.objects.visible_to(request.user).select_related("owner"), pk=pk)
     return render(request, "catalog/dataset_detail.html", {
         "dataset": dataset, "systems": AISystem.objects.visible_to(request.user).filter(datasets=dataset),
-        "can_edit": may_edit_register(request.user),
+        "can_edit": can_edit_register(request.user),
     })
 
 
 def _register_form(request: HttpRequest, *, form_class: type, instance: Any, save: Any, label: str,
                    template: str) -> HttpResponse:
-    if not may_edit_register(request.user):
+    if not can_edit_register(request.user):
         raise PermissionDenied(f"only the governance team and system owners maintain {label}s")
     form = form_class(request.POST or None, instance=instance, user=request.user)
     if request.method == "POST" and form.is_valid():
@@ -112,7 +112,7 @@ def vendor_list(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(data_residency__icontains=residency)
     return render(request, "catalog/vendor_list.html", {
         "page": paginate(request, qs.order_by("name")), "q": q, "dpa": dpa, "residency": residency,
-        "dpa_choices": DpaStatus.choices, "can_edit": may_edit_register(request.user),
+        "dpa_choices": DpaStatus.choices, "can_edit": can_edit_register(request.user),
     })
 
 
@@ -121,7 +121,7 @@ def vendor_detail(request: HttpRequest, pk: int) -> HttpResponse:
     vendor = get_visible_or_404(Vendor.objects.visible_to(request.user).select_related("owner"), pk=pk)
     return render(request, "catalog/vendor_detail.html", {
         "vendor": vendor, "systems": AISystem.objects.visible_to(request.user).filter(vendors=vendor),
-        "can_edit": may_edit_register(request.user),
+        "can_edit": can_edit_register(request.user),
     })
 
 

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 from catalog.choices import LifecycleStage, RiskTier
 from catalog.forms.systems import EvaluationTargetForm, SystemSettingsForm
 from catalog.models import AISystem
+from catalog.permissions import can_edit_system
 from catalog.services.systems import system_set_evaluation_target, system_update
 from clearance.web import get_visible_or_404, paginate, run_service
 
@@ -36,7 +37,7 @@ def system_list(request: HttpRequest) -> HttpResponse:
 
 def _editable_system(request: HttpRequest, slug: str) -> AISystem:
     system = get_visible_or_404(AISystem.objects.visible_to(request.user), slug=slug)
-    if not system.editable_by(request.user):
+    if not can_edit_system(request.user, system):
         raise PermissionDenied("only the system's owners and the governance team can change it")
     return system
 

@@ -15,8 +15,9 @@ from rest_framework.response import Response
 
 import clearance
 from clearance.api import error_body
+from clearance.permissions import token_allows_system
 from clearance.policyfile import PolicyError
-from clearance.tokens import Scope, TokenRateThrottle, token_allows_system
+from clearance.tokens import Scope, TokenRateThrottle
 from governance.api.openapi import GATE_ERROR_RESPONSES, GATE_EXAMPLES
 from governance.api.serializers import (
     GateCheckRequestSerializer,

@@ -10,12 +10,13 @@ from django.urls import reverse
 
 from catalog.models.systems import AISystem
 from governance.choices import DecisionStatus
+from governance.permissions import visible_decision_records
 from intake.models import UseCaseRequest
 
 
 class DecisionRecordQuerySet(models.QuerySet["DecisionRecord"]):
     def visible_to(self, user: Any) -> DecisionRecordQuerySet:
-        return self.filter(system__in=AISystem.objects.visible_to(user))
+        return visible_decision_records(user, self)
 
 
 class DecisionRecord(models.Model):

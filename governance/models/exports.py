@@ -10,11 +10,12 @@ from django.urls import reverse
 
 from catalog.models.systems import AISystem
 from governance.choices import ExportKind, ExportStatus
+from governance.permissions import visible_exports
 
 
 class DocumentExportQuerySet(models.QuerySet["DocumentExport"]):
     def visible_to(self, user: Any) -> DocumentExportQuerySet:
-        return self.filter(system__in=AISystem.objects.visible_to(user))
+        return visible_exports(user, self)
 
 
 class DocumentExport(models.Model):

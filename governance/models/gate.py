@@ -10,6 +10,7 @@ from django.db import models
 from catalog.models.systems import AISystem
 from clearance.models import ApiToken
 from governance.choices import Verdict
+from governance.permissions import visible_gate_checks
 
 
 class ReadinessVerdict(models.Model):
@@ -34,7 +35,7 @@ class ReadinessVerdict(models.Model):
 
 class GateCheckQuerySet(models.QuerySet["GateCheck"]):
     def visible_to(self, user: Any) -> GateCheckQuerySet:
-        return self.filter(system__in=AISystem.objects.visible_to(user))
+        return visible_gate_checks(user, self)
 
 
 class GateCheck(models.Model):

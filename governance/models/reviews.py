@@ -10,29 +10,19 @@ from django.db.models import Q
 from django.urls import reverse
 
 from catalog.models.systems import AISystem
-from clearance.roles import has_role, reads_portfolio, roles_of
 from governance.choices import ReviewStatus
-from governance.policy.reviews import kind_label, kind_role, kinds_for_roles
+from governance.permissions import queue_reviews, visible_reviews
+from governance.policy.reviews import kind_label
 from intake.models import UseCaseRequest
 
 
 class ReviewQuerySet(models.QuerySet["Review"]):
     def visible_to(self, user: Any) -> ReviewQuerySet:
-        if reads_portfolio(user):
-            return self.all()
-        if not getattr(user, "is_authenticated", False) or not user.is_active:
-            return self.none()
-        kinds = kinds_for_roles(roles_of(user))
-        return self.filter(
-            Q(kind__in=kinds) | Q(request__requester=user) | Q(assignee=user)
-            | Q(system__business_owner=user) | Q(system__technical_owner=user) | Q(system__risk_owner=user)
-        )
+        """The entry point of every read; who sees what is decided in governance.permissions."""
+        return visible_reviews(user, self)
 
     def queue_for(self, user: Any, kind: str) -> ReviewQuerySet:
-        role = kind_role(kind)
-        if not ((role is not None and has_role(user, role)) or reads_portfolio(user)):
-            return self.none()
-        return self.filter(kind=kind)
+        return queue_reviews(user, kind, self)
 
 
 class Review(models.Model):

@@ -9,11 +9,12 @@ from django.db import models
 
 from catalog.models.systems import AISystem
 from governance.choices import WaiverStatus
+from governance.permissions import visible_waivers
 
 
 class WaiverQuerySet(models.QuerySet["Waiver"]):
     def visible_to(self, user: Any) -> WaiverQuerySet:
-        return self.filter(system__in=AISystem.objects.visible_to(user))
+        return visible_waivers(user, self)
 
 
 class Waiver(models.Model):

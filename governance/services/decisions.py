@@ -16,6 +16,7 @@ from governance.choices import (
     DecisionStatus,
 )
 from governance.models import DecisionRecord
+from governance.permissions import can_decide_decision_record, can_record_decisions
 from intake.models import UseCaseRequest
 
 DECISION_TEXT_FIELDS = ("title", "context", "options", "decision", "consequences")
@@ -59,7 +60,7 @@ def decision_record_update(*, actor: Any, record: DecisionRecord, **fields: str)
         raise DomainError(f"unknown field(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
     with transaction.atomic():
         locked = DecisionRecord.objects.select_for_update(of=("self",)).select_related("system").get(pk=record.pk)
-        if not locked.system.editable_by(actor):
+        if not can_record_decisions(actor, locked.system):
             raise NotAllowed("only the system's owners or the governance lead edit its records")
         if locked.status != DecisionStatus.PROPOSED:
             raise InvalidTransition(
@@ -95,11 +96,11 @@ def decision_record_decide(*, actor: Any, record: DecisionRecord, to: str) -> De
         raise DomainError("a proposed record is accepted or rejected", field="status")
     with transaction.atomic():
         locked = DecisionRecord.objects.select_for_update(of=("self",)).select_related("system").get(pk=record.pk)
-        if not locked.system.editable_by(actor):
+        if not can_record_decisions(actor, locked.system):
             raise NotAllowed("only the system's owners or the governance lead decide its records")
         if to not in DECISION_TRANSITIONS[locked.status]:
             raise InvalidTransition(f"a {locked.get_status_display().lower()} record cannot be {to}")
-        if locked.created_by_id == actor.pk:
+        if not can_decide_decision_record(actor, locked):
             raise NotAllowed("the author of a decision record cannot decide it: ask another owner or the governance lead")
         system = locked.system
         old = None

@@ -13,14 +13,14 @@ from catalog.services.systems import readiness_changed
 from clearance.audit import audit_record
 from clearance.errors import DomainError, InvalidTransition, NotAllowed
 from clearance.notifications import notify
-from clearance.roles import Role, has_role
 from governance.choices import (
     REVIEW_DECISIONS,
     REVIEW_TRANSITIONS,
     ReviewStatus,
 )
 from governance.models import Review
-from governance.policy.reviews import kind_role, review_kinds, review_sla
+from governance.permissions import can_assign_reviews, can_open_reviews, reviewer_refusal
+from governance.policy.reviews import review_kinds, review_sla
 from governance.selectors.reviews import reviewers_of
 from governance.services.approvals import approval_snapshot, approvals_recheck, snapshot_fingerprint
 from intake.choices import RequestStatus
@@ -40,7 +40,7 @@ MAX_APPROVAL_DAYS = 3 * 365
 
 def reviews_open(*, actor: Any, request: UseCaseRequest, kinds: list[str]) -> list[Review]:
     """Open one review per kind (in parallel, each with its SLA) and move the request to review."""
-    if not has_role(actor, Role.GOVERNANCE_LEAD, Role.ADMIN):
+    if not can_open_reviews(actor):
         raise NotAllowed("only the governance team opens reviews")
     unknown = set(kinds) - set(review_kinds())
     if not kinds or unknown:
@@ -81,21 +81,6 @@ def reviews_open(*, actor: Any, request: UseCaseRequest, kinds: list[str]) -> li
         if locked.system_id:
             readiness_changed(system=locked.system, reason="reviews opened")
     return opened
-
-
-def reviewer_refusal(actor: Any, review: Review) -> str | None:
-    """Why ``actor`` may not act on ``review``, or None when they may (pages ask the same rule)."""
-    role = kind_role(review.kind)
-    if role is None:
-        return f"the review kind {review.kind!r} is no longer in the review policy"
-    if not has_role(actor, role):
-        return f"only a {role.value.replace('-', ' ')} can act on this review"
-    # Four eyes: nobody reviews their own request.
-    if review.request_id and review.request.requester_id == actor.pk:
-        return "you cannot review your own request"
-    if review.system_id and actor.pk in review.system.owner_ids():
-        return "an owner of the system cannot review it"
-    return None
 
 
 def _check_reviewer(actor: Any, review: Review) -> None:
@@ -186,7 +171,7 @@ def review_decide(
 
 def review_reassign(*, actor: Any, review: Review, assignee: Any) -> Review:
     """The governance lead gives an open review to a reviewer of its kind (not the requester)."""
-    if not has_role(actor, Role.GOVERNANCE_LEAD, Role.ADMIN):
+    if not can_assign_reviews(actor):
         raise NotAllowed("only the governance lead reassigns reviews")
     if assignee is None or not assignee.is_active:
         raise DomainError("choose an active reviewer", field="assignee")

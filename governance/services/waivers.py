@@ -22,9 +22,9 @@ from clearance.audit import audit_record
 from clearance.errors import DomainError, InvalidTransition, NotAllowed
 from clearance.notifications import notify
 from clearance.policyfile import PolicyError
-from clearance.roles import Role, has_role
 from governance.choices import WAIVER_TRANSITIONS, WaiverStatus
 from governance.models import Waiver
+from governance.permissions import can_request_waiver, can_revoke_waiver, waiver_decide_refusal
 from governance.policy.loader import load_readiness_policy
 
 
@@ -46,7 +46,7 @@ def waiver_request(
     *, actor: Any, system: AISystem, requirement: str, justification: str, expires_at: datetime
 ) -> Waiver:
     """Ask the system's risk owner for an exception to one requirement of the active policy."""
-    if not system.editable_by(actor):
+    if not can_request_waiver(actor, system):
         raise NotAllowed("only the system's owners and the governance team may request a waiver")
     justification = justification.strip()
     if len(justification) < 20:
@@ -93,10 +93,9 @@ def waiver_decide(*, actor: Any, waiver: Waiver, approve: bool, note: str = "") 
     with transaction.atomic():
         waiver = _lock(waiver)
         system = waiver.system
-        if actor.pk != system.risk_owner_id:
-            raise NotAllowed("only the system's risk owner may decide a waiver")
-        if actor.pk == waiver.requested_by_id:
-            raise NotAllowed("you requested this waiver; someone else must approve it (four eyes)")
+        refusal = waiver_decide_refusal(actor, waiver)
+        if refusal:
+            raise NotAllowed(refusal)
         now = timezone.now()
         if approve and waiver.expires_at <= now:
             raise InvalidTransition("the waiver's expiry has passed; request a new one")
@@ -121,9 +120,7 @@ def waiver_revoke(*, actor: Any, waiver: Waiver, note: str = "") -> Waiver:
     with transaction.atomic():
         waiver = _lock(waiver)
         system = waiver.system
-        allowed = actor.pk == system.risk_owner_id or has_role(actor, Role.GOVERNANCE_LEAD, Role.ADMIN) or (
-            waiver.status == WaiverStatus.REQUESTED and actor.pk == waiver.requested_by_id)
-        if not allowed:
+        if not can_revoke_waiver(actor, waiver):
             raise NotAllowed("only the risk owner or the governance lead may revoke a waiver")
         was_live = waiver.status == WaiverStatus.APPROVED
         _transition(waiver, WaiverStatus.REVOKED)

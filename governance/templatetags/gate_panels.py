@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from governance.choices import Verdict, WaiverStatus
 from governance.models import GateCheck, Waiver
+from governance.permissions import can_decide_waiver, can_request_waiver, can_revoke_waiver
 
 register = template.Library()
 
@@ -44,14 +45,16 @@ def waivers_panel(context: dict[str, Any], system: Any) -> dict[str, Any]:
     waivers = list(Waiver.objects.filter(system=system).select_related("requested_by", "decided_by", "revoked_by")
                    .order_by("-requested_at")[:50])
     for waiver in waivers:
+        waiver.system = system  # the rules below read its risk owner; no query per row
         waiver.live = waiver.status == WaiverStatus.APPROVED and waiver.expires_at > now  # type: ignore[attr-defined]
-        waiver.can_decide = (waiver.status == WaiverStatus.REQUESTED and user.pk == system.risk_owner_id  # type: ignore[attr-defined]
-                             and user.pk != waiver.requested_by_id)
+        waiver.can_decide = waiver.status == WaiverStatus.REQUESTED and can_decide_waiver(user, waiver)  # type: ignore[attr-defined]
+        # Offered on a live waiver, and to its requester while it still waits for a decision.
+        pending_own = waiver.status == WaiverStatus.REQUESTED and waiver.requested_by_id == user.pk
+        waiver.can_revoke = (waiver.live or pending_own) and can_revoke_waiver(user, waiver)  # type: ignore[attr-defined]
     return {
         "system": system,
         "waivers": waivers,
-        "can_request": system.editable_by(user),
-        "can_revoke": user.pk == system.risk_owner_id or context.get("nav_is_lead", False),
+        "can_request": can_request_waiver(user, system),
         "user": user,
         "csrf_token": context.get("csrf_token"),
     }

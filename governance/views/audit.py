@@ -9,13 +9,13 @@ from django.shortcuts import render
 
 from clearance.audit import verify_chain
 from clearance.models import AuditEvent
-from clearance.roles import reads_portfolio
+from clearance.permissions import can_read_audit
 from clearance.web import paginate
 
 
 @login_required
 def audit_trail(request: HttpRequest) -> HttpResponse:
-    if not reads_portfolio(request.user):
+    if not can_read_audit(request.user):
         raise PermissionDenied("the audit trail is for the governance team and auditors")
     qs = AuditEvent.objects.select_related("actor").order_by("-seq")
     action = request.GET.get("action", "").strip()

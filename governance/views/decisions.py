@@ -15,6 +15,7 @@ from clearance.web import get_visible_or_404, run_service
 from governance.choices import DecisionStatus
 from governance.forms import DecisionProposeForm, DecisionRecordForm
 from governance.models import DecisionRecord
+from governance.permissions import can_decide_decision_record, can_record_decisions
 from governance.selectors.decisions import decision_chain
 from governance.services.decisions import (
     DECISION_TEXT_FIELDS,
@@ -28,7 +29,7 @@ from governance.services.decisions import (
 @require_http_methods(["GET", "POST"])
 def decision_create(request: HttpRequest, slug: str) -> HttpResponse:
     system = get_visible_or_404(AISystem.objects.visible_to(request.user), slug=slug)
-    if not system.editable_by(request.user):
+    if not can_record_decisions(request.user, system):
         raise PermissionDenied("only the system's owners and the governance team record its decisions")
     form = DecisionProposeForm(request.POST or None, system=system,
                                initial={"supersedes": request.GET.get("supersedes")})
@@ -67,14 +68,14 @@ def _visible_record(request: HttpRequest, pk: int) -> DecisionRecord:
 @login_required
 def decision_detail(request: HttpRequest, pk: int) -> HttpResponse:
     record = _visible_record(request, pk)
-    editable = record.system.editable_by(request.user)
+    editable = can_record_decisions(request.user, record.system)
     return render(request, "governance/decision_detail.html", {
         "record": record,
         "system": record.system,
         "chain": decision_chain(record),
         "competing": record.superseded_by.filter(status=DecisionStatus.PROPOSED),
         "editable": editable,
-        "can_decide": editable and record.status == DecisionStatus.PROPOSED and record.created_by_id != request.user.pk,
+        "can_decide": record.status == DecisionStatus.PROPOSED and can_decide_decision_record(request.user, record),
         "history": history_for(record).order_by("seq"),
     })
 
@@ -83,7 +84,7 @@ def decision_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def decision_edit(request: HttpRequest, pk: int) -> HttpResponse:
     record = _visible_record(request, pk)
-    if not record.system.editable_by(request.user):
+    if not can_record_decisions(request.user, record.system):
         raise PermissionDenied("only the system's owners and the governance team edit its records")
     if record.status != DecisionStatus.PROPOSED:
         raise PermissionDenied(

@@ -13,14 +13,14 @@ from clearance.models import Notification
 from clearance.roles import ROLE_LABELS, Role, roles_of
 from governance.choices import ReviewStatus
 from governance.models import Review
-from governance.policy.reviews import kinds_for_roles
+from governance.permissions import queue_kinds
 from intake.models import UseCaseRequest
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     mine = roles_of(request.user)
-    queues = kinds_for_roles(mine)
+    queues = queue_kinds(request.user)
     now = timezone.now()
     queue_counts = {}
     if queues:

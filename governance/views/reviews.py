@@ -19,15 +19,21 @@ from django.views.decorators.http import require_POST
 
 from catalog.choices import RiskTier
 from clearance.audit import history_for
-from clearance.roles import Role, has_role, reads_portfolio
 from clearance.web import get_visible_or_404, paginate, run_service
 from governance.choices import ReviewStatus
 from governance.forms import OpenReviewsForm, ReviewDecisionForm
 from governance.models import Review
+from governance.permissions import (
+    can_assign_reviews,
+    can_decide_review,
+    can_open_reviews,
+    can_view_queue,
+    can_work_queue,
+)
 from governance.policy.reviews import kind_label, kind_role, review_kinds
 from governance.services.reviews import review_claim as review_claim_service
 from governance.services.reviews import review_decide as review_decide_service
-from governance.services.reviews import review_reassign, reviewer_refusal
+from governance.services.reviews import review_reassign
 from governance.services.reviews import reviews_open as reviews_open_service
 from intake.models import UseCaseRequest
 
@@ -87,9 +93,9 @@ def queue(request: HttpRequest, kind: str) -> HttpResponse:
     queries does not grow with the rows (tests assert it)."""
     if kind not in review_kinds():
         raise Http404("no such queue")
-    role = kind_role(kind)
-    if not ((role is not None and has_role(request.user, role)) or reads_portfolio(request.user)):
+    if not can_view_queue(request.user, kind):
         raise PermissionDenied(f"the {kind} queue is for {kind} reviewers")
+    role = kind_role(kind)
     now = timezone.now()
     base, chosen = _queue_filters(request, Review.objects.queue_for(request.user, kind), now)
     view = request.GET.get("view", "open")
@@ -121,7 +127,7 @@ def queue(request: HttpRequest, kind: str) -> HttpResponse:
     sort = request.GET.get("sort", "-decided" if view == "decided" else "due")
     order = ("-decided_at", "-pk") if sort == "-decided" else SORTS.get(sort, SORTS["due"])
     qs = qs.order_by(*order)
-    is_lead = has_role(request.user, Role.GOVERNANCE_LEAD, Role.ADMIN)
+    is_lead = can_assign_reviews(request.user)
     reviewers = []
     if is_lead and role is not None:
         reviewers = list(get_user_model().objects.filter(groups__name=role.value, is_active=True)
@@ -137,7 +143,7 @@ def queue(request: HttpRequest, kind: str) -> HttpResponse:
         {"kind": kind, "kind_label": kind_label(kind), "page": paginate(request, qs), "counts": counts,
          "view": view, "now": now, "soon": now + timedelta(days=2), "chosen": chosen, "sort": sort,
          "tiers": RiskTier.choices, "ages": list(AGE_FILTERS), "dues": DUE_FILTERS, "departments": departments,
-         "is_lead": is_lead, "reviewers": reviewers, "can_claim": role is not None and has_role(request.user, role),
+         "is_lead": is_lead, "reviewers": reviewers, "can_claim": can_work_queue(request.user, kind),
          "query": request.GET.urlencode()},
     )
 
@@ -146,7 +152,7 @@ def queue(request: HttpRequest, kind: str) -> HttpResponse:
 @require_POST
 def queue_assign(request: HttpRequest, kind: str) -> HttpResponse:
     """The lead assigns one or many open reviews of a queue to a reviewer."""
-    if not has_role(request.user, Role.GOVERNANCE_LEAD, Role.ADMIN):
+    if not can_assign_reviews(request.user):
         raise PermissionDenied("only the governance lead assigns reviews")
     if kind not in review_kinds():
         raise Http404("no such queue")
@@ -189,13 +195,13 @@ def _visible_review(request: HttpRequest, pk: int) -> Review:
 @login_required
 def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
     review = _visible_review(request, pk)
-    can_decide = review.status == ReviewStatus.OPEN and reviewer_refusal(request.user, review) is None
+    can_decide = review.status == ReviewStatus.OPEN and can_decide_review(request.user, review)
     return render(request, "governance/review_detail.html",
                   {**_review_context(request, review), "form": ReviewDecisionForm(), "can_decide": can_decide})
 
 
 def _review_context(request: HttpRequest, review: Review) -> dict[str, Any]:
-    is_lead = has_role(request.user, Role.GOVERNANCE_LEAD, Role.ADMIN)
+    is_lead = can_assign_reviews(request.user)
     role = kind_role(review.kind)
     reviewers = []
     if is_lead and role is not None and review.status == ReviewStatus.OPEN:
@@ -242,7 +248,7 @@ def review_decide(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def reviews_open(request: HttpRequest, pk: int) -> HttpResponse:
-    if not has_role(request.user, Role.GOVERNANCE_LEAD, Role.ADMIN):
+    if not can_open_reviews(request.user):
         raise PermissionDenied("only the governance team opens reviews")
     obj = get_visible_or_404(UseCaseRequest.objects.all(), pk=pk)
     form = OpenReviewsForm(request.POST)

@@ -9,9 +9,12 @@ from django.utils import timezone
 
 from catalog.choices import ModelCardStatus
 from catalog.models import AISystem
+from catalog.permissions import can_edit_system
 from clearance.policyfile import PolicyError
 from clearance.web import get_visible_or_404, paginate
+from governance.choices import DecisionStatus
 from governance.models import GateCheck, ReadinessVerdict
+from governance.permissions import can_decide_decision_record
 from governance.selectors.readiness import readiness_by_environment
 from governance.selectors.reviews import reviews_of_system
 from governance.selectors.system_page import system_page_context
@@ -30,7 +33,12 @@ def system_detail(request: HttpRequest, slug: str) -> HttpResponse:
         policy, evaluations = readiness_by_environment(system, timezone.now())
     except PolicyError as exc:
         policy_error = exc.message
-    editable = system.editable_by(request.user)
+    editable = can_edit_system(request.user, system)
+    page = system_page_context(system, request.user)
+    for record in page["decisions"]:
+        record.system = system  # the rule reads the system's owners; no query per row
+        record.can_decide = (record.status == DecisionStatus.PROPOSED
+                             and can_decide_decision_record(request.user, record))
     return render(
         request,
         "governance/system_detail.html",
@@ -44,7 +52,7 @@ def system_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "evals": system.eval_results.order_by("-observed_at")[:20],
             "gate_checks": GateCheck.objects.filter(system=system).select_related("user").order_by("-checked_at")[:20],
             # Issue 4: documents, registers, exports and the timeline of every change.
-            **system_page_context(system, request.user),
+            **page,
             "published_card": system.model_cards.filter(status=ModelCardStatus.PUBLISHED).order_by("-version").first(),
         },
     )

@@ -22,7 +22,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clearance.errors import DomainError, NotAllowed
-from clearance.roles import Role, has_role
 from clearance.web import get_visible_or_404, paginate, run_service
 from governance.choices import ReviewStatus
 from governance.models import Review
@@ -32,6 +31,7 @@ from intake import services as intake
 from intake.choices import RequestStatus
 from intake.forms import CreateSystemForm, OwnersForm, TierForm
 from intake.models import UseCaseRequest
+from intake.permissions import can_triage
 
 TRIAGE_STATES = (RequestStatus.SUBMITTED, RequestStatus.TRIAGE, RequestStatus.IN_REVIEW)
 STAGES = {
@@ -42,7 +42,7 @@ STAGES = {
 
 
 def _require_lead(request: HttpRequest) -> None:
-    if not has_role(request.user, Role.GOVERNANCE_LEAD, Role.ADMIN):
+    if not can_triage(request.user):
         raise PermissionDenied("the triage board is for the governance team")
 
 

@@ -17,6 +17,7 @@ from clearance.policyfile import PolicyError
 from clearance.web import get_visible_or_404, run_service
 from governance.forms import WaiverRequestForm
 from governance.models import Waiver
+from governance.permissions import can_request_waiver
 from governance.policy.loader import load_readiness_policy
 from governance.services.waivers import waiver_decide, waiver_request, waiver_revoke
 
@@ -25,7 +26,7 @@ from governance.services.waivers import waiver_decide, waiver_request, waiver_re
 @require_http_methods(["GET", "POST"])
 def waiver_create(request: HttpRequest, slug: str) -> HttpResponse:
     system = get_visible_or_404(AISystem.objects.visible_to(request.user), slug=slug)
-    if not system.editable_by(request.user):
+    if not can_request_waiver(request.user, system):
         raise PermissionDenied("Only the system's owners and the governance team may request a waiver.")
     try:
         policy = load_readiness_policy()
