@@ -66,7 +66,7 @@ def main() -> None:
     call_command("migrate", interactive=False, verbosity=0)
     from django.contrib.auth import get_user_model
 
-    from clearance.demo_data import seed_demo
+    from clearance.demo import seed_demo
     from clearance.tokens import api_token_create
 
     seed_demo()

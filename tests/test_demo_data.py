@@ -9,7 +9,7 @@ from django.utils import timezone
 from catalog.choices import LifecycleStage
 from catalog.models import AISystem
 from clearance.audit import verify_chain
-from clearance.demo_data import DEMO_PASSWORD, DemoSeed, seed_demo
+from clearance.demo import DEMO_PASSWORD, DemoSeed, seed_demo
 from clearance.models import AuditEvent, Notification, OutboxMessage
 from clearance.roles import Role, has_role
 from governance.choices import DecisionStatus, RequirementStatus, Verdict

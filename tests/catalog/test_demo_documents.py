@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from catalog.models import Dataset, ModelCard, Vendor
 from catalog.selectors.gaps import ownership_gaps
-from clearance.demo_data import seed_demo
+from clearance.demo import seed_demo
 from governance.models import DecisionRecord
 
 pytestmark = pytest.mark.django_db

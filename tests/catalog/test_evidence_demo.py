@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from catalog.models import CostRecord, EvalResult, EvidenceSource, SyncRun
-from clearance.demo_data import seed_demo
+from clearance.demo import seed_demo
 
 pytestmark = pytest.mark.django_db
 

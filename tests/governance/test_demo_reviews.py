@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from clearance.demo_data import seed_demo
+from clearance.demo import seed_demo
 from clearance.models import Notification
 from governance.models import Review
 from governance.services.approvals import approvals_recheck

@@ -22,7 +22,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from clearance.demo_data import seed_demo
+from clearance.demo import DemoDataError, seed_demo
 from clearance.tokens import Scope, api_token_create, resolve_token
 
 
@@ -43,7 +43,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
-        seed = seed_demo()
+        try:
+            seed = seed_demo()
+        except DemoDataError as exc:
+            raise CommandError(f"the demo portfolio cannot be seeded: {exc}") from exc
         self.stdout.write(self.style.SUCCESS("Demo data " + ("created." if seed.created else "already present: reusing it.")))
         url = f"http://{options['host']}:{options['port']}"
         token = self._demo_token()
