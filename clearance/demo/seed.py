@@ -32,46 +32,15 @@ from django.utils import timezone
 
 from catalog.choices import LifecycleStage
 from catalog.models import AISystem, ModelCard
-from catalog.services.cards import model_card_draft, model_card_import, model_card_publish
-from catalog.services.evidence import (
-    budget_set,
-    eval_result_record,
-    source_create,
-    sync_request,
-    sync_run_execute,
-)
-from catalog.services.registers import dataset_save, vendor_save
-from catalog.services.systems import (
-    system_create,
-    system_move_lifecycle,
-    system_set_evaluation_target,
-    system_update,
-)
+from catalog.services import cards, evidence, registers, systems
 from clearance.roles import Role
 from governance.choices import DecisionStatus
 from governance.models import DecisionRecord, Review
 from governance.policy.loader import load_readiness_policy
-from governance.services.approvals import approvals_recheck
-from governance.services.decisions import decision_record_decide, decision_record_propose
-from governance.services.gate import gate_check
-from governance.services.readiness import readiness_recompute
-from governance.services.reminders import reminders_send
-from governance.services.reviews import review_claim, review_decide, review_reassign, reviews_open
-from governance.services.waivers import waiver_decide, waiver_request
+from governance.services import approvals, decisions, gate, readiness, reminders, reviews, waivers
+from intake import services as intake
 from intake.choices import RequestStatus
 from intake.models import UseCaseRequest
-from intake.services import (
-    request_assign_owners,
-    request_attach,
-    request_comment,
-    request_create_draft,
-    request_create_system,
-    request_save_step,
-    request_set_tier,
-    request_start_triage,
-    request_submit,
-    request_withdraw,
-)
 
 HERE = Path(__file__).resolve().parent
 PORTFOLIO = HERE / "portfolio.yaml"
@@ -264,23 +233,23 @@ class _Seeder:
                 self._use_case(item)
         for vendor in portfolio.items("vendors"):
             with self.item(vendor.where):
-                vendor_save(**self._register_fields(vendor))
+                registers.vendor_save(**self._register_fields(vendor))
         for dataset in portfolio.items("datasets"):
             with self.item(dataset.where):
-                dataset_save(**self._register_fields(dataset))
+                registers.dataset_save(**self._register_fields(dataset))
         self.say("Registers: vendors and datasets linked to their systems.")
         # Nothing here runs the services' follow-up tasks; pin every approval to what it ended
         # with now, so the first worker run finds nothing to lapse.
-        lapsed = approvals_recheck(reason="demo data seeded")
+        lapsed = approvals.approvals_recheck(reason="demo data seeded")
         if lapsed:
             raise DemoDataError(f"the portfolio materially changes approvals after they were given: reviews {lapsed}")
-        sent = reminders_send()
+        sent = reminders.reminders_send()
         self.say(f"Reminders: {sent['overdue']} overdue and {sent['expiring']} expiring.")
         self._gate_calls(portfolio.sub("gate_calls"))
         portfolio.done()
         self.say(f"Seeded {UseCaseRequest.objects.count()} requests and {AISystem.objects.count()} systems.")
         for system in AISystem.objects.order_by("slug"):
-            readiness_recompute(system_id=system.pk, reason="demo data seeded")
+            readiness.readiness_recompute(system_id=system.pk, reason="demo data seeded")
         self.say("Computed readiness for every system.")
 
     def _use_case(self, item: Spec) -> None:
@@ -317,11 +286,11 @@ class _Seeder:
         if steps:
             request = self._guided_form(requester, steps)
         else:
-            request = request_create_draft(requester=requester, **spec.need("answers"))
+            request = intake.request_create_draft(requester=requester, **spec.need("answers"))
         if state != RequestStatus.DRAFT:
-            request = request_submit(actor=requester, request=request)
+            request = intake.request_submit(actor=requester, request=request)
         if state == RequestStatus.WITHDRAWN:
-            request = request_withdraw(actor=requester, request=request)
+            request = intake.request_withdraw(actor=requester, request=request)
         if state not in BEFORE_REVIEW:
             request = self._triage(request, spec)
         created = None
@@ -332,14 +301,15 @@ class _Seeder:
         system = None
         if created == "in_triage" and system_spec is not None:
             system = self._system_from(request, system_spec)
-        reviews = spec.sub("reviews")
-        if reviews is not None:
-            opened = {r.kind: r for r in reviews_open(actor=self.lead, request=request, kinds=list(reviews.data))}
+        review_specs = spec.sub("reviews")
+        if review_specs is not None:
+            opened = {r.kind: r for r in reviews.reviews_open(actor=self.lead, request=request,
+                                                      kinds=list(review_specs.data))}
             if created == "in_review" and system_spec is not None:
                 system = self._system_from(request, system_spec)
-            for kind in list(reviews.data):
-                self._review(opened[kind], Spec(reviews.get(kind) or {}, f"{reviews.where}.{kind}"))
-            reviews.done()
+            for kind in list(review_specs.data):
+                self._review(opened[kind], Spec(review_specs.get(kind) or {}, f"{review_specs.where}.{kind}"))
+            review_specs.done()
         if system_spec is not None and system is None:
             system = self._system_from(request, system_spec)
         for entry in spec.items("timeline"):
@@ -351,7 +321,7 @@ class _Seeder:
         """A draft saved step by step, as the guided form does; the first step creates it."""
         request: UseCaseRequest | None = None
         for step in steps:
-            request = request_save_step(actor=requester, request=request, step=step.need("step"),
+            request = intake.request_save_step(actor=requester, request=request, step=step.need("step"),
                                         completed=step.get("completed", True), answers=step.need("answers"))
             step.done()
         if request is None:
@@ -359,18 +329,18 @@ class _Seeder:
         return request
 
     def _triage(self, request: UseCaseRequest, spec: Spec) -> UseCaseRequest:
-        request = request_start_triage(actor=self.lead, request=request)
+        request = intake.request_start_triage(actor=self.lead, request=request)
         tier = spec.get("tier")
         if tier is not None:
             # The service refuses an override without a justification, so a tiering rule that
             # does not say what this item expects fails the seed loudly.
-            request = request_set_tier(actor=self.lead, request=request,
+            request = intake.request_set_tier(actor=self.lead, request=request,
                                        tier=request.suggested_tier if tier == "suggested" else tier,
                                        justification=spec.get("justification", ""))
         owners = spec.get("owners")
         if owners is not None:
             business, technical, risk = self._owners(owners, f"{spec.where}.owners")
-            request = request_assign_owners(actor=self.lead, request=request, business=business,
+            request = intake.request_assign_owners(actor=self.lead, request=request, business=business,
                                             technical=technical, risk=risk)
         return request
 
@@ -384,16 +354,16 @@ class _Seeder:
     def _review(self, review: Review, spec: Spec) -> None:
         assignee = spec.get("assigned_to")
         if assignee is not None:
-            review = review_reassign(actor=self.lead, review=review, assignee=self.user(assignee, spec.where))
+            review = reviews.review_reassign(actor=self.lead, review=review, assignee=self.user(assignee, spec.where))
         claimed_by = spec.get("claimed_by")
         if claimed_by is not None:
-            review = review_claim(actor=self.user(claimed_by, spec.where), review=review)
+            review = reviews.review_claim(actor=self.user(claimed_by, spec.where), review=review)
         decision = spec.get("decision")
         if decision is not None:
             reviewer = self.user(spec.get("by", review.kind), spec.where)
             expires_in_days = spec.get("expires_in_days")
-            review = review_claim(actor=reviewer, review=review)
-            review = review_decide(
+            review = reviews.review_claim(actor=reviewer, review=review)
+            review = reviews.review_decide(
                 actor=reviewer, review=review, decision=decision, rationale=spec.need("rationale"),
                 conditions=spec.get("conditions", ""),
                 expires_at=_days_from_now(expires_in_days) if expires_in_days is not None else None,
@@ -412,21 +382,21 @@ class _Seeder:
         attachment = spec.get("attach")
         if attachment is not None:
             upload = SimpleUploadedFile(attachment, (FILES / attachment).read_bytes())
-            request_attach(actor=actor, request=request, upload=upload)
+            intake.request_attach(actor=actor, request=request, upload=upload)
         else:
-            request_comment(actor=actor, request=request, kind=spec.get("kind", "comment"), body=spec.need("body"))
+            intake.request_comment(actor=actor, request=request, kind=spec.get("kind", "comment"), body=spec.need("body"))
         spec.done()
 
     # --- Systems ---------------------------------------------------------------------------------
 
     def _system_from(self, request: UseCaseRequest, spec: Spec) -> AISystem:
-        system = request_create_system(actor=self.lead, request=request, slug=spec.need("slug"),
+        system = intake.request_create_system(actor=self.lead, request=request, slug=spec.need("slug"),
                                        name=spec.get("name", ""))
         return self._update(system, spec)
 
     def _catalog_system(self, spec: Spec) -> AISystem:
         business, technical, risk = self._owners(spec.get("owners") or {}, f"{spec.where}.owners")
-        system = system_create(
+        system = systems.system_create(
             actor=self.lead, slug=spec.need("slug"), name=spec.need("name"), purpose=spec.need("purpose"),
             risk_tier=spec.need("tier"), business_owner=business, technical_owner=technical, risk_owner=risk,
             vendor=spec.get("vendor", ""), model_name=spec.get("model_name", ""),
@@ -441,7 +411,7 @@ class _Seeder:
         # Link templates name the system: "https://git.example.com/ai/{slug}".
         fields = {name: value.format(slug=system.slug) if isinstance(value, str) else value
                   for name, value in fields.items()}
-        return system_update(actor=self.keeper, system=system, **fields)
+        return systems.system_update(actor=self.keeper, system=system, **fields)
 
     def _keep(self, system: AISystem, spec: Spec) -> None:
         """What the system's keepers do once it exists, in a fixed order: a change after approval,
@@ -452,8 +422,8 @@ class _Seeder:
             system.refresh_from_db()
             reason = ", ".join(f"{name.replace('_', ' ')} {getattr(system, name)} → {value}"
                                for name, value in changes.items())
-            system = system_update(actor=self.keeper, system=system, **changes)
-            approvals_recheck(system_id=system.pk, reason=reason)
+            system = systems.system_update(actor=self.keeper, system=system, **changes)
+            approvals.approvals_recheck(system_id=system.pk, reason=reason)
         stage = LifecycleStage(spec.need("stage"))
         # As a careful team would, the system reaches production (or retirement) only once its card,
         # evaluation and decisions are on record: those are written at the pilot stage at the latest.
@@ -463,18 +433,18 @@ class _Seeder:
         evaluation = spec.sub("evaluation")
         if evaluation is not None:
             self._evaluate(system, evaluation)
-        decisions: dict[str, DecisionRecord] = {}
-        self._decisions(system, spec, decisions)
+        records: dict[str, DecisionRecord] = {}
+        self._decisions(system, spec, records)
         system = self._move_to(system, stage, spec.where)
         later = spec.sub("later")
         if later is not None:
             for card in later.items("cards"):
                 self._card(system, card)
-            self._decisions(system, later, decisions)
+            self._decisions(system, later, records)
             later.done()
         budget = spec.sub("budget")
         if budget is not None:
-            budget_set(actor=self.keeper, system=system, monthly_amount=Decimal(str(budget.need("monthly"))),
+            evidence.budget_set(actor=self.keeper, system=system, monthly_amount=Decimal(str(budget.need("monthly"))),
                        currency=budget.get("currency", "USD"))
             budget.done()
         for source in spec.items("evidence_sources"):
@@ -492,7 +462,7 @@ class _Seeder:
         if end < start:
             raise DemoDataError(f"{where}: {system.slug} cannot go back from {system.lifecycle_stage} to {stage}")
         for step in LIFECYCLE_PATH[start + 1 : end + 1]:
-            system = system_move_lifecycle(actor=self.keeper, system=system, to=step)
+            system = systems.system_move_lifecycle(actor=self.keeper, system=system, to=step)
         return system
 
     def _card(self, system: AISystem, spec: Spec) -> None:
@@ -501,27 +471,27 @@ class _Seeder:
         card: ModelCard | None = None
         imported = spec.get("import")
         if imported is not None:
-            card = model_card_import(actor=self.keeper, system=system, fmt=spec.need("format"),
+            card = cards.model_card_import(actor=self.keeper, system=system, fmt=spec.need("format"),
                                      content=(FILES / imported).read_bytes(), filename=spec.get("filename", imported))
         sections = spec.rest()
         if sections or review_due_in_days is not None:
             review_due = (timezone.localdate() + timedelta(days=review_due_in_days)
                           if review_due_in_days is not None else None)
-            card = model_card_draft(actor=self.keeper, system=system, review_due=review_due, **sections)
+            card = cards.model_card_draft(actor=self.keeper, system=system, review_due=review_due, **sections)
         if card is None:
             raise DemoDataError(f"{spec.where}: a card needs sections or a file to import")
         if publish:
-            model_card_publish(actor=self.keeper, card=card)
+            cards.model_card_publish(actor=self.keeper, card=card)
 
     def _evaluate(self, system: AISystem, spec: Spec) -> None:
         """Set the gating metric and record runs given as [days ago, value], oldest first."""
         metric = spec.need("metric")
-        system = system_set_evaluation_target(actor=self.keeper, system=system, metric=metric,
+        system = systems.system_set_evaluation_target(actor=self.keeper, system=system, metric=metric,
                                               threshold=spec.need("threshold"),
                                               higher_is_better=spec.get("higher_is_better", True))
         dataset = spec.need("dataset")
         for index, (days_ago, value) in enumerate(spec.need("runs"), start=1):
-            eval_result_record(system=system, metric=metric, value=value, source=self.evaluation_source,
+            evidence.eval_result_record(system=system, metric=metric, value=value, source=self.evaluation_source,
                                source_run_id=f"{system.slug}-run-{index:03d}", observed_at=_days_from_now(-days_ago),
                                dataset=dataset, model_version=system.model_version)
         spec.done()
@@ -535,11 +505,11 @@ class _Seeder:
                 raise DemoDataError(f"{entry.where}: supersedes '{supersedes}', which is not listed before it")
             proposer = self.user(entry.need("proposed_by"), entry.where)
             outcomes = {DecisionStatus.ACCEPTED: entry.get("accepted_by"), DecisionStatus.REJECTED: entry.get("rejected_by")}
-            record = decision_record_propose(actor=proposer, system=system,
+            record = decisions.decision_record_propose(actor=proposer, system=system,
                                              supersedes=by_title[supersedes] if supersedes else None, **entry.rest())
             for outcome, decider in outcomes.items():
                 if decider is not None:
-                    record = decision_record_decide(actor=self.user(decider, entry.where), record=record, to=outcome)
+                    record = decisions.decision_record_decide(actor=self.user(decider, entry.where), record=record, to=outcome)
             by_title[record.title] = record
 
     def _evidence_source(self, system: AISystem, spec: Spec) -> None:
@@ -548,17 +518,17 @@ class _Seeder:
         options = spec.rest()
         if file is not None:
             options["location"] = str(self.evidence_dir / file)
-        source = source_create(actor=self.keeper, system=system, **options)
+        source = evidence.source_create(actor=self.keeper, system=system, **options)
         if sync:
-            run, _ = sync_request(actor=self.keeper, source=source)
-            sync_run_execute(run_id=run.pk)
+            run, _ = evidence.sync_request(actor=self.keeper, source=source)
+            evidence.sync_run_execute(run_id=run.pk)
 
     def _waiver(self, system: AISystem, spec: Spec) -> None:
         system.refresh_from_db()
-        waiver = waiver_request(actor=self.user(spec.need("requested_by"), spec.where), system=system,
+        waiver = waivers.waiver_request(actor=self.user(spec.need("requested_by"), spec.where), system=system,
                                 requirement=spec.need("requirement"), justification=spec.need("justification"),
                                 expires_at=_days_from_now(spec.need("expires_in_days")))
-        waiver_decide(actor=self.user(spec.need("approved_by"), spec.where), waiver=waiver, approve=True,
+        waivers.waiver_decide(actor=self.user(spec.need("approved_by"), spec.where), waiver=waiver, approve=True,
                       note=spec.get("note", ""))
         spec.done()
 
@@ -568,8 +538,8 @@ class _Seeder:
         """Keyword arguments of vendor_save / dataset_save: personas become users, slugs systems."""
         actor = self.user(spec.need("by"), spec.where)
         slugs = spec.get("systems", [])
-        systems = list(AISystem.objects.filter(slug__in=slugs))
-        missing = set(slugs) - {s.slug for s in systems}
+        linked = list(AISystem.objects.filter(slug__in=slugs))
+        missing = set(slugs) - {s.slug for s in linked}
         if missing:
             raise DemoDataError(f"{spec.where}: no system {', '.join(sorted(missing))}")
         owner = spec.get("owner")
@@ -579,7 +549,7 @@ class _Seeder:
             fields["owner"] = self.user(owner, spec.where)
         if review_due_in_days is not None:
             fields["review_due"] = timezone.localdate() + timedelta(days=review_due_in_days)
-        return {"actor": actor, "systems": systems, **fields}
+        return {"actor": actor, "systems": linked, **fields}
 
     def _evidence_files(self, spec: Spec | None) -> None:
         """Write the files evidence sources sync from, where the sources may read them."""
@@ -608,7 +578,7 @@ class _Seeder:
         for slug in slugs:
             system = AISystem.objects.select_related("business_owner", "technical_owner", "risk_owner").get(slug=slug)
             for environment in environments:
-                gate_check(user=user, token=None, system=system, environment=environment, policy=policy,
+                gate.gate_check(user=user, token=None, system=system, environment=environment, policy=policy,
                            version=str(spec.need("version")), commit=spec.need("commit"),
                            pipeline_url=spec.need("pipeline_url"))
         spec.done()
@@ -624,12 +594,12 @@ def _focus_csv(spec: Spec) -> str:
     A system billed per request gives the volume; one billed per day gives only the cost."""
     days, service, currency = int(spec.need("days")), spec.need("service"), spec.need("currency")
     tag_key = spec.need("tag_key")
-    systems = []
+    rows = []
     for slug in list(spec.need("systems")):
         system = Spec(spec.data["systems"][slug], f"{spec.where}.systems.{slug}")
         requests, cost = system.sub("requests"), system.sub("cost")
         per_request = Decimal(str(system.get("cost_per_request", "0")))
-        systems.append((slug, system.need("resource"), requests, cost, per_request))
+        rows.append((slug, system.need("resource"), requests, cost, per_request))
         system.done()
     spec.done()
     today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
@@ -637,7 +607,7 @@ def _focus_csv(spec: Spec) -> str:
     lines = [FOCUS_HEADER]
     for day in range(days, 0, -1):
         start, end = (today - timedelta(days=day)).strftime(iso), (today - timedelta(days=day - 1)).strftime(iso)
-        for slug, resource, requests, cost, per_request in systems:
+        for slug, resource, requests, cost, per_request in rows:
             if requests is not None:
                 quantity = _saw(requests, day)
                 amount, unit = Decimal(quantity) * per_request, "Requests"
