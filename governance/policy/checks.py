@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from governance.choices import RequirementStatus
-from governance.policy.facts import SystemFacts
+from governance.policy.facts import EvalTarget, SystemFacts
 
 
 @dataclass(frozen=True)
@@ -158,11 +158,10 @@ def eval_threshold(facts: SystemFacts, params: dict[str, Any], now: datetime) ->
     """Every metric requirement of the system (primary metric first): a result exists for the
     deployed model version (and the required dataset), meets its threshold, has not regressed past
     the allowed amount against the baseline, and is fresher than the maximum age."""
-    targets = facts.eval_targets or ((facts.eval_target,) if facts.eval_target else ())
-    latest = facts.eval_latest if facts.eval_targets else (facts.latest_eval,)
-    if not targets:
+    judged = metric_outcomes(facts, params, now)
+    if not judged:
         return Outcome(RequirementStatus.MISSING, "no primary evaluation metric and threshold set for the system")
-    outcomes = [_metric_outcome(t, r, facts.model_version, params["max_age_days"], now) for t, r in zip(targets, latest, strict=True)]
+    outcomes = [outcome for _, outcome in judged]
     if len(outcomes) == 1:
         return outcomes[0]
     worst = max(outcomes, key=lambda o: _SEVERITY.get(o.status, 9))
@@ -175,6 +174,17 @@ def eval_threshold(facts: SystemFacts, params: dict[str, Any], now: datetime) ->
         valid_until=min(moments) if worst.status == RequirementStatus.MET and moments else None,
         since=worst.since,
     )
+
+
+def metric_outcomes(facts: SystemFacts, params: dict[str, Any], now: datetime) -> list[tuple[EvalTarget, Outcome]]:
+    """Each metric requirement of the system (primary metric first) with its own outcome: what
+    ``eval_threshold`` combines into one status, for pages that show the metrics one by one."""
+    targets = facts.eval_targets or ((facts.eval_target,) if facts.eval_target else ())
+    if not targets:
+        return []
+    latest = facts.eval_latest if facts.eval_targets else (facts.latest_eval,)
+    return [(t, _metric_outcome(t, r, facts.model_version, params["max_age_days"], now))
+            for t, r in zip(targets, latest, strict=True)]
 
 
 _SEVERITY = {RequirementStatus.MET: 0, RequirementStatus.STALE: 1, RequirementStatus.MISSING: 2, RequirementStatus.FAILED: 3}

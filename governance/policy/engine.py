@@ -20,6 +20,10 @@ from governance.policy.loader import Policy, Requirement
 
 CHECK_STATUSES = frozenset(RequirementStatus.values) - {RequirementStatus.WAIVED}
 
+# How a requirement stands when it was not judged: out of scope for the system, or not in the environment.
+NOT_APPLICABLE = "not_applicable"
+ABSENT = "absent"
+
 
 class UnknownEnvironment(LookupError):
     pass
@@ -68,6 +72,18 @@ class Evaluation:
     @property
     def unmet(self) -> list[RequirementResult]:
         return [r for r in self.requirements if not r.passing]
+
+    def outcome_of(self, requirement_id: str) -> tuple[str, str]:
+        """How one requirement stands, with the reason: its status and message when it was judged,
+        ``not_applicable`` when the system's tier or facts put it out of scope, ``absent`` when the
+        environment does not have it."""
+        for result in self.requirements:
+            if result.id == requirement_id:
+                return result.status, result.message
+        for skipped in self.not_applicable:
+            if skipped["id"] == requirement_id:
+                return NOT_APPLICABLE, skipped["reason"]
+        return ABSENT, f"not a requirement of {self.environment} in this policy"
 
 
 def _applicability(req: Requirement, facts: SystemFacts) -> tuple[bool, str]:

@@ -1,5 +1,6 @@
-"""The facts snapshot the policy engine judges: one system's, or the evidence facts of many
-systems at once (three queries whatever their number)."""
+"""The facts snapshot the policy engine judges, for one system (the gate) or for a page of systems at
+once (the evidence portfolio) through the same code, in a number of queries that does not grow with
+the number of systems."""
 
 from __future__ import annotations
 
@@ -17,9 +18,8 @@ from django.utils import timezone
 from catalog.choices import ModelCardStatus
 from catalog.models import AISystem, CostBudget, CostRecord, EvalResult, MetricRequirement, ModelCard
 from governance.choices import DecisionStatus, WaiverStatus
-from governance.models import DecisionRecord, Waiver
+from governance.models import DecisionRecord, Review, Waiver
 from governance.policy.facts import ApprovalFact, CostFact, EvalFact, EvalTarget, SystemFacts, WaiverFact
-from governance.selectors.reviews import reviews_of_system
 
 
 def with_fact_columns(queryset: QuerySet[AISystem]) -> QuerySet[AISystem]:
@@ -36,71 +36,89 @@ def with_fact_columns(queryset: QuerySet[AISystem]) -> QuerySet[AISystem]:
 
 
 def system_for_facts(slug: str, user: Any) -> AISystem | None:
-    return with_fact_columns(
-        AISystem.objects.visible_to(user)
-        .select_related("business_owner", "technical_owner", "risk_owner")
-        .filter(slug=slug)
-    ).first()
+    return for_facts(AISystem.objects.visible_to(user).filter(slug=slug)).first()
+
+
+def for_facts(queryset: QuerySet[AISystem]) -> QuerySet[AISystem]:
+    """Systems read with what their facts need in the same query: owners and the annotations above."""
+    return with_fact_columns(queryset.select_related("business_owner", "technical_owner", "risk_owner"))
 
 
 def collect_facts(system: AISystem) -> SystemFacts:
     """A snapshot of everything the policy may read about one system (six queries, four for a
-    system from ``with_fact_columns``, plus one per extra metric requirement)."""
-    owners = {"business": system.business_owner, "technical": system.technical_owner, "risk": system.risk_owner}
-    if hasattr(system, "facts_accepted_decisions"):  # annotated by with_fact_columns
-        version = system.facts_card_version
-        card = {"version": version, "published_at": system.facts_card_published_at} if version else None
-        accepted = system.facts_accepted_decisions
-    else:
-        card = (
-            ModelCard.objects.filter(system=system, status=ModelCardStatus.PUBLISHED)
-            .order_by("-version")
-            .values("version", "published_at")
-            .first()
-        )
-        accepted = DecisionRecord.objects.filter(system=system, status=DecisionStatus.ACCEPTED).count()
-    approvals = tuple(
-        ApprovalFact(
-            kind=row["kind"],
-            status=row["status"],
-            decided_at=row["decided_at"],
-            expires_at=row["expires_at"],
-            decided_by=row["decided_by__username"] or "",
-        )
-        for row in reviews_of_system(system).values(
-            "kind", "status", "decided_at", "expires_at", "decided_by__username"
-        )
-    )
-    targets, latest = evidence_facts(system)
-    return SystemFacts(
-        slug=system.slug,
-        risk_tier=system.risk_tier,
-        lifecycle_stage=system.lifecycle_stage,
-        data_categories=tuple(system.data_categories),
-        owners={role: (user.get_username() if user else None) for role, user in owners.items()},
-        inactive_owners=tuple(user.get_username() for user in owners.values() if user and not user.is_active),
-        published_model_card=card["version"] if card else None,
-        model_card_published_at=card["published_at"] if card else None,
-        approvals=approvals,
-        accepted_decisions=accepted,
-        eval_target=targets[0] if targets else None,
-        latest_eval=latest[0] if latest else None,
-        eval_targets=targets,
-        eval_latest=latest,
-        cost=cost_fact(system),
-        model_version=system.model_version,
-        runbook_url=system.runbook_url,
-        waivers=waiver_facts(system),
-        collected_at=timezone.now(),
-    )
+    system from ``with_fact_columns``, plus one when it has metric requirements with results)."""
+    return collect_facts_many([system])[system.pk]
 
 
-def waiver_facts(system: AISystem) -> tuple[WaiverFact, ...]:
-    """The system's approved waivers that have not yet ended (the engine checks the moment itself)."""
-    rows = (Waiver.objects.filter(system=system, status=WaiverStatus.APPROVED, expires_at__gt=timezone.now())
-            .values("pk", "requirement", "expires_at", "decided_by__username", "justification"))
-    return tuple(WaiverFact(r["requirement"], r["expires_at"], r["decided_by__username"] or "", r["justification"],
-                            r["pk"]) for r in rows)
+def collect_facts_many(systems: Iterable[AISystem], now: datetime | None = None) -> dict[int, SystemFacts]:
+    """The facts snapshot of each system, in a number of queries that does not grow with the number of
+    systems: approvals, metric requirements and results (three), budgets, waivers, plus two for the
+    systems not read through ``for_facts``. The same snapshot, field for field, as the gate's: the gate
+    reads one system through this function too. Pass systems with their owners joined (``for_facts``),
+    or each owner costs a query."""
+    by_id = {s.pk: s for s in systems}
+    if not by_id:
+        return {}
+    now = now or timezone.now()
+    plain = [pk for pk, s in by_id.items() if not hasattr(s, "facts_accepted_decisions")]
+    cards: dict[int, dict[str, Any]] = {}
+    accepted: dict[int, int] = {pk: 0 for pk in plain}
+    if plain:
+        for row in (ModelCard.objects.filter(system__in=plain, status=ModelCardStatus.PUBLISHED)
+                    .order_by("system", "-version").values("system_id", "version", "published_at")):
+            cards.setdefault(row["system_id"], row)
+        accepted |= dict(DecisionRecord.objects.filter(system__in=plain, status=DecisionStatus.ACCEPTED).order_by()
+                         .values_list("system").annotate(n=Count("pk")))
+    approvals: dict[int, list[ApprovalFact]] = {pk: [] for pk in by_id}
+    for row in (Review.objects.filter(Q(system__in=list(by_id)) | Q(request__system__in=list(by_id)))
+                .values("system_id", "request__system_id", "kind", "status", "decided_at", "expires_at",
+                        "decided_by__username")):
+        fact = ApprovalFact(kind=row["kind"], status=row["status"], decided_at=row["decided_at"],
+                            expires_at=row["expires_at"], decided_by=row["decided_by__username"] or "")
+        # A review counts for its own system and for the system its request became.
+        for pk in {row["system_id"], row["request__system_id"]} & by_id.keys():
+            approvals[pk].append(fact)
+    evidence = evidence_facts_many(by_id.values())
+    costs = cost_facts_many(list(by_id), now)
+    waivers: dict[int, list[WaiverFact]] = {pk: [] for pk in by_id}
+    for row in (Waiver.objects.filter(system__in=list(by_id), status=WaiverStatus.APPROVED, expires_at__gt=now)
+                .values("system_id", "pk", "requirement", "expires_at", "decided_by__username", "justification")):
+        waivers[row["system_id"]].append(WaiverFact(row["requirement"], row["expires_at"],
+                                                    row["decided_by__username"] or "", row["justification"],
+                                                    row["pk"]))
+    facts: dict[int, SystemFacts] = {}
+    for pk, system in by_id.items():
+        if pk in accepted:
+            card = cards.get(pk)
+            decisions = accepted[pk]
+        else:
+            version = system.facts_card_version  # type: ignore[attr-defined]
+            card = {"version": version, "published_at": system.facts_card_published_at} if version else None  # type: ignore[attr-defined]
+            decisions = system.facts_accepted_decisions  # type: ignore[attr-defined]
+        owners = {"business": system.business_owner, "technical": system.technical_owner, "risk": system.risk_owner}
+        targets, latest = evidence[pk]
+        facts[pk] = SystemFacts(
+            slug=system.slug,
+            risk_tier=system.risk_tier,
+            lifecycle_stage=system.lifecycle_stage,
+            data_categories=tuple(system.data_categories),
+            owners={role: (user.get_username() if user else None) for role, user in owners.items()},
+            inactive_owners=tuple(user.get_username() for user in owners.values() if user and not user.is_active),
+            published_model_card=card["version"] if card else None,
+            model_card_published_at=card["published_at"] if card else None,
+            approvals=tuple(approvals[pk]),
+            accepted_decisions=decisions,
+            eval_target=targets[0] if targets else None,
+            latest_eval=latest[0] if latest else None,
+            eval_targets=targets,
+            eval_latest=latest,
+            cost=costs.get(pk),
+            model_version=system.model_version,
+            runbook_url=system.runbook_url,
+            waivers=tuple(waivers[pk]),
+            collected_at=now,
+        )
+    return facts
 
 
 def evidence_facts(system: AISystem) -> tuple[tuple[EvalTarget, ...], tuple[EvalFact | None, ...]]:
@@ -168,6 +186,11 @@ def evidence_facts_many(systems: Iterable[AISystem]) -> dict[int, Facts]:
 
 def cost_fact(system: AISystem, now: datetime | None = None) -> CostFact | None:
     """The monthly budget and this month's effective cost in its currency (one query: the gate's path)."""
+    return cost_facts_many([system.pk], now).get(system.pk)
+
+
+def cost_facts_many(system_ids: list[int], now: datetime | None = None) -> dict[int, CostFact]:
+    """Per system with a budget: the budget and this month's (UTC) effective cost in its currency (one query)."""
     month_start = (now or timezone.now()).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     spent = (
         CostRecord.objects.filter(system=OuterRef("system"), currency=OuterRef("currency"), period_start__gte=month_start)
@@ -175,7 +198,7 @@ def cost_fact(system: AISystem, now: datetime | None = None) -> CostFact | None:
         .annotate(total=Sum("effective_cost"))
         .values("total")
     )
-    budget = CostBudget.objects.filter(system=system).annotate(spent=Subquery(spent)).first()
-    if budget is None:
-        return None
-    return CostFact(budget.monthly_amount, budget.currency, Decimal(budget.spent or 0), month_start)
+    return {
+        budget.system_id: CostFact(budget.monthly_amount, budget.currency, Decimal(budget.spent or 0), month_start)
+        for budget in CostBudget.objects.filter(system__in=system_ids).annotate(spent=Subquery(spent))
+    }
