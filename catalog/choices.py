@@ -38,18 +38,12 @@ class DataCategory(models.TextChoices):
 PERSONAL_DATA = frozenset({DataCategory.PERSONAL.value, DataCategory.SPECIAL_CATEGORY.value})
 
 
-class OwnerRole(models.TextChoices):
-    BUSINESS = "business", "Business owner"
-    TECHNICAL = "technical", "Technical owner"
-    RISK = "risk", "Risk owner"
-
-
 class ModelCardStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     PUBLISHED = "published", "Published"
 
 
-# --- Evidence pipeline (issue 5) -------------------------------------------------------------------
+# --- Evidence pipeline: where evaluation and cost evidence comes from, and each pull's state -------
 class SourceKind(models.TextChoices):
     MLFLOW = "mlflow", "MLflow tracking server"
     LM_EVAL = "lm_eval", "lm-evaluation-harness results JSON"
@@ -74,7 +68,7 @@ class SyncTrigger(models.TextChoices):
     SCHEDULE = "schedule", "Schedule"
 
 
-# --- Catalog documents (issue 4) ------------------------------------------------------------------
+# --- Catalog documents: model card templates and formats, datasheets, vendors ----------------------
 class CardTemplate(models.TextChoices):
     LLM_RAG = "llm_rag", "LLM / RAG assistant"
     CLASSIFIER = "classifier", "Classifier"

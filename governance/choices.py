@@ -2,24 +2,12 @@
 
 from django.db import models
 
-from clearance.roles import Role
-
 
 class ReviewKind(models.TextChoices):
     SECURITY = "security", "Security"
     LEGAL = "legal", "Legal"
     PRIVACY = "privacy", "Privacy"
     RISK = "risk", "Risk"
-
-
-# The kinds and roles of the default review policy (policies/reviews.yaml). The live list, with
-# labels and SLAs, is governance.policy.reviews: kinds are configured there, not here.
-KIND_ROLE: dict[str, Role] = {
-    ReviewKind.SECURITY: Role.SECURITY_REVIEWER,
-    ReviewKind.LEGAL: Role.LEGAL_REVIEWER,
-    ReviewKind.PRIVACY: Role.PRIVACY_REVIEWER,
-    ReviewKind.RISK: Role.GOVERNANCE_LEAD,
-}
 
 
 class ReviewStatus(models.TextChoices):
@@ -32,7 +20,7 @@ class ReviewStatus(models.TextChoices):
 REVIEW_TRANSITIONS: dict[str, frozenset[str]] = {
     ReviewStatus.OPEN: frozenset({ReviewStatus.APPROVED, ReviewStatus.REJECTED, ReviewStatus.CHANGES_REQUESTED}),
     ReviewStatus.CHANGES_REQUESTED: frozenset({ReviewStatus.OPEN}),
-    # An approval reopens when what it was pinned to changes materially (intake issue).
+    # An approval reopens when what it was pinned to (answers, model, card) changes materially.
     ReviewStatus.APPROVED: frozenset({ReviewStatus.OPEN}),
     ReviewStatus.REJECTED: frozenset(),
 }

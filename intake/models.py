@@ -39,7 +39,7 @@ class UseCaseRequest(models.Model):
     generates_synthetic_content = models.BooleanField(default=False)
     vendor_model = models.CharField(max_length=200, blank=True)
     expected_volume = models.CharField(max_length=100, blank=True)
-    # The guided questionnaire (issue 3): KPI with baseline, the deterministic parts, data sources,
+    # The guided questionnaire: KPI with baseline, the deterministic parts, data sources,
     # the privacy section (asked only with personal data), the Annex III gate, cost and latency,
     # and who could own the system.
     department = models.CharField(max_length=100, blank=True, db_index=True)

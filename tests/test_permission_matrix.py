@@ -85,7 +85,7 @@ MATRIX: dict[str, dict[str, int]] = {
     "sync-run-detail": only(SYSTEM_READERS, 404),
     "sync-run-progress": only(SYSTEM_READERS, 404),
     "evidence-portfolio": everyone(200),
-    # catalog documents (issue 4)
+    # catalog documents
     "model-card-import": everyone(405),
     "model-card-compare": only(SYSTEM_READERS, 404),
     "model-card-export": only(SYSTEM_READERS, 404),

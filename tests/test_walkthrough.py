@@ -1,4 +1,4 @@
-"""The foundation issue's story, through the web pages as people use them: request → triage →
+"""The core story, through the web pages as people use them: request → triage →
 reviews → system → readiness → gate."""
 
 from __future__ import annotations

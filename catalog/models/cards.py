@@ -30,8 +30,8 @@ class ModelCard(models.Model):
     ethical_considerations = models.TextField(blank=True)
     caveats = models.TextField(blank=True)
     body_markdown = models.TextField(blank=True)
-    # Issue 4: the card's template, metric thresholds, and what an import brought that the app
-    # does not model (kept verbatim so an export gives it back).
+    # What an import brought that the app does not model is kept verbatim in source_document, so
+    # an export gives it back unchanged.
     template = models.CharField(max_length=20, choices=CardTemplate.choices, blank=True)
     metric_targets = models.JSONField(default=list, blank=True)
     source_format = models.CharField(max_length=20, choices=CardSourceFormat.choices, blank=True)

@@ -143,10 +143,6 @@ class EvidenceSource(models.Model):
         """The ``source`` part of the natural key of everything this source ingests."""
         return f"{self.kind}#{self.pk}"
 
-    @property
-    def has_secret(self) -> bool:
-        return bool(self.secret_encrypted or self.secret_env)
-
 
 class SyncRunQuerySet(models.QuerySet["SyncRun"]):
     def visible_to(self, user: Any) -> SyncRunQuerySet:

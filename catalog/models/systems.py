@@ -9,7 +9,6 @@ from django.db import models
 from django.urls import reverse
 
 from catalog.choices import (
-    PERSONAL_DATA,
     LifecycleStage,
     RiskTier,
 )
@@ -67,10 +66,6 @@ class AISystem(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("system-detail", kwargs={"slug": self.slug})
-
-    @property
-    def processes_personal_data(self) -> bool:
-        return bool(PERSONAL_DATA & set(self.data_categories))
 
     def owner_ids(self) -> set[int]:
         return {pk for pk in (self.business_owner_id, self.technical_owner_id, self.risk_owner_id) if pk}

@@ -91,22 +91,6 @@ def model_card_draft(
                            review_due=review_due)
 
 
-def model_card_update(
-    *, actor: Any, card: ModelCard, metric_targets: list[dict[str, Any]] | None = None, review_due: Any = None,
-    **sections: str,
-) -> ModelCard:
-    """Edit one draft in place; a published version refuses (the next edit starts a new version)."""
-    _check_sections(sections)
-    with transaction.atomic():
-        locked = ModelCard.objects.select_for_update().get(pk=card.pk)
-        if locked.status != ModelCardStatus.DRAFT:
-            raise InvalidTransition(
-                f"model card v{locked.version} is published and cannot change; editing starts a new draft version"
-            )
-        return _apply_edit(actor=actor, card=locked, sections=sections, metric_targets=metric_targets,
-                           review_due=review_due)
-
-
 def _apply_edit(*, actor: Any, card: ModelCard, sections: dict[str, str], metric_targets: Any,
                 review_due: Any) -> ModelCard:
     changes: dict[str, Any] = {name: value for name, value in sections.items() if getattr(card, name) != value}

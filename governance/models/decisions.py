@@ -57,7 +57,3 @@ class DecisionRecord(models.Model):
     @property
     def reference(self) -> str:
         return f"ADR-{self.pk}"
-
-    @property
-    def is_protected(self) -> bool:
-        return self.status != DecisionStatus.PROPOSED

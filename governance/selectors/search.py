@@ -1,7 +1,7 @@
 """Search across systems, model cards, decision records and requests.
 
 PostgreSQL: full-text search. Each table has a GIN expression index on exactly the ``to_tsvector``
-expression queried here (migration ``governance.0006_search_indexes``), the query is parsed with
+expression queried here (migration ``governance.0007_search_indexes``), the query is parsed with
 ``websearch_to_tsquery`` (quotes, OR, -exclusion), and hits are ranked with ``ts_rank``.
 SQLite: every word must appear (case-insensitive substring) in one of the same fields; hits are
 ordered by recency. Both paths start from ``visible_to(user)``, so search never shows what a page
@@ -41,13 +41,6 @@ def document_sql(table: str, *, qualified: bool) -> str:
 
     joined = " || ' ' || ".join(f"coalesce({col(c)}, '')" for c in DOCUMENTS[table])
     return f"to_tsvector('{CONFIG}'::regconfig, {joined})"
-
-
-def index_statements() -> tuple[list[str], list[str]]:
-    create = [f'CREATE INDEX IF NOT EXISTS "{table}_search" ON "{table}" USING GIN (({document_sql(table, qualified=False)}))'
-              for table in DOCUMENTS]
-    drop = [f'DROP INDEX IF EXISTS "{table}_search"' for table in DOCUMENTS]
-    return create, drop
 
 
 @dataclass

@@ -51,7 +51,6 @@ def system_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "reviews": reviews_of_system(system).select_related("decided_by", "assignee").order_by("-opened_at")[:20],
             "evals": system.eval_results.order_by("-observed_at")[:20],
             "gate_checks": GateCheck.objects.filter(system=system).select_related("user").order_by("-checked_at")[:20],
-            # Issue 4: documents, registers, exports and the timeline of every change.
             **page,
             "published_card": system.model_cards.filter(status=ModelCardStatus.PUBLISHED).order_by("-version").first(),
         },

@@ -10,7 +10,7 @@ import yaml
 
 from catalog.lib.card_formats import parse_hugging_face
 from catalog.models import EvalResult, ModelCard
-from catalog.services.cards import model_card_draft, model_card_export, model_card_import, model_card_update
+from catalog.services.cards import model_card_draft, model_card_export, model_card_import
 from clearance.errors import DomainError
 from clearance.models import AuditEvent
 
@@ -51,7 +51,7 @@ def test_hugging_face_edit_keeps_everything_the_app_does_not_model(system, perso
     original = path.read_text()
     card = model_card_import(actor=owner, system=system, fmt="huggingface", content=path.read_bytes(),
                                      filename=path.name)
-    model_card_update(actor=owner, card=card, limitations="Fails on sarcasm.")
+    assert model_card_draft(actor=owner, system=system, limitations="Fails on sarcasm.").pk == card.pk
     card.refresh_from_db()
     _, _, exported = model_card_export(actor=owner, card=card, fmt="huggingface")
     assert front_matter(exported) == front_matter(original)
@@ -112,8 +112,9 @@ def test_model_card_toolkit_edit_keeps_undeclared_keys(system, personas):
     path = MCT_FILES[0]
     card = model_card_import(actor=personas["owner"], system=system, fmt="model_card_toolkit",
                                      content=path.read_bytes(), filename=path.name)
-    model_card_update(actor=personas["owner"], card=card, limitations="- only one now",
+    edited = model_card_draft(actor=personas["owner"], system=system, limitations="- only one now",
                               out_of_scope_use="Medical triage")
+    assert edited.pk == card.pk
     card.refresh_from_db()
     _, _, exported = model_card_export(actor=personas["owner"], card=card, fmt="model_card_toolkit")
     doc, original = json.loads(exported), json.loads(path.read_text())

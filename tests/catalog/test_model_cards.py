@@ -11,7 +11,6 @@ from catalog.services.cards import (
     MODEL_CARD_SECTIONS,
     model_card_draft,
     model_card_publish,
-    model_card_update,
     parse_metric_targets,
 )
 from clearance.errors import DomainError, InvalidTransition
@@ -55,12 +54,15 @@ def test_new_version_starts_from_the_last_and_published_stays_unchanged(system, 
     assert v1.limitations == "May omit" and v1.status == "published"
 
 
-def test_service_refuses_to_edit_a_published_card(system, personas):
+def test_service_never_edits_a_published_card(system, personas):
     v1 = published(system, personas["owner"])
-    with pytest.raises(InvalidTransition, match="published and cannot change"):
-        model_card_update(actor=personas["owner"], card=v1, limitations="rewritten")
+    edited = model_card_draft(actor=personas["owner"], system=system, limitations="rewritten")
+    assert edited.pk != v1.pk and (edited.version, edited.status, edited.limitations) == (2, "draft", "rewritten")
+    assert AuditEvent.objects.get(action="model_card.draft_created", object_id=str(edited.pk)).data["from_version"] == 1
     v1.refresh_from_db()
     assert v1.limitations == "May omit"
+    with pytest.raises(InvalidTransition, match="already published"):
+        model_card_publish(actor=personas["owner"], card=v1)
 
 
 def test_database_refuses_update_and_delete_of_a_published_card(system, personas):

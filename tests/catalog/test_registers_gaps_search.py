@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from datetime import date, timedelta
 
 import pytest
@@ -130,3 +131,13 @@ def test_postgres_search_uses_the_gin_index_and_stems(system, personas):
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "catalog_aisystem_search" in plan, plan
+
+
+def test_search_indexes_cover_exactly_what_the_search_queries():
+    """PostgreSQL uses an expression index only when the query repeats its expression: a change to
+    the searched columns without a migration that rebuilds the indexes would fall back to scans."""
+    migration = importlib.import_module("governance.migrations.0007_search_indexes")
+    expected = [f'CREATE INDEX IF NOT EXISTS "{table}_search" ON "{table}" USING GIN '
+                f'(({search.document_sql(table, qualified=False)}))' for table in search.DOCUMENTS]
+    assert migration.CREATE == expected
+    assert migration.DROP == [f'DROP INDEX IF EXISTS "{table}_search"' for table in search.DOCUMENTS]

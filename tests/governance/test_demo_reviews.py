@@ -1,4 +1,4 @@
-"""The demo shows the intake and review features: what issue 3 seeds is there, and a worker
+"""The demo shows the intake and review features: what the seed promises is there, and a worker
 running after the seed lapses nothing else."""
 
 from __future__ import annotations
