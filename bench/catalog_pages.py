@@ -21,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -32,17 +33,20 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from catalog.models import AISystem  # noqa: E402
 from catalog.services.cards import model_card_draft, model_card_publish  # noqa: E402
 from catalog.services.systems import system_create  # noqa: E402
+from governance.models import DocumentExport  # noqa: E402
 
 
-def median_ms(call, runs: int) -> float:
+def median_ms(call: Callable[[], object], runs: int) -> float:
     call()  # warm-up: templates, fonts
     samples = []
     for _ in range(runs):
@@ -52,7 +56,7 @@ def median_ms(call, runs: int) -> float:
     return statistics.median(samples)
 
 
-def build(name: str, *, versions: int, decisions: int, evidence: int, users: dict) -> object:
+def build(name: str, *, versions: int, decisions: int, evidence: int, users: dict[str, User]) -> AISystem:
     from catalog.models import EvalResult
     from governance.services.decisions import decision_record_decide, decision_record_propose
 
@@ -88,9 +92,9 @@ def main() -> None:
     from django.conf import settings
 
     settings.ALLOWED_HOSTS = ["testserver"]
-    settings.EXPORT_DIR = Path(tempfile.mkdtemp(prefix="clearance-bench-exports-"))
+    out = Path(tempfile.mkdtemp(prefix="clearance-bench-exports-"))
+    settings.EXPORT_DIR = out
     call_command("migrate", interactive=False, verbosity=0)
-    from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
     from catalog.lib.pdf import write_pdf_atomically
@@ -98,8 +102,7 @@ def main() -> None:
     from governance.services import exports
     from governance.services.readiness import readiness_recompute
 
-    User = get_user_model()
-    users = {}
+    users: dict[str, User] = {}
     for name, role in (("owner", "system-owner"), ("lead", "governance-lead")):
         users[name] = User.objects.create_user(username=f"bench-{name}", password="x")
         users[name].groups.add(Group.objects.get_or_create(name=role)[0])
@@ -110,24 +113,25 @@ def main() -> None:
         readiness_recompute(system_id=system.pk)
     print(f"database: {connection.vendor}, runs: {args.runs}, setup {time.perf_counter() - start:.1f} s")
 
-    out = settings.EXPORT_DIR
-
-    def baseline_pdf():
+    def baseline_pdf() -> None:
         write_pdf_atomically(out / "baseline.pdf", "pdf/model_card.html",
                              {"system": small, "card": None, "card_sections": [], "title": "baseline"})
 
-    def export(kind: str, system, object_id=None):
-        def call():
-            job = exports.export_request(actor=users["lead"], system=system, kind=kind, object_id=object_id)
-            job = exports.export_run(export_id=job.pk)
-            assert job.status == "succeeded", job.error
-            exports.export_file(job).unlink()
+    def export(kind: str, system: AISystem, object_id: int | None = None) -> Callable[[], DocumentExport]:
+        def call() -> DocumentExport:
+            job = exports.export_run(export_id=exports.export_request(
+                actor=users["lead"], system=system, kind=kind, object_id=object_id).pk)
+            assert job is not None and job.status == "succeeded", job and job.error
+            path = exports.export_file(job)
+            assert path is not None
+            path.unlink()
             return job
         return call
 
     base = median_ms(baseline_pdf, args.runs)
     print(f"{'baseline PDF (empty page)':<40} median {base:8.1f} ms")
     card = ModelCard.objects.filter(system=large).order_by("-version").first()
+    assert card is not None
     rows = [
         ("model card PDF (typical card)", export("model_card", large, card.pk)),
         ("audit dossier PDF, small system", export("dossier", small)),
@@ -141,13 +145,13 @@ def main() -> None:
     client = Client()
     client.force_login(users["lead"])
 
-    def page(system):
-        def call():
+    def page(system: AISystem) -> Callable[[], None]:
+        def call() -> None:
             response = client.get(f"/systems/{system.slug}/")
             assert response.status_code == 200
         return call
 
-    counts = {}
+    counts: dict[int, int] = {}
     for system in (small, large):
         with CaptureQueriesContext(connection) as queries:
             page(system)()

@@ -76,10 +76,10 @@ def child(file: str) -> None:
     swap_seconds = []
     original_swap = evidence._swap
 
-    def timed_swap(*args: object, **kwargs: object) -> int:
+    def timed_swap(run: SyncRun, is_cost: bool, now: datetime) -> int:
         started = time.perf_counter()
         try:
-            return original_swap(*args, **kwargs)
+            return original_swap(run, is_cost, now)
         finally:
             swap_seconds.append(time.perf_counter() - started)
 
@@ -119,7 +119,8 @@ def run_child(file: Path, env: dict[str, str], mode: str = "--child") -> dict[st
     )
     if out.returncode != 0:
         raise SystemExit(f"import failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def pg_copy(url: str, file: Path) -> float:
@@ -142,7 +143,8 @@ def pg_copy(url: str, file: Path) -> float:
             while chunk := f.read(1 << 20):
                 copy.write(chunk)
         seconds = time.perf_counter() - started
-        count = conn.execute("SELECT count(*) FROM focus_copy").fetchone()[0]
+        row = conn.execute("SELECT count(*) FROM focus_copy").fetchone()
+        count = row[0] if row else 0
         conn.execute("DROP TABLE focus_copy")
     assert count, "COPY loaded nothing"
     return seconds

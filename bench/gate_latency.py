@@ -19,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -37,7 +38,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 
-def timed(call, runs: int) -> list[float]:
+def timed(call: Callable[[], object], runs: int) -> list[float]:
     for _ in range(10):
         call()
     samples = []
@@ -74,14 +75,14 @@ def main() -> None:
     token = api_token_create(user=owner, name="bench", scopes=["gate:check", "read"]).plaintext
     client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
 
-    def gate(slug: str):
-        def call():
+    def gate(slug: str) -> Callable[[], None]:
+        def call() -> None:
             response = client.post("/api/v1/gate/checks", json.dumps({"system": slug, "environment": "production"}),
                                    content_type="application/json")
             assert response.status_code == 200, response.content
         return call
 
-    def baseline():
+    def baseline() -> None:
         assert client.get("/api/v1/").status_code == 200
 
     print(f"database: {connection.vendor}, runs: {args.runs}")

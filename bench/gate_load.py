@@ -37,8 +37,13 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django.db.models import Model
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -70,7 +75,8 @@ end
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def log(message: str) -> None:
@@ -90,13 +96,13 @@ def recreate_database(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def copy_rows(model, columns: list[str], rows) -> int:
+def copy_rows(model: type[Model], columns: list[str], rows: Iterable[tuple[object, ...]]) -> int:
     """COPY rows into a model's table, filling every other NOT NULL column from the model's own
     defaults (so the script follows model changes instead of breaking on them)."""
     from django.db import connection, models
 
     now = datetime.now(UTC)
-    fields = {f.column: f for f in model._meta.concrete_fields if not f.primary_key}
+    fields = {f.column: f for f in model._meta.concrete_fields if not f.primary_key and f.column}
     extra: dict[str, object] = {}
     for column, field in fields.items():
         if column in columns:
@@ -126,7 +132,7 @@ def copy_rows(model, columns: list[str], rows) -> int:
     return count
 
 
-def seed(n_systems: int, n_evals: int, n_costs: int) -> dict:
+def seed(n_systems: int, n_evals: int, n_costs: int) -> dict[str, Any]:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
     from django.db import connection
@@ -148,7 +154,7 @@ def seed(n_systems: int, n_evals: int, n_costs: int) -> dict:
     log(f"seeding {n_systems:,} systems")
     t0 = time.perf_counter()
 
-    def systems():
+    def systems() -> Iterator[tuple[object, ...]]:
         for i in range(n_systems):
             o = owners[i % len(owners)].pk
             yield (f"sys-{i:05d}", f"System {i}", "benchmark system", "production", tiers[i % 3], o, o, o,
@@ -163,7 +169,7 @@ def seed(n_systems: int, n_evals: int, n_costs: int) -> dict:
     copy_rows(ModelCard, ["system_id", "version", "status", "created_by_id", "published_by_id", "published_at"],
               ((sid, 1, "published", lead.pk, lead.pk, now - timedelta(days=20)) for sid in ids if sid in ready or sid % 2))
 
-    def reviews():
+    def reviews() -> Iterator[tuple[object, ...]]:
         for sid in ready:
             for kind in ("security", "legal"):
                 yield (kind, sid, "approved", lead.pk, now - timedelta(days=5), now + timedelta(days=5),
@@ -178,7 +184,7 @@ def seed(n_systems: int, n_evals: int, n_costs: int) -> dict:
 
     log(f"seeding {n_evals:,} evaluation results")
 
-    def evals():
+    def evals() -> Iterator[tuple[object, ...]]:
         per = max(1, n_evals // len(ids))
         written = 0
         for sid in ids:
@@ -195,7 +201,7 @@ def seed(n_systems: int, n_evals: int, n_costs: int) -> dict:
                            "observed_at"], evals())
     log(f"seeding {n_costs:,} cost rows")
 
-    def costs():
+    def costs() -> Iterator[tuple[object, ...]]:
         per = max(1, n_costs // len(ids))
         written = 0
         for sid in ids:
@@ -219,7 +225,7 @@ def seed(n_systems: int, n_evals: int, n_costs: int) -> dict:
 # --- serving and load -------------------------------------------------------------------------------
 
 
-def serve(env: dict[str, str], workers: int) -> tuple[subprocess.Popen, str]:
+def serve(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     cmd = [sys.executable, "-m", "gunicorn", "bench.bench_server:application", "--bind", f"127.0.0.1:{port}",
            "--workers", str(workers), "--access-logfile", "/dev/null", "--error-logfile", "-", "--log-level", "warning"]
@@ -236,7 +242,7 @@ def serve(env: dict[str, str], workers: int) -> tuple[subprocess.Popen, str]:
 
 
 def run_wrk(base: str, path: str, token: str, slugs: list[str], duration: int, connections: int,
-            threads: int) -> dict:
+            threads: int) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write(WRK_SCRIPT)
         script = fh.name
@@ -245,7 +251,7 @@ def run_wrk(base: str, path: str, token: str, slugs: list[str], duration: int, c
            base + path, "--", ",".join(slugs)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, check=True).stdout  # noqa: S603
     line = next(li for li in out.splitlines() if li.startswith("WRK "))
-    stats = json.loads(line[4:])
+    stats: dict[str, Any] = json.loads(line[4:])
     stats["rps"] = stats["requests"] / stats["seconds"]
     return stats
 

@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,6 +32,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, reset_queries  # noqa: E402
 from django.test import Client  # noqa: E402
@@ -41,16 +43,14 @@ TIERS = ["minimal", "minimal", "limited", "limited", "high", "prohibited"]
 WORDS = "ticket invoice contract churn resume chatbot summary forecast fraud triage image translation".split()
 
 
-def seed(n: int) -> tuple[object, object]:
-    from django.contrib.auth import get_user_model
+def seed(n: int) -> tuple[User, User]:
     from django.contrib.auth.models import Group
     from django.utils import timezone
 
     from governance.models import Review
     from intake.models import UseCaseRequest
 
-    User = get_user_model()
-    users = {}
+    users: dict[str, User] = {}
     for name, group in (("requester", "requester"), ("lead", "governance-lead"), ("security", "security-reviewer"),
                         ("security2", "security-reviewer"), ("legal", "legal-reviewer"),
                         ("privacy", "privacy-reviewer")):
@@ -75,6 +75,7 @@ def seed(n: int) -> tuple[object, object]:
     for req in UseCaseRequest.objects.only("pk", "status", "submitted_at"):
         if req.status not in ("in_review", "approved"):
             continue
+        assert req.submitted_at is not None  # every request seeded above was submitted
         for kind, days in (("security", 5), ("legal", 10), ("privacy", 10)):
             opened = req.submitted_at + timedelta(days=1)
             status = "approved" if req.status == "approved" else rng.choice(["open"] * 4 + ["approved", "changes_requested"])
@@ -95,7 +96,7 @@ def seed(n: int) -> tuple[object, object]:
     return users["lead"], users["security"]
 
 
-def timed(call, runs: int) -> list[float]:
+def timed(call: Callable[[], object], runs: int) -> list[float]:
     for _ in range(5):
         call()
     samples = []
@@ -144,7 +145,7 @@ def main() -> None:
     for name, who, url in pages:
         client = clients[who]
 
-        def call(client=client, url=url):
+        def call(client: Client = client, url: str = url) -> None:
             response = client.get(url)
             assert response.status_code == 200, (url, response.status_code)
 

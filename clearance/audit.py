@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
@@ -65,7 +66,7 @@ def _jsonable(data: dict[str, Any]) -> Any:
 
 def audit_record(
     *,
-    actor: Any,
+    actor: User | None,
     action: str,
     obj: models.Model,
     data: dict[str, Any] | None = None,
@@ -77,8 +78,10 @@ def audit_record(
         # database. If events exist while the head is gone, seq 1 collides and the write fails.
         head, _ = AuditHead.objects.select_for_update().get_or_create(pk=1)
         now = timezone.now()
-        actor_id = actor.pk if actor is not None and getattr(actor, "pk", None) else None
-        actor_repr = actor.get_username() if actor_id else "system"
+        # No actor, or one never saved (an anonymous user), is the system acting.
+        known = actor if actor is not None and actor.pk else None
+        actor_id = known.pk if known is not None else None
+        actor_repr = known.get_username() if known is not None else "system"
         fields = {
             "seq": head.seq + 1,
             "occurred_at": now,

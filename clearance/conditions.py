@@ -63,7 +63,7 @@ def evaluate(condition: Mapping[str, Any], facts: Mapping[str, Any]) -> bool:
     if "not" in condition:
         return not evaluate(condition["not"], facts)
     name = condition.get("fact")
-    if name not in facts:
+    if not isinstance(name, str) or name not in facts:
         raise ConditionError(f"unknown fact {name!r}; known facts: {', '.join(sorted(facts))}")
     value = facts[name]
     ops = [op for op in OPERATORS if op in condition]

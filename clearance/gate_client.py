@@ -222,8 +222,14 @@ def _marker(status: str) -> str:
     return MARKERS.get(status, f"[{(status or 'unknown').upper()}]")
 
 
+def _policy_of(doc: dict[str, Any]) -> dict[str, Any]:
+    """The answer's policy block, or an empty one when the server sent none (or not an object)."""
+    policy = doc.get("policy")
+    return policy if isinstance(policy, dict) else {}
+
+
 def format_text(doc: dict[str, Any]) -> str:
-    policy = doc.get("policy") if isinstance(doc.get("policy"), dict) else {}
+    policy = _policy_of(doc)
     reqs = doc["requirements"]
     lines = [f"Clearance gate: {doc['verdict'].upper()}  system={doc.get('system', '?')} "
              f"environment={doc.get('environment', '?')} "
@@ -276,7 +282,7 @@ def github_annotations(doc: dict[str, Any]) -> list[str]:
 
 def github_summary(doc: dict[str, Any]) -> str:
     icon = "✅" if doc["verdict"] == "pass" else "❌"
-    policy = doc.get("policy") if isinstance(doc.get("policy"), dict) else {}
+    policy = _policy_of(doc)
     out = [f"### {icon} Clearance gate: {doc['verdict'].upper()}", "",
            f"System `{_md(doc.get('system'))}` · environment `{_md(doc.get('environment'))}` · "
            f"policy `{_md(policy.get('name'))}@{_md(str(policy.get('version', ''))[:12])}`", "",
@@ -321,7 +327,7 @@ def format_junit(doc: dict[str, Any]) -> str:
                           errors="0", skipped=str(sum(1 for r in reqs if r.get("status") == "waived")),
                           timestamp=str(doc.get("checked_at") or ""))
     props = ET.SubElement(suite, "properties")
-    policy = doc.get("policy") if isinstance(doc.get("policy"), dict) else {}
+    policy = _policy_of(doc)
     for key, value in (("verdict", doc["verdict"]), ("policy", policy.get("name")),
                        ("policy_version", policy.get("version")), ("url", doc.get("url"))):
         ET.SubElement(props, "property", name=key, value=str(value or ""))
@@ -346,7 +352,7 @@ def _location(doc: dict[str, Any], path: str) -> dict[str, Any]:
 
 def format_sarif(doc: dict[str, Any], path: str = ".clearance") -> str:
     """SARIF 2.1.0: rules are the requirements, a result per unmet one (for code-scanning UIs)."""
-    policy = doc.get("policy") if isinstance(doc.get("policy"), dict) else {}
+    policy = _policy_of(doc)
     rules, results = [], []
     for index, req in enumerate(doc["requirements"]):
         rule: dict[str, Any] = {"id": str(req.get("id", "?")), "name": str(req.get("id", "?")),

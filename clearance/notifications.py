@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.mail import send_mail
 from django.utils import timezone
 
@@ -13,7 +13,7 @@ from clearance.models import Notification
 from clearance.outbox import outbox_enqueue
 
 
-def notify(*, recipients: Iterable[Any], subject: str, body: str, url: str = "") -> list[Notification]:
+def notify(*, recipients: Iterable[User | None], subject: str, body: str, url: str = "") -> list[Notification]:
     """Create one notification per distinct active recipient, in the caller's transaction."""
     seen: set[int] = set()
     created = []

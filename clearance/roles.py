@@ -7,7 +7,8 @@ What a role may see and do is decided by the permission module of each app (``ca
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+
+from django.contrib.auth.models import AnonymousUser, User
 
 
 class Role(StrEnum):
@@ -42,23 +43,27 @@ GOVERNANCE_TEAM = frozenset({Role.GOVERNANCE_LEAD, Role.ADMIN})
 REVIEWERS = frozenset({Role.SECURITY_REVIEWER, Role.LEGAL_REVIEWER, Role.PRIVACY_REVIEWER})
 
 
-def roles_of(user: Any) -> frozenset[str]:
+# The attribute that caches a user's roles on the user object for the length of a request.
+_ROLES_CACHE = "_clearance_roles"
+
+
+def roles_of(user: User | AnonymousUser | None) -> frozenset[str]:
     """The user's role names, cached on the user object for the request."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return frozenset()
-    cached = getattr(user, "_clearance_roles", None)
+    cached: frozenset[str] | None = getattr(user, _ROLES_CACHE, None)
     if cached is None:
         cached = frozenset(user.groups.values_list("name", flat=True))
         if user.is_superuser:
             cached = cached | {Role.ADMIN.value}
-        user._clearance_roles = cached
+        setattr(user, _ROLES_CACHE, cached)
     return cached
 
 
-def has_role(user: Any, *roles: Role) -> bool:
+def has_role(user: User | AnonymousUser | None, *roles: Role) -> bool:
     mine = roles_of(user)
     return any(role.value in mine for role in roles)
 
 
-def reads_portfolio(user: Any) -> bool:
+def reads_portfolio(user: User | AnonymousUser | None) -> bool:
     return has_role(user, *PORTFOLIO_READERS)

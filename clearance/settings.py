@@ -12,10 +12,15 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from clearance.env import env_bool, env_int, env_list, env_str
+
+# Lets generic Django classes be subscripted at run time (``forms.ModelForm[AISystem]``), as the
+# type checker wants them written.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CLEARANCE_VAR_DIR", str(BASE_DIR / "var")))

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.cache import caches
 from django.db import transaction
 from django.utils import timezone
@@ -52,7 +53,7 @@ MAX_RATE_PER_MINUTE = 100_000
 
 
 def api_token_create(
-    *, user: Any, name: str, scopes: list[str], expires_at: datetime | None = None, actor: Any = None,
+    *, user: User, name: str, scopes: list[str], expires_at: datetime | None = None, actor: User | None = None,
     systems: list[str] | None = None, rate_per_minute: int | None = None,
 ) -> IssuedToken:
     """Issue a token for ``user``; the plaintext is returned once and never stored.
@@ -103,7 +104,7 @@ def api_token_create(
     return IssuedToken(token=token, plaintext=plaintext)
 
 
-def api_token_revoke(*, token: ApiToken, actor: Any) -> ApiToken:
+def api_token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
     with transaction.atomic():
         updated = ApiToken.objects.filter(pk=token.pk, revoked_at=None).update(revoked_at=timezone.now())
         if updated:

@@ -3,7 +3,7 @@ short ('system-detail'); the permission matrix test walks them all."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
@@ -18,7 +18,7 @@ router.register("systems", AISystemViewSet, basename="api-system")
 router.register("requests", UseCaseRequestViewSet, basename="api-request")
 router.register("reviews", ReviewViewSet, basename="api-review")
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("gate/checks", GateChecksView.as_view(), name="api-gate-checks"),
     path("gate/client.py", download_client, name="api-gate-client"),
     path("policy/readiness.schema.json", policy_schema, name="api-policy-schema"),

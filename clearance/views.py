@@ -14,18 +14,18 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from clearance.models import ApiToken, Notification
 from clearance.tokens import Scope, api_token_create, api_token_revoke
-from clearance.web import get_visible_or_404, paginate, run_service
+from clearance.web import AuthenticatedHttpRequest, get_visible_or_404, paginate, run_service
 
 
 @login_required
-def notifications(request: HttpRequest) -> HttpResponse:
+def notifications(request: AuthenticatedHttpRequest) -> HttpResponse:
     qs = Notification.objects.filter(recipient=request.user)
     return render(request, "notifications.html", {"page": paginate(request, qs)})
 
 
 @login_required
 @require_POST
-def notifications_read(request: HttpRequest) -> HttpResponse:
+def notifications_read(request: AuthenticatedHttpRequest) -> HttpResponse:
     Notification.objects.filter(recipient=request.user, read_at=None).update(read_at=timezone.now())
     return redirect("notifications")
 
@@ -44,7 +44,7 @@ class TokenForm(forms.Form):
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def tokens(request: HttpRequest) -> HttpResponse:
+def tokens(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = TokenForm(request.POST or None)
     issued = None
     if request.method == "POST" and form.is_valid():
@@ -68,7 +68,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def token_revoke(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     token = get_visible_or_404(ApiToken.objects.visible_to(request.user), pk=pk)
     run_service(request, None, lambda: api_token_revoke(token=token, actor=request.user), "Token revoked.")
     return redirect("tokens")

@@ -7,14 +7,28 @@ from typing import Any, TypeVar
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest
+from django_htmx.middleware import HtmxDetails
 
 from clearance.errors import DomainError, NotAllowed
 
 M = TypeVar("M", bound=Model)
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """The request a view behind ``@login_required`` receives: its user is signed in, never anonymous.
+
+    A type for the checker only. The decorator is what makes it true, so only a view that carries
+    ``@login_required`` (and the helpers such views call) may take it; the permission matrix test's
+    anonymous persona checks that every such page sends a signed-out visitor to the login page."""
+
+    user: User
+    # Set on every request by django_htmx's middleware (installed for the whole site).
+    htmx: HtmxDetails
 
 
 def get_visible_or_404(queryset: QuerySet[M], **lookup: Any) -> M:
@@ -25,7 +39,7 @@ def get_visible_or_404(queryset: QuerySet[M], **lookup: Any) -> M:
     return obj
 
 
-def run_service(request: HttpRequest, form: forms.Form | None, call: Callable[[], Any], success: str) -> Any:
+def run_service(request: HttpRequest, form: forms.BaseForm | None, call: Callable[[], Any], success: str) -> Any:
     """Call a service; put domain errors on the form (by field) or in messages. Returns the result or None."""
     try:
         result = call()
@@ -47,7 +61,7 @@ def run_service(request: HttpRequest, form: forms.Form | None, call: Callable[[]
     return result
 
 
-def _attach(request: HttpRequest, form: forms.Form | None, field: str | None, message: str) -> None:
+def _attach(request: HttpRequest, form: forms.BaseForm | None, field: str | None, message: str) -> None:
     if form is not None and field in getattr(form, "fields", {}):
         form.add_error(field, message)
     elif form is not None and hasattr(form, "cleaned_data"):
@@ -56,5 +70,5 @@ def _attach(request: HttpRequest, form: forms.Form | None, field: str | None, me
         messages.error(request, f"{field.replace('_', ' ')}: {message}" if field else message)
 
 
-def paginate(request: HttpRequest, queryset: Any, per_page: int = 25) -> Page:
+def paginate(request: HttpRequest, queryset: Any, per_page: int = 25) -> Page[Any]:
     return Paginator(queryset, per_page).get_page(request.GET.get("page"))

@@ -8,8 +8,10 @@ from typing import Any
 from django import forms
 
 from governance.choices import REVIEW_DECISIONS, ReviewStatus
+from governance.models import DecisionRecord
 from governance.policy.reviews import review_kinds
 from governance.services.waivers import max_waiver_days
+from intake.models import UseCaseRequest
 
 
 class ReviewDecisionForm(forms.Form):
@@ -30,7 +32,9 @@ class OpenReviewsForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kinds"].choices = [(k, c.label) for k, c in review_kinds().items()]
+        kinds = self.fields["kinds"]
+        assert isinstance(kinds, forms.MultipleChoiceField)
+        kinds.choices = [(k, c.label) for k, c in review_kinds().items()]
 
 
 class DecisionRecordForm(forms.Form):
@@ -44,17 +48,16 @@ class DecisionRecordForm(forms.Form):
 class DecisionProposeForm(DecisionRecordForm):
     """A new record may name the accepted record it supersedes and the request it answers."""
 
-    supersedes = forms.ModelChoiceField(queryset=None, required=False, label="Supersedes",
+    supersedes = forms.ModelChoiceField[DecisionRecord](queryset=None, required=False, label="Supersedes",
                                         help_text="An accepted record of this system that this one replaces.")
-    request = forms.ModelChoiceField(queryset=None, required=False, label="Request")
+    request = forms.ModelChoiceField[UseCaseRequest](queryset=None, required=False, label="Request")
 
     def __init__(self, *args: Any, system: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from governance.models import DecisionRecord
-        from intake.models import UseCaseRequest
-
-        self.fields["supersedes"].queryset = DecisionRecord.objects.filter(system=system, status="accepted")
-        self.fields["request"].queryset = UseCaseRequest.objects.filter(system=system)
+        supersedes, request = self.fields["supersedes"], self.fields["request"]
+        assert isinstance(supersedes, forms.ModelChoiceField) and isinstance(request, forms.ModelChoiceField)
+        supersedes.queryset = DecisionRecord.objects.filter(system=system, status="accepted")
+        request.queryset = UseCaseRequest.objects.filter(system=system)
 
 
 class WaiverRequestForm(forms.Form):
@@ -66,7 +69,9 @@ class WaiverRequestForm(forms.Form):
 
     def __init__(self, *args: object, choices: list[tuple[str, str]], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["requirement"].choices = choices
+        requirement = self.fields["requirement"]
+        assert isinstance(requirement, forms.ChoiceField)
+        requirement.choices = choices
         self.fields["valid_until"].help_text += f" At most {max_waiver_days()} days from today."
 
     def expires_at(self) -> datetime:

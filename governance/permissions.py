@@ -72,9 +72,9 @@ def reviewer_refusal(user: User | AnonymousUser | None, review: Review) -> str |
         return f"only a {role.value.replace('-', ' ')} can act on this review"
     # Four eyes: nobody reviews their own request.
     pk = getattr(user, "pk", None)
-    if review.request_id and review.request.requester_id == pk:
+    if review.request is not None and review.request.requester_id == pk:
         return "you cannot review your own request"
-    if review.system_id and pk in review.system.owner_ids():
+    if review.system is not None and pk in review.system.owner_ids():
         return "an owner of the system cannot review it"
     return None
 

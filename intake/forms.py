@@ -6,6 +6,8 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
 
 from catalog.choices import DataCategory, RiskTier
 from intake.choices import Alternative, AnnexIIIArea, ProhibitedPractice
@@ -14,7 +16,7 @@ from intake.services import ANSWER_FIELDS
 from intake.wizard import HELP, Section, Step, active_sections, values_of
 
 
-class UseCaseRequestForm(forms.ModelForm):
+class UseCaseRequestForm(forms.ModelForm[UseCaseRequest]):
     alternatives_considered = forms.MultipleChoiceField(
         choices=Alternative.choices,
         widget=forms.CheckboxSelectMultiple,
@@ -122,8 +124,9 @@ class StepForm(UseCaseRequestForm):
             field.help_text = HELP.get(name, field.help_text)
             field.required = strict and any(name in sec.required for sec in self.sections)
         if "annex_iii_area" in self.fields:
-            self.fields["annex_iii_area"].choices = [c for c in AnnexIIIArea.choices if c[0] != AnnexIIIArea.NONE]
-            self.fields["annex_iii_area"].choices.insert(0, ("", "Choose the area"))
+            area = self.fields["annex_iii_area"]
+            assert isinstance(area, forms.ChoiceField)  # a model field with choices
+            area.choices = [("", "Choose the area"), *(c for c in AnnexIIIArea.choices if c[0] != AnnexIIIArea.NONE)]
 
     def section_fields(self) -> list[tuple[Section, list[Any]]]:
         return [(sec, [self[n] for n in sec.fields]) for sec in self.sections]
@@ -137,12 +140,12 @@ class StepForm(UseCaseRequestForm):
         return answers
 
 
-def _user_choices() -> Any:
+def _user_choices() -> QuerySet[User]:
     return get_user_model().objects.filter(is_active=True).order_by("username")
 
 
-class UserChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj: Any) -> str:
+class UserChoiceField(forms.ModelChoiceField[User]):
+    def label_from_instance(self, obj: User) -> str:
         name = obj.get_full_name()
         return f"{name} ({obj.username})" if name else obj.username
 
@@ -165,6 +168,7 @@ class OwnersForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
+            assert isinstance(field, forms.ModelChoiceField)  # the three UserChoiceFields above
             field.queryset = _user_choices()
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 from django.urls import reverse
 
@@ -15,7 +14,7 @@ from intake.permissions import of_visible_requests, visible_requests
 
 
 class UseCaseRequestQuerySet(models.QuerySet["UseCaseRequest"]):
-    def visible_to(self, user: Any) -> UseCaseRequestQuerySet:
+    def visible_to(self, user: User | AnonymousUser) -> UseCaseRequestQuerySet:
         """The entry point of every read; who sees what is decided in intake.permissions."""
         return visible_requests(user, self)
 
@@ -109,7 +108,7 @@ class UseCaseRequest(models.Model):
 
 
 class TimelineEntryQuerySet(models.QuerySet["TimelineEntry"]):
-    def visible_to(self, user: Any) -> TimelineEntryQuerySet:
+    def visible_to(self, user: User | AnonymousUser) -> TimelineEntryQuerySet:
         return of_visible_requests(user, self)
 
 
@@ -133,7 +132,7 @@ class TimelineEntry(models.Model):
 
 
 class AttachmentQuerySet(models.QuerySet["Attachment"]):
-    def visible_to(self, user: Any) -> AttachmentQuerySet:
+    def visible_to(self, user: User | AnonymousUser) -> AttachmentQuerySet:
         return of_visible_requests(user, self)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -101,7 +102,7 @@ def _validate_answers(answers: dict[str, Any]) -> None:
         raise ValidationError(errors)
 
 
-def _transition(*, actor: Any, request: UseCaseRequest, to: str, data: dict[str, Any] | None = None) -> UseCaseRequest:
+def _transition(*, actor: User | None, request: UseCaseRequest, to: str, data: dict[str, Any] | None = None) -> UseCaseRequest:
     """Move a locked request along the state table and audit it (caller holds the transaction)."""
     if to not in TRANSITIONS[request.status]:
         raise InvalidTransition(
@@ -127,13 +128,13 @@ def lock_request(request: UseCaseRequest | int) -> UseCaseRequest:
     return UseCaseRequest.objects.select_for_update().get(pk=pk)
 
 
-def request_transition(*, actor: Any, request: UseCaseRequest, to: str, data: dict[str, Any] | None = None) -> UseCaseRequest:
+def request_transition(*, actor: User | None, request: UseCaseRequest, to: str, data: dict[str, Any] | None = None) -> UseCaseRequest:
     """For other apps' services (governance moves a request when its reviews decide)."""
     with transaction.atomic():
         return _transition(actor=actor, request=lock_request(request), to=to, data=data)
 
 
-def request_create_draft(*, requester: Any, **answers: Any) -> UseCaseRequest:
+def request_create_draft(*, requester: User, **answers: Any) -> UseCaseRequest:
     _validate_answers(answers)
     with transaction.atomic():
         request = UseCaseRequest(requester=requester, **answers)
@@ -143,7 +144,7 @@ def request_create_draft(*, requester: Any, **answers: Any) -> UseCaseRequest:
     return request
 
 
-def request_update_answers(*, actor: Any, request: UseCaseRequest, **answers: Any) -> UseCaseRequest:
+def request_update_answers(*, actor: User, request: UseCaseRequest, **answers: Any) -> UseCaseRequest:
     _validate_answers(answers)
     with transaction.atomic():
         locked = lock_request(request)
@@ -162,7 +163,7 @@ def request_update_answers(*, actor: Any, request: UseCaseRequest, **answers: An
 
 
 def request_save_step(
-    *, actor: Any, request: UseCaseRequest | None, step: str, answers: dict[str, Any], completed: bool
+    *, actor: User, request: UseCaseRequest | None, step: str, answers: dict[str, Any], completed: bool
 ) -> UseCaseRequest:
     """Save one step of the guided form: the answers, where the requester is, and whether the step
     validated. The first step creates the draft."""
@@ -182,7 +183,7 @@ def submission_problems(request: UseCaseRequest) -> dict[str, list[str]]:
     return {name: ["this answer is required to submit"] for name in REQUIRED_TO_SUBMIT if not getattr(request, name).strip()}
 
 
-def request_submit(*, actor: Any, request: UseCaseRequest) -> UseCaseRequest:
+def request_submit(*, actor: User, request: UseCaseRequest) -> UseCaseRequest:
     with transaction.atomic():
         locked = lock_request(request)
         if not is_requester(actor, locked):
@@ -215,7 +216,7 @@ def request_submit(*, actor: Any, request: UseCaseRequest) -> UseCaseRequest:
     return locked
 
 
-def request_withdraw(*, actor: Any, request: UseCaseRequest) -> UseCaseRequest:
+def request_withdraw(*, actor: User, request: UseCaseRequest) -> UseCaseRequest:
     with transaction.atomic():
         locked = lock_request(request)
         if not is_requester(actor, locked):
@@ -223,18 +224,18 @@ def request_withdraw(*, actor: Any, request: UseCaseRequest) -> UseCaseRequest:
         return _transition(actor=actor, request=locked, to=RequestStatus.WITHDRAWN)
 
 
-def _require_lead(actor: Any) -> None:
+def _require_lead(actor: User) -> None:
     if not can_triage(actor):
         raise NotAllowed("only the governance team can triage requests")
 
 
-def request_start_triage(*, actor: Any, request: UseCaseRequest) -> UseCaseRequest:
+def request_start_triage(*, actor: User, request: UseCaseRequest) -> UseCaseRequest:
     _require_lead(actor)
     with transaction.atomic():
         return _transition(actor=actor, request=lock_request(request), to=RequestStatus.TRIAGE)
 
 
-def request_set_tier(*, actor: Any, request: UseCaseRequest, tier: str, justification: str = "") -> UseCaseRequest:
+def request_set_tier(*, actor: User, request: UseCaseRequest, tier: str, justification: str = "") -> UseCaseRequest:
     _require_lead(actor)
     if tier not in RiskTier.values:
         raise DomainError(f"unknown risk tier {tier!r}", field="risk_tier")
@@ -257,12 +258,12 @@ def request_set_tier(*, actor: Any, request: UseCaseRequest, tier: str, justific
             obj=locked,
             data={"from": before, "to": tier, "suggested": locked.suggested_tier, "justification": justification},
         )
-        if locked.system_id:
+        if locked.system is not None:
             system_set_tier(actor=actor, system=locked.system, tier=tier, reason=f"tier set on {locked.reference}")
     return locked
 
 
-def request_triage_decide(*, actor: Any, request: UseCaseRequest, to: str, reason: str) -> UseCaseRequest:
+def request_triage_decide(*, actor: User, request: UseCaseRequest, to: str, reason: str) -> UseCaseRequest:
     """The governance lead rejects a request at triage or sends it back for changes, with a reason."""
     _require_lead(actor)
     if to not in (RequestStatus.REJECTED, RequestStatus.CHANGES_REQUESTED):
@@ -284,7 +285,7 @@ def request_triage_decide(*, actor: Any, request: UseCaseRequest, to: str, reaso
 
 
 def request_assign_owners(
-    *, actor: Any, request: UseCaseRequest, business: Any, technical: Any, risk: Any
+    *, actor: User, request: UseCaseRequest, business: User | None, technical: User | None, risk: User | None
 ) -> UseCaseRequest:
     _require_lead(actor)
     with transaction.atomic():
@@ -303,19 +304,19 @@ def request_assign_owners(
                 "risk": getattr(risk, "username", None),
             },
         )
-        if locked.system_id:
+        if locked.system is not None:
             system_set_owners(
                 actor=actor, system=locked.system, business=business, technical=technical, risk=risk
             )
     return locked
 
 
-def request_create_system(*, actor: Any, request: UseCaseRequest, slug: str, name: str = "") -> AISystem:
+def request_create_system(*, actor: User, request: UseCaseRequest, slug: str, name: str = "") -> AISystem:
     """Turn a triaged request into a catalog system that inherits its tier, owners and data."""
     _require_lead(actor)
     with transaction.atomic():
         locked = lock_request(request)
-        if locked.system_id:
+        if locked.system is not None:
             raise InvalidTransition(f"{locked.reference} already has a system ({locked.system.slug})")
         if locked.status not in (RequestStatus.TRIAGE, RequestStatus.IN_REVIEW, RequestStatus.APPROVED):
             raise InvalidTransition("a system is created from a request in triage, in review or approved")
@@ -347,7 +348,7 @@ def request_create_system(*, actor: Any, request: UseCaseRequest, slug: str, nam
 COMMENT_MAX_CHARS = 10_000
 
 
-def request_comment(*, actor: Any, request: UseCaseRequest, body: str, kind: str = TimelineKind.COMMENT) -> TimelineEntry:
+def request_comment(*, actor: User, request: UseCaseRequest, body: str, kind: str = TimelineKind.COMMENT) -> TimelineEntry:
     """Add a comment (Markdown source; rendered sanitized). A reviewer's question notifies the
     requester; the requester's words notify the reviewers working on the request."""
     body = (body or "").strip()
@@ -412,7 +413,7 @@ def _sniff_ok(extension: str, head: bytes) -> bool:
     return True
 
 
-def request_attach(*, actor: Any, request: UseCaseRequest, upload: Any) -> Attachment:
+def request_attach(*, actor: User, request: UseCaseRequest, upload: Any) -> Attachment:
     """Store an uploaded file under a generated name outside the web root. An oversized or
     disallowed file is refused before anything is written."""
     name = os.path.basename(str(getattr(upload, "name", "") or "")).strip()

@@ -8,12 +8,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from clearance.web import get_visible_or_404, paginate, run_service
+from clearance.web import AuthenticatedHttpRequest, get_visible_or_404, paginate, run_service
 from intake import selectors, services, wizard
 from intake.choices import RequestStatus
 from intake.forms import (
@@ -28,7 +28,7 @@ from intake.tiering import questionnaire_facts, suggest_tier
 
 
 @login_required
-def request_list(request: HttpRequest) -> HttpResponse:
+def request_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     qs = UseCaseRequest.objects.visible_to(request.user).select_related("requester", "system")
     status = request.GET.get("status", "")
     if status in RequestStatus.values:
@@ -42,7 +42,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _save_and_maybe_submit(request: HttpRequest, form: UseCaseRequestForm, instance: UseCaseRequest | None) -> HttpResponse | None:
+def _save_and_maybe_submit(request: AuthenticatedHttpRequest, form: UseCaseRequestForm, instance: UseCaseRequest | None) -> HttpResponse | None:
     answers = form.answers()
     if instance is None:
         saved = run_service(request, form, lambda: services.request_create_draft(requester=request.user, **answers), "Draft saved.")
@@ -72,7 +72,7 @@ def _show_submission_problems(form: UseCaseRequestForm, obj: UseCaseRequest) -> 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def request_create(request: HttpRequest) -> HttpResponse:
+def request_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = UseCaseRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         response = _save_and_maybe_submit(request, form, None)
@@ -83,7 +83,7 @@ def request_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def request_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def request_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     obj = get_visible_or_404(UseCaseRequest.objects.visible_to(request.user), pk=pk)
     if not can_edit_request(request.user, obj):
         raise PermissionDenied("only the requester can edit a draft or a request sent back for changes")
@@ -98,7 +98,7 @@ def request_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def request_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     obj = get_visible_or_404(
         UseCaseRequest.objects.visible_to(request.user).select_related(
             "requester", "system", "business_owner", "technical_owner", "risk_owner",
@@ -109,7 +109,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_detail(request, obj, CommentForm(), AttachmentForm())
 
 
-def _render_detail(request: HttpRequest, obj: UseCaseRequest, comment_form: CommentForm,
+def _render_detail(request: AuthenticatedHttpRequest, obj: UseCaseRequest, comment_form: CommentForm,
                    attachment_form: AttachmentForm, status: int = 200) -> HttpResponse:
     reviews = list(obj.reviews.select_related("assignee", "decided_by").order_by("kind"))
     by_requester = is_requester(request.user, obj)
@@ -136,7 +136,7 @@ def _render_detail(request: HttpRequest, obj: UseCaseRequest, comment_form: Comm
 
 @login_required
 @require_POST
-def request_comment(request: HttpRequest, pk: int) -> HttpResponse:
+def request_comment(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     obj = get_visible_or_404(UseCaseRequest.objects.visible_to(request.user), pk=pk)
     form = CommentForm(request.POST)
     if form.is_valid():
@@ -154,7 +154,7 @@ def request_comment(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def request_attach(request: HttpRequest, pk: int) -> HttpResponse:
+def request_attach(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     obj = get_visible_or_404(UseCaseRequest.objects.visible_to(request.user), pk=pk)
     form = AttachmentForm(request.POST, request.FILES)
     if form.is_valid():
@@ -170,7 +170,7 @@ def request_attach(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
+def attachment_download(request: AuthenticatedHttpRequest, pk: int) -> FileResponse:
     attachment = get_visible_or_404(Attachment.objects.visible_to(request.user), pk=pk)
     path = services.attachment_path(attachment)
     if not path.is_file():
@@ -183,7 +183,7 @@ def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
 
 @login_required
 @require_POST
-def request_submit(request: HttpRequest, pk: int) -> HttpResponse:
+def request_submit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     obj = get_visible_or_404(UseCaseRequest.objects.visible_to(request.user), pk=pk)
     run_service(request, None, lambda: services.request_submit(actor=request.user, request=obj), "Request submitted for triage.")
     return redirect("request-detail", pk=obj.pk)
@@ -191,7 +191,7 @@ def request_submit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def request_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+def request_withdraw(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     obj = get_visible_or_404(UseCaseRequest.objects.visible_to(request.user), pk=pk)
     run_service(request, None, lambda: services.request_withdraw(actor=request.user, request=obj), "Request withdrawn.")
     return redirect("request-detail", pk=obj.pk)
@@ -213,7 +213,7 @@ def _wizard_context(obj: UseCaseRequest | None, current: str) -> dict[str, Any]:
             "number": ([*wizard.STEP_SLUGS, wizard.REVIEW_STEP].index(current) + 1), "total": len(wizard.STEPS) + 1}
 
 
-def _editable_request(request: HttpRequest, pk: int) -> UseCaseRequest:
+def _editable_request(request: AuthenticatedHttpRequest, pk: int) -> UseCaseRequest:
     obj = get_visible_or_404(UseCaseRequest.objects.visible_to(request.user), pk=pk)
     if not can_edit_request(request.user, obj):
         raise PermissionDenied("only the requester can edit a draft or a request sent back for changes")
@@ -224,7 +224,7 @@ def _step_url(obj: UseCaseRequest, slug: str) -> str:
     return reverse("request-step", kwargs={"pk": obj.pk, "step": slug})
 
 
-def _handle_step(request: HttpRequest, obj: UseCaseRequest | None, step: wizard.Step) -> HttpResponse:
+def _handle_step(request: AuthenticatedHttpRequest, obj: UseCaseRequest | None, step: wizard.Step) -> HttpResponse:
     instance = obj if obj is not None else UseCaseRequest(requester=request.user)
     action = request.POST.get("action", "next") if request.method == "POST" else ""
     if request.method == "POST" and request.POST.get("_preview"):
@@ -259,13 +259,13 @@ def _handle_step(request: HttpRequest, obj: UseCaseRequest | None, step: wizard.
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def request_start(request: HttpRequest) -> HttpResponse:
+def request_start(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _handle_step(request, None, wizard.STEPS[0])
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def request_step(request: HttpRequest, pk: int, step: str) -> HttpResponse:
+def request_step(request: AuthenticatedHttpRequest, pk: int, step: str) -> HttpResponse:
     obj = _editable_request(request, pk)
     if step == "resume":
         return redirect(_step_url(obj, wizard.resume_step(obj)))
@@ -276,7 +276,7 @@ def request_step(request: HttpRequest, pk: int, step: str) -> HttpResponse:
     return _handle_step(request, obj, wizard.STEP_BY_SLUG[step])
 
 
-def _review_step(request: HttpRequest, obj: UseCaseRequest) -> HttpResponse:
+def _review_step(request: AuthenticatedHttpRequest, obj: UseCaseRequest) -> HttpResponse:
     gaps = wizard.questionnaire_gaps(obj)
     if request.method == "POST":
         if gaps:
@@ -313,5 +313,5 @@ def _display(obj: UseCaseRequest, name: str) -> str:
     if value is None or value == "":
         return "—"
     if hasattr(value, "get_username"):
-        return value.get_full_name() or value.get_username()
+        return str(value.get_full_name() or value.get_username())
     return str(value)

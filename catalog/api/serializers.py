@@ -1,14 +1,15 @@
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from rest_framework import serializers
 
 from catalog.models import AISystem
 
 
-class AISystemSerializer(serializers.ModelSerializer):
-    business_owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    technical_owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    risk_owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+class AISystemSerializer(serializers.ModelSerializer[AISystem]):
+    business_owner = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
+    technical_owner = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
+    risk_owner = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
     url = serializers.SerializerMethodField()
 
     class Meta:

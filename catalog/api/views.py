@@ -15,7 +15,7 @@ class AISystemFilter(filters.FilterSet):
         fields = ["lifecycle_stage", "risk_tier"]
 
 
-class AISystemViewSet(viewsets.ReadOnlyModelViewSet):
+class AISystemViewSet(viewsets.ReadOnlyModelViewSet[AISystem]):
     """AI systems in the catalog that the caller may see."""
 
     serializer_class = AISystemSerializer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -81,12 +82,13 @@ class FocusConnector(Connector):
         path = allowed_path(self.config.location)
         self.total = path.stat().st_size
         # utf-8-sig drops the BOM some exports begin with; newline="" is what the csv module needs.
-        with path.open(encoding="utf-8-sig", newline="") as handle:
+        # The text layer reads from ``raw``, whose position is the progress in bytes.
+        with path.open("rb") as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as handle:
             count = 0
             for line in handle:
                 count += 1
                 if count % 2000 == 0:
-                    self.done = handle.buffer.tell()
+                    self.done = raw.tell()
                 yield line
         self.done = self.total
 

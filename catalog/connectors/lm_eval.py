@@ -24,11 +24,13 @@ NOT_METRICS = frozenset({"alias", "name", "sample_len", "sample_count", "samples
 
 def _model_version(config: dict[str, Any]) -> str:
     for key in ("model_revision", "model_sha"):
-        if isinstance(config.get(key), str) and config[key].strip():
-            return config[key].strip()
+        value = config.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
     args = config.get("model_args")
-    if isinstance(args, dict) and isinstance(args.get("revision"), str):
-        return args["revision"]
+    revision = args.get("revision") if isinstance(args, dict) else None
+    if isinstance(revision, str):
+        return revision
     if isinstance(args, str):
         match = re.search(r"(?:^|,)\s*revision=([^,]+)", args)
         if match:

@@ -59,7 +59,8 @@ class OpenAICostsConnector(Connector):
                         value = Decimal(str(amount["value"])) if isinstance(amount, dict) and not isinstance(amount.get("value"), bool) else None
                     except (InvalidOperation, KeyError):
                         value = None
-                    if value is None or not value.is_finite():
+                    # A value implies an amount object; the isinstance says so to the type checker.
+                    if value is None or not value.is_finite() or not isinstance(amount, dict):
                         yield RowError(f"{where}.results[{r}].amount.value", f"{amount!r} is not a number")
                         continue
                     currency = str(amount.get("currency", "")).upper()

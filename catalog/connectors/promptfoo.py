@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from catalog.connectors.base import (
     Connector,
@@ -15,6 +16,10 @@ from catalog.connectors.base import (
     read_json_document,
 )
 
+
+def _object(value: Any) -> dict[str, Any]:
+    """A JSON object of the document, or an empty one where it has none (or something else)."""
+    return value if isinstance(value, dict) else {}
 
 class PromptfooConnector(Connector):
     kind = "promptfoo"
@@ -38,8 +43,8 @@ class PromptfooConnector(Connector):
         bad = [name for name, value in counts.items() if not isinstance(value, int) or isinstance(value, bool) or value < 0]
         if bad:
             raise SourceError(f"results.stats.{bad[0]}: {counts[bad[0]]!r} is not a count")
-        config = doc.get("config") if isinstance(doc.get("config"), dict) else {}
-        meta = config.get("metadata") if isinstance(config.get("metadata"), dict) else {}
+        config = _object(doc.get("config"))
+        meta = _object(config.get("metadata"))
         version = str(meta.get(self.config.model_version_key) or self.config.default_model_version)
         dataset = self.config.default_dataset or str(config.get("description") or "promptfoo")
         wanted = set(self.config.metrics)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from catalog.choices import CardSourceFormat
@@ -10,7 +12,7 @@ from catalog.services.cards import MODEL_CARD_SECTIONS, parse_metric_targets
 from clearance.errors import DomainError
 
 
-class ModelCardForm(forms.ModelForm):
+class ModelCardForm(forms.ModelForm[ModelCard]):
     metric_targets = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Metric thresholds",
         help_text="One per line, e.g. 'accuracy >= 0.9' or 'unsafe_action_rate <= 0'.",
@@ -25,7 +27,7 @@ class ModelCardForm(forms.ModelForm):
         labels = {"body_markdown": "Further notes (Markdown)", "caveats": "Caveats and recommendations"}
         help_texts = {name: "Markdown; HTML is shown as text, never run." for name in MODEL_CARD_SECTIONS}
 
-    def clean_metric_targets(self) -> list[dict]:
+    def clean_metric_targets(self) -> list[dict[str, Any]]:
         try:
             return parse_metric_targets(self.cleaned_data.get("metric_targets") or "")
         except DomainError as exc:

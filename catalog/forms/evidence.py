@@ -10,7 +10,7 @@ from catalog.choices import SourceKind
 from catalog.models import EvidenceSource
 
 
-class EvidenceSourceForm(forms.ModelForm):
+class EvidenceSourceForm(forms.ModelForm[EvidenceSource]):
     metrics = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 2}),
         help_text="The metrics that matter, one per line (or comma-separated); blank imports every metric.",
@@ -54,7 +54,9 @@ class EvidenceSourceForm(forms.ModelForm):
             del self.fields["clear_secret"]
         if self.instance and self.instance.pk:
             self.initial["metrics"] = "\n".join(self.instance.metrics or [])
-        self.fields["kind"].choices = SourceKind.choices
+        kind = self.fields["kind"]
+        assert isinstance(kind, forms.ChoiceField)  # a model field with choices
+        kind.choices = SourceKind.choices
 
     def clean_metrics(self) -> list[str]:
         raw = self.cleaned_data.get("metrics") or ""

@@ -6,23 +6,28 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser, User
 
 from catalog.models import AISystem, Dataset, Vendor
 
 
-class _RegisterForm(forms.ModelForm):
+class _RegisterForm(forms.ModelForm[Dataset | Vendor]):
     systems = forms.ModelMultipleChoiceField(queryset=AISystem.objects.none(), required=False,
                                              widget=forms.CheckboxSelectMultiple, label="Used by systems")
 
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: User | AnonymousUser, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["systems"].queryset = AISystem.objects.visible_to(user).order_by("name")
-        self.fields["owner"].queryset = get_user_model().objects.filter(is_active=True).order_by("username")
+        systems, owner = self.fields["systems"], self.fields["owner"]
+        assert isinstance(systems, forms.ModelChoiceField) and isinstance(owner, forms.ModelChoiceField)
+        systems.queryset = AISystem.objects.visible_to(user).order_by("name")
+        owner.queryset = get_user_model().objects.filter(is_active=True).order_by("username")
         if self.instance.pk:
             self.initial["systems"] = list(self.instance.systems.values_list("pk", flat=True))
 
 
 class DatasetForm(_RegisterForm):
+    instance: Dataset
+
     class Meta:
         model = Dataset
         fields = ["name", "description", "source", "owner", "classification", "personal_data", "personal_data_notes",
@@ -38,6 +43,7 @@ class DatasetForm(_RegisterForm):
 
 
 class VendorForm(_RegisterForm):
+    instance: Vendor
     models_offered = forms.CharField(required=False, label="Models offered", help_text="Comma-separated.")
 
     class Meta:

@@ -7,7 +7,7 @@ from django import forms
 from catalog.models import AISystem
 
 
-class SystemSettingsForm(forms.ModelForm):
+class SystemSettingsForm(forms.ModelForm[AISystem]):
     repo_url = forms.URLField(required=False, assume_scheme="https", label="Repository")
     runbook_url = forms.URLField(required=False, assume_scheme="https", label="Runbook")
     dashboard_url = forms.URLField(required=False, assume_scheme="https", label="Dashboard")

@@ -196,8 +196,10 @@ def _hf_model_index(meta: dict[str, Any]) -> tuple[list[EvalRow], str]:
                 mwhere = f"{where}.metrics[{k}]"
                 if not isinstance(metric, dict) or not metric.get("type"):
                     raise DomainError(f"{mwhere}.type is required", field="model-index")
+                # Whatever the YAML holds; float() turns away what is not a number.
+                raw: Any = metric.get("value")
                 try:
-                    value = float(metric.get("value"))
+                    value = float(raw)
                 except (TypeError, ValueError):
                     raise DomainError(f"{mwhere}.value must be a number, got {metric.get('value')!r}",
                                       field="model-index") from None
@@ -235,7 +237,8 @@ def _hf_body_from_original(sections: dict[str, str], doc: dict[str, Any]) -> str
     imported = doc["imported"]
     changed = {key for key in (*SECTIONS, "body_markdown") if sections.get(key, "") != imported.get(key, "")}
     if not changed:
-        return doc["body"]
+        body: str = doc["body"]
+        return body
     out: list[str] = []
     written: set[str] = set()
     for block, target in zip(doc["blocks"], doc["owner_of"], strict=True):
@@ -362,7 +365,7 @@ def export_model_card_toolkit(*, sections: dict[str, str], source_document: dict
     original = source_document.get("json") if source_document else None
     imported = source_document.get("imported", {}) if source_document else {}
     if original is not None:
-        doc = copy.deepcopy(original)
+        doc: dict[str, Any] = copy.deepcopy(original)
         changed = {key for key in SECTIONS if sections.get(key, "") != imported.get(key, "")}
     else:
         doc = {"schema_version": "0.0.2", "model_details": {"name": name, "owners": owners,

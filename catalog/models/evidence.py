@@ -4,9 +4,8 @@ staging rows a run fills before its all-or-nothing swap."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -83,7 +82,7 @@ class CostRecord(models.Model):
 
 
 class EvidenceSourceQuerySet(models.QuerySet["EvidenceSource"]):
-    def visible_to(self, user: Any) -> EvidenceSourceQuerySet:
+    def visible_to(self, user: User | AnonymousUser) -> EvidenceSourceQuerySet:
         return visible_evidence_sources(user, self)
 
 
@@ -145,7 +144,7 @@ class EvidenceSource(models.Model):
 
 
 class SyncRunQuerySet(models.QuerySet["SyncRun"]):
-    def visible_to(self, user: Any) -> SyncRunQuerySet:
+    def visible_to(self, user: User | AnonymousUser) -> SyncRunQuerySet:
         return visible_sync_runs(user, self)
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 from django.urls import reverse
 
@@ -13,7 +12,7 @@ from catalog.permissions import visible_datasets, visible_vendors
 
 
 class DatasetQuerySet(models.QuerySet["Dataset"]):
-    def visible_to(self, user: Any) -> DatasetQuerySet:
+    def visible_to(self, user: User | AnonymousUser) -> DatasetQuerySet:
         return visible_datasets(user, self)
 
 
@@ -50,7 +49,7 @@ class Dataset(models.Model):
 
 
 class VendorQuerySet(models.QuerySet["Vendor"]):
-    def visible_to(self, user: Any) -> VendorQuerySet:
+    def visible_to(self, user: User | AnonymousUser) -> VendorQuerySet:
         return visible_vendors(user, self)
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 from django.urls import reverse
 
@@ -16,7 +15,7 @@ from catalog.permissions import visible_systems
 
 
 class AISystemQuerySet(models.QuerySet["AISystem"]):
-    def visible_to(self, user: Any) -> AISystemQuerySet:
+    def visible_to(self, user: User | AnonymousUser) -> AISystemQuerySet:
         """The entry point of every read; who sees what is decided in catalog.permissions."""
         return visible_systems(user, self)
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Max, Q
 
 from catalog.choices import LifecycleStage
@@ -28,7 +29,7 @@ class GapsReport:
 ROLES = (("business_owner", "Business owner"), ("technical_owner", "Technical owner"), ("risk_owner", "Risk owner"))
 
 
-def ownership_gaps(user: Any, today: date) -> GapsReport:
+def ownership_gaps(user: User | AnonymousUser, today: date) -> GapsReport:
     """Live systems only (retired ones need no owner); a fixed number of queries."""
     report = GapsReport()
     systems = (AISystem.objects.visible_to(user).exclude(lifecycle_stage=LifecycleStage.RETIRED)
@@ -47,7 +48,8 @@ def ownership_gaps(user: Any, today: date) -> GapsReport:
         latest_q |= Q(system_id=row["system"], version=row["v"])
     if latest:
         for card in ModelCard.objects.filter(latest_q, review_due__lt=today).select_related("system"):
-            report.overdue.append(("Model card", card, card.review_due, card.get_absolute_url()))
+            if card.review_due is not None:  # always, by the filter; says so to the type checker
+                report.overdue.append(("Model card", card, card.review_due, card.get_absolute_url()))
     datasets = Dataset.objects.visible_to(user).select_related("owner")
     vendors = Vendor.objects.visible_to(user).select_related("owner")
     for label, qs in (("Dataset", datasets), ("Vendor", vendors)):

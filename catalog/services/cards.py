@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -54,7 +55,7 @@ def _check_sections(sections: dict[str, Any]) -> None:
         raise DomainError(f"unknown model card section(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
 
 
-def _lock_draft(system: AISystem, actor: Any, *, template: str = "") -> tuple[ModelCard, bool]:
+def _lock_draft(system: AISystem, actor: User, *, template: str = "") -> tuple[ModelCard, bool]:
     """The system's draft, created from the last version (or a template) when there is none."""
     AISystem.objects.select_for_update().get(pk=system.pk)
     draft = ModelCard.objects.select_for_update().filter(system=system, status=ModelCardStatus.DRAFT).first()
@@ -80,7 +81,7 @@ CARRIED_FIELDS = ("template", "metric_targets", "source_format", "source_documen
 
 
 def model_card_draft(
-    *, actor: Any, system: AISystem, template: str = "", metric_targets: list[dict[str, Any]] | None = None,
+    *, actor: User, system: AISystem, template: str = "", metric_targets: list[dict[str, Any]] | None = None,
     review_due: Any = None, **sections: str,
 ) -> ModelCard:
     """Start a new draft (from the last version, or a template for the first) or edit the draft."""
@@ -91,7 +92,7 @@ def model_card_draft(
                            review_due=review_due)
 
 
-def _apply_edit(*, actor: Any, card: ModelCard, sections: dict[str, str], metric_targets: Any,
+def _apply_edit(*, actor: User, card: ModelCard, sections: dict[str, str], metric_targets: Any,
                 review_due: Any) -> ModelCard:
     changes: dict[str, Any] = {name: value for name, value in sections.items() if getattr(card, name) != value}
     if metric_targets is not None and metric_targets != card.metric_targets:
@@ -107,7 +108,7 @@ def _apply_edit(*, actor: Any, card: ModelCard, sections: dict[str, str], metric
     return card
 
 
-def model_card_publish(*, actor: Any, card: ModelCard) -> ModelCard:
+def model_card_publish(*, actor: User, card: ModelCard) -> ModelCard:
     with transaction.atomic():
         locked = ModelCard.objects.select_for_update().get(pk=card.pk)
         if locked.status != ModelCardStatus.DRAFT:
@@ -132,7 +133,7 @@ IMPORT_FORMATS = ("huggingface", "model_card_toolkit")
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
 
 
-def model_card_import(*, actor: Any, system: AISystem, fmt: str, content: bytes, filename: str) -> ModelCard:
+def model_card_import(*, actor: User, system: AISystem, fmt: str, content: bytes, filename: str) -> ModelCard:
     """Import a Hugging Face README or a Model Card Toolkit JSON into the system's draft card.
 
     The whole file is parsed and checked before anything is written; its metric results become
@@ -181,7 +182,7 @@ def _card_evals(card: ModelCard) -> list[card_formats.EvalRow]:
     return rows
 
 
-def model_card_export(*, actor: Any, card: ModelCard, fmt: str) -> tuple[str, str, str]:
+def model_card_export(*, actor: User, card: ModelCard, fmt: str) -> tuple[str, str, str]:
     """(filename, content type, text) of the card in a Hugging Face or Model Card Toolkit file; audited."""
     if fmt not in IMPORT_FORMATS:
         raise DomainError(f"format must be one of {', '.join(IMPORT_FORMATS)}", field="format")

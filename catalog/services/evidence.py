@@ -18,6 +18,7 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -62,7 +63,7 @@ def eval_result_record(
     observed_at: datetime,
     dataset: str = "",
     model_version: str = "",
-    actor: Any = None,
+    actor: User | None = None,
 ) -> tuple[EvalResult, bool]:
     """Idempotent by the natural key; returns (result, created)."""
     if observed_at > timezone.now():
@@ -136,7 +137,7 @@ def _validate_source(kind: str, options: dict[str, Any]) -> None:
         raise DomainError("list metric names, one per line", field="metrics")
 
 
-def source_create(*, actor: Any, system: AISystem, kind: str, secret: str = "", **options: Any) -> EvidenceSource:
+def source_create(*, actor: User | None, system: AISystem, kind: str, secret: str = "", **options: Any) -> EvidenceSource:
     unknown = set(options) - set(SOURCE_OPTIONS)
     if unknown:
         raise DomainError(f"unknown option(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
@@ -154,7 +155,7 @@ def source_create(*, actor: Any, system: AISystem, kind: str, secret: str = "", 
     return source
 
 
-def source_update(*, actor: Any, source: EvidenceSource, secret: str = "", clear_secret: bool = False,
+def source_update(*, actor: User, source: EvidenceSource, secret: str = "", clear_secret: bool = False,
                   **options: Any) -> EvidenceSource:
     """Change a source; a blank ``secret`` keeps the stored one (it is never shown back to edit)."""
     unknown = set(options) - set(SOURCE_OPTIONS)
@@ -206,7 +207,7 @@ def source_config(source: EvidenceSource) -> SourceConfig:
     )
 
 
-def sync_request(*, actor: Any, source: EvidenceSource, trigger: str = SyncTrigger.MANUAL) -> tuple[SyncRun, bool]:
+def sync_request(*, actor: User | None, source: EvidenceSource, trigger: str = SyncTrigger.MANUAL) -> tuple[SyncRun, bool]:
     """Queue a sync of the source; returns (run, created). A source has at most one active run:
     asking again while one is queued or running returns that run."""
     now = timezone.now()
@@ -349,7 +350,7 @@ def _swap(run: SyncRun, is_cost: bool, now: datetime) -> int:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [run.source_id, connection.ops.adapt_datetimefield_value(now), run.pk])
-        added = cursor.rowcount
+        added: int = cursor.rowcount
     staged.objects.filter(run_id=run.pk).delete()
     return max(added, 0)
 
@@ -472,7 +473,7 @@ def sync_sweep(*, now: datetime | None = None) -> dict[str, int]:
 
 def metric_requirement_set(
     *,
-    actor: Any,
+    actor: User,
     system: AISystem,
     metric: str,
     threshold: float,
@@ -513,7 +514,7 @@ def metric_requirement_set(
     return requirement
 
 
-def metric_requirement_delete(*, actor: Any, requirement: MetricRequirement) -> None:
+def metric_requirement_delete(*, actor: User, requirement: MetricRequirement) -> None:
     with transaction.atomic():
         system = AISystem.objects.select_for_update().get(pk=requirement.system_id)
         deleted, _ = MetricRequirement.objects.filter(pk=requirement.pk).delete()
@@ -523,7 +524,7 @@ def metric_requirement_delete(*, actor: Any, requirement: MetricRequirement) -> 
             readiness_changed(system=system, reason=f"{requirement.metric} requirement removed")
 
 
-def budget_set(*, actor: Any, system: AISystem, monthly_amount: Decimal | str, currency: str = "USD") -> CostBudget:
+def budget_set(*, actor: User, system: AISystem, monthly_amount: Decimal | str, currency: str = "USD") -> CostBudget:
     try:
         amount = Decimal(str(monthly_amount))
     except InvalidOperation as exc:

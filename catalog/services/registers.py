@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -26,8 +27,11 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _save(*, actor: Any, model: type, instance: Any, allowed: tuple[str, ...], fields: dict[str, Any],
-          systems: Any, label: str) -> Any:
+Register = TypeVar("Register", Dataset, Vendor)
+
+
+def _save(*, actor: User, model: type[Register], instance: Register | None, allowed: tuple[str, ...],
+          fields: dict[str, Any], systems: Any, label: str) -> Register:
     if not can_edit_register(actor):
         raise NotAllowed(f"only the governance team and system owners maintain {label}s")
     unknown = set(fields) - set(allowed)
@@ -68,14 +72,14 @@ def _save(*, actor: Any, model: type, instance: Any, allowed: tuple[str, ...], f
     return obj
 
 
-def dataset_save(*, actor: Any, dataset: Dataset | None = None, systems: Any = None, **fields: Any) -> Dataset:
+def dataset_save(*, actor: User, dataset: Dataset | None = None, systems: Any = None, **fields: Any) -> Dataset:
     if fields.get("personal_data") and not str(fields.get("personal_data_notes", "")).strip():
         raise DomainError("say which personal data the dataset holds", field="personal_data_notes")
     return _save(actor=actor, model=Dataset, instance=dataset, allowed=DATASET_FIELDS, fields=fields,
                  systems=systems, label="dataset")
 
 
-def vendor_save(*, actor: Any, vendor: Vendor | None = None, systems: Any = None, **fields: Any) -> Vendor:
+def vendor_save(*, actor: User, vendor: Vendor | None = None, systems: Any = None, **fields: Any) -> Vendor:
     if "models_offered" in fields:
         offered = fields["models_offered"]
         if isinstance(offered, str):

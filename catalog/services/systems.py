@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
@@ -26,15 +27,15 @@ def readiness_changed(*, system: AISystem, reason: str) -> None:
 
 def system_create(
     *,
-    actor: Any,
+    actor: User | None,
     name: str,
     slug: str = "",
     purpose: str,
     risk_tier: str,
-    business_owner: Any = None,
-    technical_owner: Any = None,
-    risk_owner: Any = None,
-    requested_by: Any = None,
+    business_owner: User | None = None,
+    technical_owner: User | None = None,
+    risk_owner: User | None = None,
+    requested_by: User | None = None,
     vendor: str = "",
     model_name: str = "",
     data_categories: list[str] | None = None,
@@ -71,7 +72,7 @@ def system_create(
     return system
 
 
-def system_set_owners(*, actor: Any, system: AISystem, business: Any, technical: Any, risk: Any) -> AISystem:
+def system_set_owners(*, actor: User, system: AISystem, business: User | None, technical: User | None, risk: User | None) -> AISystem:
     with transaction.atomic():
         locked = AISystem.objects.select_for_update().get(pk=system.pk)
         before = {"business": locked.business_owner_id, "technical": locked.technical_owner_id, "risk": locked.risk_owner_id}
@@ -84,7 +85,7 @@ def system_set_owners(*, actor: Any, system: AISystem, business: Any, technical:
 
 
 def system_set_evaluation_target(
-    *, actor: Any, system: AISystem, metric: str, threshold: float, higher_is_better: bool = True
+    *, actor: User | None, system: AISystem, metric: str, threshold: float, higher_is_better: bool = True
 ) -> AISystem:
     if not metric.strip():
         raise DomainError("name the metric that gates deployment", field="primary_metric")
@@ -107,7 +108,7 @@ def system_set_evaluation_target(
     return locked
 
 
-def system_move_lifecycle(*, actor: Any, system: AISystem, to: str) -> AISystem:
+def system_move_lifecycle(*, actor: User, system: AISystem, to: str) -> AISystem:
     with transaction.atomic():
         locked = AISystem.objects.select_for_update().get(pk=system.pk)
         if to not in LIFECYCLE_TRANSITIONS.get(locked.lifecycle_stage, frozenset()):
@@ -123,7 +124,7 @@ def system_move_lifecycle(*, actor: Any, system: AISystem, to: str) -> AISystem:
     return locked
 
 
-def system_set_tier(*, actor: Any, system: AISystem, tier: str, reason: str) -> AISystem:
+def system_set_tier(*, actor: User, system: AISystem, tier: str, reason: str) -> AISystem:
     if tier not in RiskTier.values:
         raise DomainError(f"unknown risk tier {tier!r}", field="risk_tier")
     with transaction.atomic():
@@ -142,7 +143,7 @@ def system_set_tier(*, actor: Any, system: AISystem, tier: str, reason: str) -> 
 SETTINGS_FIELDS = ("name", "purpose", "vendor", "model_name", "model_version", "repo_url", "runbook_url", "dashboard_url")
 
 
-def system_update(*, actor: Any, system: AISystem, **fields: Any) -> AISystem:
+def system_update(*, actor: User, system: AISystem, **fields: Any) -> AISystem:
     """Change descriptive fields; a new model version makes older evaluation evidence not count."""
     unknown = set(fields) - set(SETTINGS_FIELDS)
     if unknown:

@@ -6,7 +6,7 @@ import difflib
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -27,7 +27,7 @@ from catalog.services.cards import model_card_export as model_card_export_servic
 from catalog.services.cards import model_card_import as model_card_import_service
 from catalog.services.cards import model_card_publish as model_card_publish_service
 from catalog.views.systems import _editable_system
-from clearance.web import get_visible_or_404, run_service
+from clearance.web import AuthenticatedHttpRequest, get_visible_or_404, run_service
 
 SECTION_LABELS = {**SECTION_TITLES, "limitations": "Limitations", "caveats": "Caveats and recommendations",
                   "body_markdown": "Further notes"}
@@ -35,7 +35,7 @@ SECTION_LABELS = {**SECTION_TITLES, "limitations": "Limitations", "caveats": "Ca
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def model_card_edit(request: HttpRequest, slug: str) -> HttpResponse:
+def model_card_edit(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     system = _editable_system(request, slug)
     draft = ModelCard.objects.filter(system=system, status=ModelCardStatus.DRAFT).first()
     last = draft or ModelCard.objects.filter(system=system).order_by("-version").first()
@@ -75,7 +75,7 @@ def model_card_edit(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def model_card_import(request: HttpRequest, slug: str) -> HttpResponse:
+def model_card_import(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     system = _editable_system(request, slug)
     form = ModelCardImportForm(request.POST, request.FILES)
     if form.is_valid():
@@ -90,11 +90,11 @@ def model_card_import(request: HttpRequest, slug: str) -> HttpResponse:
             return redirect("model-card-detail", slug=system.slug, version=card.version)
     for field, errors in form.errors.items():
         for error in errors:
-            messages.error(request, f"{field}: {error}" if field != "__all__" else error)
+            messages.error(request, f"{field}: {error}" if field != "__all__" else str(error))
     return redirect("model-card-edit", slug=system.slug)
 
 
-def _visible_card(request: HttpRequest, slug: str, version: int) -> tuple[AISystem, ModelCard]:
+def _visible_card(request: AuthenticatedHttpRequest, slug: str, version: int) -> tuple[AISystem, ModelCard]:
     system = get_visible_or_404(AISystem.objects.visible_to(request.user), slug=slug)
     card = get_visible_or_404(ModelCard.objects.select_related("published_by", "created_by", "system"),
                               system=system, version=version)
@@ -102,7 +102,7 @@ def _visible_card(request: HttpRequest, slug: str, version: int) -> tuple[AISyst
 
 
 @login_required
-def model_card_detail(request: HttpRequest, slug: str, version: int) -> HttpResponse:
+def model_card_detail(request: AuthenticatedHttpRequest, slug: str, version: int) -> HttpResponse:
     system, card = _visible_card(request, slug, version)
     versions = list(ModelCard.objects.filter(system=system).order_by("-version").values_list("version", flat=True))
     sections = [(name, SECTION_LABELS[name], getattr(card, name)) for name in MODEL_CARD_SECTIONS]
@@ -113,7 +113,7 @@ def model_card_detail(request: HttpRequest, slug: str, version: int) -> HttpResp
 
 
 @login_required
-def model_card_export(request: HttpRequest, slug: str, version: int, fmt: str) -> HttpResponse:
+def model_card_export(request: AuthenticatedHttpRequest, slug: str, version: int, fmt: str) -> HttpResponse:
     system, card = _visible_card(request, slug, version)
     if fmt not in IMPORT_FORMATS:
         raise Http404("unknown format")
@@ -124,7 +124,7 @@ def model_card_export(request: HttpRequest, slug: str, version: int, fmt: str) -
 
 
 @login_required
-def model_card_compare(request: HttpRequest, slug: str) -> HttpResponse:
+def model_card_compare(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     system = get_visible_or_404(AISystem.objects.visible_to(request.user), slug=slug)
     cards = {c.version: c for c in ModelCard.objects.filter(system=system).select_related("published_by")}
     if not cards:
@@ -164,7 +164,7 @@ def _line_diff(a: str, b: str) -> list[tuple[str, str]]:
 
 @login_required
 @require_POST
-def model_card_publish(request: HttpRequest, slug: str, version: int) -> HttpResponse:
+def model_card_publish(request: AuthenticatedHttpRequest, slug: str, version: int) -> HttpResponse:
     system = _editable_system(request, slug)
     card = get_visible_or_404(ModelCard.objects.all(), system=system, version=version)
     run_service(request, None, lambda: model_card_publish_service(actor=request.user, card=card),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -23,17 +23,17 @@ from catalog.services.evidence import (
     sync_request,
 )
 from catalog.services.evidence import source_create as source_create_service
-from clearance.web import get_visible_or_404, paginate, run_service
+from clearance.web import AuthenticatedHttpRequest, get_visible_or_404, paginate, run_service
 
 
-def _system(request: HttpRequest, slug: str, *, edit: bool = False) -> AISystem:
+def _system(request: AuthenticatedHttpRequest, slug: str, *, edit: bool = False) -> AISystem:
     system = get_visible_or_404(AISystem.objects.visible_to(request.user), slug=slug)
     if edit and not can_edit_system(request.user, system):
         raise PermissionDenied("only the system's owners and the governance team change its evidence settings")
     return system
 
 
-def _source(request: HttpRequest, pk: int, *, edit: bool = False) -> EvidenceSource:
+def _source(request: AuthenticatedHttpRequest, pk: int, *, edit: bool = False) -> EvidenceSource:
     source = get_visible_or_404(EvidenceSource.objects.visible_to(request.user).select_related("system"), pk=pk)
     if edit and not can_edit_system(request.user, source.system):
         raise PermissionDenied("only the system's owners and the governance team change its evidence sources")
@@ -55,7 +55,7 @@ def evidence_context(system: AISystem) -> dict[str, object]:
 
 
 @login_required
-def system_evidence(request: HttpRequest, slug: str) -> HttpResponse:
+def system_evidence(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     system = _system(request, slug)
     return render(request, "catalog/evidence/system_evidence.html", {
         "system": system, "editable": can_edit_system(request.user, system),
@@ -66,7 +66,7 @@ def system_evidence(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def source_create(request: HttpRequest, slug: str) -> HttpResponse:
+def source_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     system = _system(request, slug, edit=True)
     form = EvidenceSourceForm(request.POST or None, initial={"kind": request.GET.get("kind", "lm_eval")})
     if request.method == "POST" and form.is_valid():
@@ -80,7 +80,7 @@ def source_create(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def source_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def source_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     source = _source(request, pk, edit=True)
     form = EvidenceSourceForm(request.POST or None, instance=source, editing=True)
     if request.method == "POST" and form.is_valid():
@@ -95,7 +95,7 @@ def source_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def source_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def source_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     source = _source(request, pk)
     runs = SyncRun.objects.filter(source=source).select_related("requested_by")
     return render(request, "catalog/evidence/source_detail.html", {
@@ -106,7 +106,7 @@ def source_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def source_sync(request: HttpRequest, pk: int) -> HttpResponse:
+def source_sync(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     source = _source(request, pk, edit=True)
     run, created = sync_request(actor=request.user, source=source)
     if not created:
@@ -115,13 +115,13 @@ def source_sync(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     run = get_visible_or_404(SyncRun.objects.visible_to(request.user).select_related("source__system", "requested_by"), pk=pk)
     return render(request, "catalog/evidence/run_detail.html", {"run": run, "source": run.source, "system": run.source.system})
 
 
 @login_required
-def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
+def run_progress(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The progress fragment htmx polls; it stops polling once the run is over."""
     run = get_visible_or_404(SyncRun.objects.visible_to(request.user).select_related("source__system"), pk=pk)
     response = render(request, "catalog/evidence/run_progress.html", {"run": run})
@@ -132,7 +132,7 @@ def run_progress(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def requirements(request: HttpRequest, slug: str) -> HttpResponse:
+def requirements(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     system = _system(request, slug, edit=True)
     form = MetricRequirementForm(request.POST or None, prefix="r", initial={"higher_is_better": True, "require_version_match": True})
     budget = budget_of(system)
@@ -164,7 +164,7 @@ def requirements(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def requirement_delete(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def requirement_delete(request: AuthenticatedHttpRequest, slug: str, pk: int) -> HttpResponse:
     system = _system(request, slug, edit=True)
     requirement = get_visible_or_404(MetricRequirement.objects.all(), system=system, pk=pk)
     run_service(request, None, lambda: metric_requirement_delete(actor=request.user, requirement=requirement),

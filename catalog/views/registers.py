@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
@@ -18,7 +19,7 @@ from catalog.models import AISystem, Dataset, Vendor
 from catalog.permissions import can_edit_register
 from catalog.selectors.gaps import ownership_gaps
 from catalog.services.registers import dataset_save, vendor_save
-from clearance.web import get_visible_or_404, paginate, run_service
+from clearance.web import AuthenticatedHttpRequest, get_visible_or_404, paginate, run_service
 
 
 def _filter_text(qs: Any, q: str, *fields: str) -> Any:
@@ -31,7 +32,7 @@ def _filter_text(qs: Any, q: str, *fields: str) -> Any:
 
 
 @login_required
-def dataset_list(request: HttpRequest) -> HttpResponse:
+def dataset_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     qs = Dataset.objects.visible_to(request.user).select_related("owner").prefetch_related("systems")
     q = request.GET.get("q", "").strip()
     classification = request.GET.get("classification", "")
@@ -53,7 +54,7 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def dataset_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     dataset = get_visible_or_404(Dataset.objects.visible_to(request.user).select_related("owner"), pk=pk)
     return render(request, "catalog/dataset_detail.html", {
         "dataset": dataset, "systems": AISystem.objects.visible_to(request.user).filter(datasets=dataset),
@@ -61,7 +62,7 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
     })
 
 
-def _register_form(request: HttpRequest, *, form_class: type, instance: Any, save: Any, label: str,
+def _register_form(request: AuthenticatedHttpRequest, *, form_class: type, instance: Any, save: Any, label: str,
                    template: str) -> HttpResponse:
     if not can_edit_register(request.user):
         raise PermissionDenied(f"only the governance team and system owners maintain {label}s")
@@ -76,31 +77,31 @@ def _register_form(request: HttpRequest, *, form_class: type, instance: Any, sav
     return render(request, template, {"form": form, "object": instance, "label": label})
 
 
-def _save_dataset(*, actor: Any, instance: Any, systems: Any, fields: dict[str, Any]) -> Dataset:
+def _save_dataset(*, actor: User, instance: Dataset | None, systems: Any, fields: dict[str, Any]) -> Dataset:
     return dataset_save(actor=actor, dataset=instance, systems=systems, **fields)
 
 
-def _save_vendor(*, actor: Any, instance: Any, systems: Any, fields: dict[str, Any]) -> Vendor:
+def _save_vendor(*, actor: User, instance: Vendor | None, systems: Any, fields: dict[str, Any]) -> Vendor:
     return vendor_save(actor=actor, vendor=instance, systems=systems, **fields)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def dataset_create(request: HttpRequest) -> HttpResponse:
+def dataset_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _register_form(request, form_class=DatasetForm, instance=None, save=_save_dataset, label="dataset",
                           template="catalog/register_form.html")
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def dataset_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def dataset_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     dataset = get_visible_or_404(Dataset.objects.visible_to(request.user), pk=pk)
     return _register_form(request, form_class=DatasetForm, instance=dataset, save=_save_dataset, label="dataset",
                           template="catalog/register_form.html")
 
 
 @login_required
-def vendor_list(request: HttpRequest) -> HttpResponse:
+def vendor_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     qs = Vendor.objects.visible_to(request.user).select_related("owner").prefetch_related("systems")
     q = request.GET.get("q", "").strip()
     dpa = request.GET.get("dpa", "")
@@ -117,7 +118,7 @@ def vendor_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def vendor_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def vendor_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     vendor = get_visible_or_404(Vendor.objects.visible_to(request.user).select_related("owner"), pk=pk)
     return render(request, "catalog/vendor_detail.html", {
         "vendor": vendor, "systems": AISystem.objects.visible_to(request.user).filter(vendors=vendor),
@@ -127,21 +128,21 @@ def vendor_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def vendor_create(request: HttpRequest) -> HttpResponse:
+def vendor_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _register_form(request, form_class=VendorForm, instance=None, save=_save_vendor, label="vendor",
                           template="catalog/register_form.html")
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def vendor_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def vendor_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     vendor = get_visible_or_404(Vendor.objects.visible_to(request.user), pk=pk)
     return _register_form(request, form_class=VendorForm, instance=vendor, save=_save_vendor, label="vendor",
                           template="catalog/register_form.html")
 
 
 @login_required
-def ownership_gaps_report(request: HttpRequest) -> HttpResponse:
+def ownership_gaps_report(request: AuthenticatedHttpRequest) -> HttpResponse:
     today = timezone.localdate()
     return render(request, "catalog/ownership_gaps.html", {"report": ownership_gaps(request.user, today),
                                                             "today": today})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -14,11 +14,11 @@ from catalog.forms.systems import EvaluationTargetForm, SystemSettingsForm
 from catalog.models import AISystem
 from catalog.permissions import can_edit_system
 from catalog.services.systems import system_set_evaluation_target, system_update
-from clearance.web import get_visible_or_404, paginate, run_service
+from clearance.web import AuthenticatedHttpRequest, get_visible_or_404, paginate, run_service
 
 
 @login_required
-def system_list(request: HttpRequest) -> HttpResponse:
+def system_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     qs = AISystem.objects.visible_to(request.user).select_related("business_owner", "technical_owner", "risk_owner")
     tier, stage, q = request.GET.get("tier", ""), request.GET.get("stage", ""), request.GET.get("q", "").strip()
     if tier in RiskTier.values:
@@ -35,7 +35,7 @@ def system_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _editable_system(request: HttpRequest, slug: str) -> AISystem:
+def _editable_system(request: AuthenticatedHttpRequest, slug: str) -> AISystem:
     system = get_visible_or_404(AISystem.objects.visible_to(request.user), slug=slug)
     if not can_edit_system(request.user, system):
         raise PermissionDenied("only the system's owners and the governance team can change it")
@@ -44,7 +44,7 @@ def _editable_system(request: HttpRequest, slug: str) -> AISystem:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def system_settings(request: HttpRequest, slug: str) -> HttpResponse:
+def system_settings(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     system = _editable_system(request, slug)
     form = SystemSettingsForm(request.POST or None, instance=system, prefix="s")
     target = EvaluationTargetForm(

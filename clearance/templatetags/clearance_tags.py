@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import markdown as md
 import nh3
 from django import template
+from django.contrib.auth.models import User
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
@@ -39,7 +41,7 @@ def age(moment: datetime | None) -> str:
 
 
 @register.filter
-def get_item(mapping: dict, key: str) -> object:
+def get_item(mapping: dict[str, Any] | None, key: str) -> object:
     return mapping.get(key) if mapping else None
 
 
@@ -54,7 +56,7 @@ def status_class(status: str) -> str:
 
 
 @register.filter
-def person(user: object) -> str:
+def person(user: User | None) -> str:
     """A user's full name, else username; a dash for nobody."""
     if user is None:
         return "—"

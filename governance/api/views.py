@@ -14,7 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 import clearance
-from clearance.api import error_body
+from clearance.api import error_body, signed_in_user
+from clearance.models import ApiToken
 from clearance.permissions import token_allows_system
 from clearance.policyfile import PolicyError
 from clearance.tokens import Scope, TokenRateThrottle
@@ -40,7 +41,7 @@ class ReviewFilter(filters.FilterSet):
         fields = ["kind", "status"]
 
 
-class ReviewViewSet(viewsets.ReadOnlyModelViewSet):
+class ReviewViewSet(viewsets.ReadOnlyModelViewSet[Review]):
     """Reviews the caller may see; reviewers decide them with POST …/decision."""
 
     serializer_class = ReviewSerializer
@@ -55,7 +56,7 @@ class ReviewViewSet(viewsets.ReadOnlyModelViewSet):
         review = self.get_object()
         body = ReviewDecisionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        decided = review_decide(actor=request.user, review=review, **body.validated_data)
+        decided = review_decide(actor=signed_in_user(request), review=review, **body.validated_data)
         return Response(ReviewSerializer(decided, context={"request": request}).data)
 
 
@@ -78,7 +79,7 @@ def gate_requirement(request: Request, slug: str, req: dict[str, Any]) -> dict[s
     return data
 
 
-class GateChecksView(generics.ListAPIView):
+class GateChecksView(generics.ListAPIView[GateCheck]):
     """The deployment gate. POST asks whether a system may deploy to an environment; GET lists the
     recorded checks the caller may see."""
 
@@ -111,7 +112,7 @@ class GateChecksView(generics.ListAPIView):
         body = GateCheckRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        token = request.auth if getattr(request.auth, "pk", None) else None
+        token = request.auth if isinstance(request.auth, ApiToken) else None
         if token is not None and not token_allows_system(token, data["system"]):
             return _error(403, "token_not_allowed_for_system",
                           f"this token is restricted to {', '.join(token.system_slugs)}; it may not check "
@@ -136,7 +137,7 @@ class GateChecksView(generics.ListAPIView):
             return _error(404, "unknown_environment", f"no environment '{data['environment']}'; known: {known}",
                           {"environment": [f"unknown environment; known: {known}"]})
         result = gate_check(
-            user=request.user,
+            user=signed_in_user(request),
             token=token,
             system=system,
             environment=data["environment"],

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 from django.urls import reverse
 
@@ -15,7 +14,7 @@ from intake.models import UseCaseRequest
 
 
 class DecisionRecordQuerySet(models.QuerySet["DecisionRecord"]):
-    def visible_to(self, user: Any) -> DecisionRecordQuerySet:
+    def visible_to(self, user: User | AnonymousUser) -> DecisionRecordQuerySet:
         return visible_decision_records(user, self)
 
 

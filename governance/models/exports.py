@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 from django.urls import reverse
 
@@ -14,7 +13,7 @@ from governance.permissions import visible_exports
 
 
 class DocumentExportQuerySet(models.QuerySet["DocumentExport"]):
-    def visible_to(self, user: Any) -> DocumentExportQuerySet:
+    def visible_to(self, user: User | AnonymousUser) -> DocumentExportQuerySet:
         return visible_exports(user, self)
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 
 from catalog.models.systems import AISystem
@@ -34,7 +33,7 @@ class ReadinessVerdict(models.Model):
 
 
 class GateCheckQuerySet(models.QuerySet["GateCheck"]):
-    def visible_to(self, user: Any) -> GateCheckQuerySet:
+    def visible_to(self, user: User | AnonymousUser) -> GateCheckQuerySet:
         return visible_gate_checks(user, self)
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -17,11 +16,11 @@ from intake.models import UseCaseRequest
 
 
 class ReviewQuerySet(models.QuerySet["Review"]):
-    def visible_to(self, user: Any) -> ReviewQuerySet:
+    def visible_to(self, user: User | AnonymousUser) -> ReviewQuerySet:
         """The entry point of every read; who sees what is decided in governance.permissions."""
         return visible_reviews(user, self)
 
-    def queue_for(self, user: Any, kind: str) -> ReviewQuerySet:
+    def queue_for(self, user: User | AnonymousUser, kind: str) -> ReviewQuerySet:
         return queue_reviews(user, kind, self)
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 
 from catalog.models.systems import AISystem
@@ -13,7 +12,7 @@ from governance.permissions import visible_waivers
 
 
 class WaiverQuerySet(models.QuerySet["Waiver"]):
-    def visible_to(self, user: Any) -> WaiverQuerySet:
+    def visible_to(self, user: User | AnonymousUser) -> WaiverQuerySet:
         return visible_waivers(user, self)
 
 

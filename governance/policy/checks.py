@@ -187,7 +187,7 @@ def metric_outcomes(facts: SystemFacts, params: dict[str, Any], now: datetime) -
             for t, r in zip(targets, latest, strict=True)]
 
 
-_SEVERITY = {RequirementStatus.MET: 0, RequirementStatus.STALE: 1, RequirementStatus.MISSING: 2, RequirementStatus.FAILED: 3}
+_SEVERITY: dict[str, int] = {RequirementStatus.MET: 0, RequirementStatus.STALE: 1, RequirementStatus.MISSING: 2, RequirementStatus.FAILED: 3}
 
 
 def _metric_outcome(target: Any, result: Any, model_version: str, policy_max_age: int, now: datetime) -> Outcome:

@@ -127,6 +127,13 @@ SCHEMA: dict[str, Any] = {
 }
 
 
+def _required_moment(value: Any, what: str) -> datetime:
+    moment = _moment(value, what)
+    if moment is None:
+        raise ValueError(f"{what}: a date-time with a time zone is required")
+    return moment
+
+
 def _moment(value: Any, what: str) -> datetime | None:
     if value is None:
         return None
@@ -157,7 +164,7 @@ def facts_from_dict(data: dict[str, Any]) -> SystemFacts:
         accepted_decisions=data.get("accepted_decisions", 0),
         eval_target=EvalTarget(target["metric"], float(target["threshold"]), target.get("higher_is_better", True))
         if target else None,
-        latest_eval=EvalFact(latest["metric"], float(latest["value"]), _moment(latest["observed_at"], "observed_at"),
+        latest_eval=EvalFact(latest["metric"], float(latest["value"]), _required_moment(latest["observed_at"], "observed_at"),
                              latest.get("model_version", ""), latest.get("dataset", ""), latest.get("source", ""),
                              latest.get("source_run_id", ""))
         if latest else None,

@@ -74,8 +74,8 @@ def evidence_portfolio(systems: list[AISystem], environment: str, now: datetime)
         applicable = policy.requirements_for(portfolio.environment)
         portfolio.requirements = [(r.id, r.title) for r in applicable]
         known = {r.id for r in applicable}
-        for evaluation in evaluations.values():  # findings of the engine's own, such as a stale snapshot
-            for result in evaluation.requirements:
+        for found in evaluations.values():  # findings of the engine's own, such as a stale snapshot
+            for result in found.requirements:
                 if result.id not in known:
                     known.add(result.id)
                     portfolio.requirements.append((result.id, result.title))

@@ -4,13 +4,14 @@ the number of systems."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from functools import reduce
 from operator import or_
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -35,7 +36,7 @@ def with_fact_columns(queryset: QuerySet[AISystem]) -> QuerySet[AISystem]:
     )
 
 
-def system_for_facts(slug: str, user: Any) -> AISystem | None:
+def system_for_facts(slug: str, user: User | AnonymousUser) -> AISystem | None:
     return for_facts(AISystem.objects.visible_to(user).filter(slug=slug)).first()
 
 
@@ -61,12 +62,12 @@ def collect_facts_many(systems: Iterable[AISystem], now: datetime | None = None)
         return {}
     now = now or timezone.now()
     plain = [pk for pk, s in by_id.items() if not hasattr(s, "facts_accepted_decisions")]
-    cards: dict[int, dict[str, Any]] = {}
+    cards: dict[int, Mapping[str, Any]] = {}
     accepted: dict[int, int] = {pk: 0 for pk in plain}
     if plain:
-        for row in (ModelCard.objects.filter(system__in=plain, status=ModelCardStatus.PUBLISHED)
-                    .order_by("system", "-version").values("system_id", "version", "published_at")):
-            cards.setdefault(row["system_id"], row)
+        for card_row in (ModelCard.objects.filter(system__in=plain, status=ModelCardStatus.PUBLISHED)
+                         .order_by("system", "-version").values("system_id", "version", "published_at")):
+            cards.setdefault(card_row["system_id"], card_row)
         accepted |= dict(DecisionRecord.objects.filter(system__in=plain, status=DecisionStatus.ACCEPTED).order_by()
                          .values_list("system").annotate(n=Count("pk")))
     approvals: dict[int, list[ApprovalFact]] = {pk: [] for pk in by_id}
@@ -81,20 +82,22 @@ def collect_facts_many(systems: Iterable[AISystem], now: datetime | None = None)
     evidence = evidence_facts_many(by_id.values())
     costs = cost_facts_many(list(by_id), now)
     waivers: dict[int, list[WaiverFact]] = {pk: [] for pk in by_id}
-    for row in (Waiver.objects.filter(system__in=list(by_id), status=WaiverStatus.APPROVED, expires_at__gt=now)
-                .values("system_id", "pk", "requirement", "expires_at", "decided_by__username", "justification")):
-        waivers[row["system_id"]].append(WaiverFact(row["requirement"], row["expires_at"],
-                                                    row["decided_by__username"] or "", row["justification"],
-                                                    row["pk"]))
+    for waiver_row in (Waiver.objects.filter(system__in=list(by_id), status=WaiverStatus.APPROVED, expires_at__gt=now)
+                       .values("system_id", "pk", "requirement", "expires_at", "decided_by__username", "justification")):
+        waivers[waiver_row["system_id"]].append(WaiverFact(waiver_row["requirement"], waiver_row["expires_at"],
+                                                           waiver_row["decided_by__username"] or "",
+                                                           waiver_row["justification"], waiver_row["pk"]))
     facts: dict[int, SystemFacts] = {}
     for pk, system in by_id.items():
+        card: Mapping[str, Any] | None
         if pk in accepted:
             card = cards.get(pk)
             decisions = accepted[pk]
         else:
-            version = system.facts_card_version  # type: ignore[attr-defined]
-            card = {"version": version, "published_at": system.facts_card_published_at} if version else None  # type: ignore[attr-defined]
-            decisions = system.facts_accepted_decisions  # type: ignore[attr-defined]
+            columns: Any = system  # the annotated columns are not attributes the model class declares
+            version = columns.facts_card_version
+            card = {"version": version, "published_at": columns.facts_card_published_at} if version else None
+            decisions = columns.facts_accepted_decisions
         owners = {"business": system.business_owner, "technical": system.technical_owner, "risk": system.risk_owner}
         targets, latest = evidence[pk]
         facts[pk] = SystemFacts(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
 from django.db import connection
 from django.db.models import F, Q, QuerySet
@@ -56,8 +57,9 @@ def _postgres(qs: QuerySet[Any], table: str, text: str) -> QuerySet[Any]:
     query = SearchQuery(text, config=CONFIG, search_type="websearch")
     # The SQL is built from the constant column names in DOCUMENTS; user text goes only into SearchQuery.
     document = RawSQL(document_sql(table, qualified=True), [], output_field=SearchVectorField())  # noqa: S611
-    return qs.annotate(document=document).filter(document=query).annotate(
+    ranked: QuerySet[Any] = qs.annotate(document=document).filter(document=query).annotate(
         rank=SearchRank(F("document"), query)).order_by("-rank")
+    return ranked
 
 
 def _fallback(qs: QuerySet[Any], table: str, text: str) -> QuerySet[Any]:
@@ -81,7 +83,7 @@ def _snippet(*parts: str) -> str:
     return text[:220] + ("…" if len(text) > 220 else "")
 
 
-def search(user: Any, text: str, *, limit: int = 20) -> dict[str, list[Hit]]:
+def search(user: User | AnonymousUser, text: str, *, limit: int = 20) -> dict[str, list[Hit]]:
     """Up to ``limit`` hits per kind (four queries)."""
     text = text.strip()[:200]
     if not text:

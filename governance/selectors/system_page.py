@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q, QuerySet
 
 from catalog.models import AISystem, EvalResult, ModelCard
@@ -35,7 +36,7 @@ def system_timeline(system: AISystem) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(condition).order_by("-seq")
 
 
-def system_page_context(system: AISystem, user: Any) -> dict[str, Any]:
+def system_page_context(system: AISystem, user: User | AnonymousUser) -> dict[str, Any]:
     """The catalog's part of the system page: documents, registers, exports, timeline.
 
     Every list is sliced and joined up front, so the page costs the same number of queries with 50

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,7 +31,7 @@ def _decision_text(fields: dict[str, str]) -> dict[str, str]:
 
 
 def decision_record_propose(
-    *, actor: Any, system: AISystem, title: str, context: str, decision: str, options: str = "",
+    *, actor: User, system: AISystem, title: str, context: str, decision: str, options: str = "",
     consequences: str = "", supersedes: DecisionRecord | None = None, request: UseCaseRequest | None = None,
 ) -> DecisionRecord:
     """Propose a record; naming an accepted record of the same system proposes to supersede it."""
@@ -53,7 +54,7 @@ def decision_record_propose(
     return record
 
 
-def decision_record_update(*, actor: Any, record: DecisionRecord, **fields: str) -> DecisionRecord:
+def decision_record_update(*, actor: User, record: DecisionRecord, **fields: str) -> DecisionRecord:
     """Edit a proposed record; a decided one refuses (it changes only by being superseded)."""
     unknown = set(fields) - set(DECISION_TEXT_FIELDS)
     if unknown:
@@ -91,7 +92,7 @@ def decision_facts(system: AISystem) -> dict[str, Any]:
     }
 
 
-def decision_record_decide(*, actor: Any, record: DecisionRecord, to: str) -> DecisionRecord:
+def decision_record_decide(*, actor: User, record: DecisionRecord, to: str) -> DecisionRecord:
     if to not in (DecisionStatus.ACCEPTED, DecisionStatus.REJECTED):
         raise DomainError("a proposed record is accepted or rejected", field="status")
     with transaction.atomic():

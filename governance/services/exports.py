@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Max, Min
 from django.utils import timezone
@@ -30,7 +31,7 @@ from governance.selectors.system_page import system_timeline
 
 log = logging.getLogger(__name__)
 
-TEMPLATE_FOR = {
+TEMPLATE_FOR: dict[str, str] = {
     ExportKind.MODEL_CARD: "pdf/model_card.html",
     ExportKind.DECISION: "pdf/decision.html",
     ExportKind.DOSSIER: "pdf/dossier.html",
@@ -50,12 +51,16 @@ def export_dir() -> Path:
     return Path(getattr(settings, "EXPORT_DIR", settings.VAR_DIR / "exports"))
 
 
-def export_request(*, actor: Any, system: AISystem, kind: str, object_id: int | None = None) -> DocumentExport:
+def export_request(*, actor: User, system: AISystem, kind: str, object_id: int | None = None) -> DocumentExport:
     if kind not in ExportKind.values:
         raise DomainError(f"unknown export kind {kind!r}", field="kind")
-    if kind == ExportKind.MODEL_CARD and not ModelCard.objects.filter(system=system, pk=object_id).exists():
+    if kind == ExportKind.MODEL_CARD and (
+        object_id is None or not ModelCard.objects.filter(system=system, pk=object_id).exists()
+    ):
         raise DomainError("no such model card for this system", field="object_id")
-    if kind == ExportKind.DECISION and not DecisionRecord.objects.filter(system=system, pk=object_id).exists():
+    if kind == ExportKind.DECISION and (
+        object_id is None or not DecisionRecord.objects.filter(system=system, pk=object_id).exists()
+    ):
         raise DomainError("no such decision record for this system", field="object_id")
     with transaction.atomic():
         job = DocumentExport.objects.create(kind=kind, system=system, object_id=object_id, requested_by=actor)
@@ -110,7 +115,7 @@ def export_file(job: DocumentExport) -> Path | None:
     return path if path.is_file() else None
 
 
-def export_downloaded(*, actor: Any, job: DocumentExport) -> None:
+def export_downloaded(*, actor: User, job: DocumentExport) -> None:
     with transaction.atomic():
         audit_record(actor=actor, action="export.downloaded", obj=job, data={"kind": job.kind, "sha256": job.sha256})
 
@@ -128,17 +133,24 @@ def _card_context(card: ModelCard) -> dict[str, Any]:
     return {"card": card, "card_sections": sections}
 
 
+def _document_id(job: DocumentExport) -> int:
+    """The exported document of a model card or decision export (export_request made sure there is one)."""
+    if job.object_id is None:
+        raise DomainError(f"a {job.get_kind_display().lower()} export names no document", field="object_id")
+    return job.object_id
+
+
 def _context(job: DocumentExport) -> dict[str, Any]:
     system = AISystem.objects.select_related("business_owner", "technical_owner", "risk_owner").get(pk=job.system_id)
     base = {"system": system, "job": job, "generated_at": timezone.now()}
     if job.kind == ExportKind.MODEL_CARD:
-        card = ModelCard.objects.select_related("published_by", "created_by").get(pk=job.object_id, system=system)
+        card = ModelCard.objects.select_related("published_by", "created_by").get(pk=_document_id(job), system=system)
         _progress(job, 40, "model card")
         return {**base, **_card_context(card), "title": f"{system.name} — model card v{card.version}",
                 "doc_label": f"Model card v{card.version}"}
     if job.kind == ExportKind.DECISION:
         record = (DecisionRecord.objects.select_related("created_by", "supersedes", "request")
-                  .prefetch_related("deciders").get(pk=job.object_id, system=system))
+                  .prefetch_related("deciders").get(pk=_document_id(job), system=system))
         from governance.selectors.decisions import decision_chain
 
         _progress(job, 40, "decision record")
@@ -167,13 +179,15 @@ def dossier_context(job: DocumentExport | None, system: AISystem) -> dict[str, A
                    .order_by("opened_at", "pk"))
     step(65, "evidence")
     evidence = EvalResult.objects.filter(system=system)
-    summary = list(evidence.values("metric").annotate(n=Count("pk"), low=Min("value"), high=Max("value"),
-                                                      last=Max("observed_at")).order_by("metric"))
-    latest = {}
-    for row in evidence.order_by("metric", "-observed_at", "-pk").values("metric", "value", "observed_at"):
-        latest.setdefault(row["metric"], row)
-    for row in summary:
-        row["latest"] = latest[row["metric"]]["value"]
+    summary: list[dict[str, Any]] = [
+        dict(row) for row in evidence.values("metric").annotate(
+            n=Count("pk"), low=Min("value"), high=Max("value"), last=Max("observed_at")).order_by("metric")
+    ]
+    latest: dict[str, float] = {}
+    for row in evidence.order_by("metric", "-observed_at", "-pk").values("metric", "value"):
+        latest.setdefault(row["metric"], row["value"])
+    for entry in summary:
+        entry["latest"] = latest[entry["metric"]]
     recent = list(evidence.order_by("-observed_at", "-pk")[:DOSSIER_EVIDENCE_ROWS])
     step(75, "timeline")
     timeline = list(system_timeline(system)[:DOSSIER_TIMELINE_ROWS])

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from catalog.models import AISystem
@@ -37,7 +38,7 @@ class GateResult:
 
 def gate_check(
     *,
-    user: Any,
+    user: User,
     token: ApiToken | None,
     system: AISystem,
     environment: str,

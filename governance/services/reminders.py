@@ -47,7 +47,7 @@ def reminders_send(*, now: datetime | None = None) -> dict[str, int]:
     )
     for review in expiring:
         recipients = [review.decided_by, getattr(review.request, "requester", None)]
-        if review.system_id:
+        if review.system is not None:
             recipients += [review.system.business_owner, review.system.technical_owner]
         if _remind_once(review, ReviewReminder.Reason.EXPIRING, week, now, recipients=recipients,
                         subject=f"Approval expires {review.expires_at:%Y-%m-%d}: {review}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -38,7 +39,7 @@ DEFAULT_APPROVAL_DAYS = 365
 MAX_APPROVAL_DAYS = 3 * 365
 
 
-def reviews_open(*, actor: Any, request: UseCaseRequest, kinds: list[str]) -> list[Review]:
+def reviews_open(*, actor: User, request: UseCaseRequest, kinds: list[str]) -> list[Review]:
     """Open one review per kind (in parallel, each with its SLA) and move the request to review."""
     if not can_open_reviews(actor):
         raise NotAllowed("only the governance team opens reviews")
@@ -78,25 +79,25 @@ def reviews_open(*, actor: Any, request: UseCaseRequest, kinds: list[str]) -> li
         if locked.status == RequestStatus.TRIAGE:
             request_transition(actor=actor, request=locked, to=RequestStatus.IN_REVIEW,
                                data={"reviews": sorted(set(kinds))})
-        if locked.system_id:
+        if locked.system is not None:
             readiness_changed(system=locked.system, reason="reviews opened")
     return opened
 
 
-def _check_reviewer(actor: Any, review: Review) -> None:
+def _check_reviewer(actor: User, review: Review) -> None:
     refusal = reviewer_refusal(actor, review)
     if refusal:
         raise NotAllowed(refusal)
 
 
-def review_claim(*, actor: Any, review: Review) -> Review:
+def review_claim(*, actor: User, review: Review) -> Review:
     with transaction.atomic():
         locked = Review.objects.select_for_update(of=("self",)).select_related("request", "system").get(pk=review.pk)
         _check_reviewer(actor, locked)
         if locked.status != ReviewStatus.OPEN:
             raise InvalidTransition("only an open review can be claimed")
         if locked.assignee_id and locked.assignee_id != actor.pk:
-            raise InvalidTransition(f"already claimed by {locked.assignee.get_username()}")
+            raise InvalidTransition(f"already claimed by {locked.assignee}")
         if locked.assignee_id != actor.pk:
             locked.assignee = actor
             locked.save(update_fields=["assignee"])
@@ -106,7 +107,7 @@ def review_claim(*, actor: Any, review: Review) -> Review:
 
 def review_decide(
     *,
-    actor: Any,
+    actor: User,
     review: Review,
     decision: str,
     rationale: str,
@@ -169,7 +170,7 @@ def review_decide(
     return locked
 
 
-def review_reassign(*, actor: Any, review: Review, assignee: Any) -> Review:
+def review_reassign(*, actor: User, review: Review, assignee: User) -> Review:
     """The governance lead gives an open review to a reviewer of its kind (not the requester)."""
     if not can_assign_reviews(actor):
         raise NotAllowed("only the governance lead reassigns reviews")
@@ -197,7 +198,7 @@ def review_reassign(*, actor: Any, review: Review, assignee: Any) -> Review:
 
 
 def triage_open_reviews(
-    *, actor: Any, request: UseCaseRequest, kinds: list[str], assignees: dict[str, Any] | None = None,
+    *, actor: User, request: UseCaseRequest, kinds: list[str], assignees: dict[str, Any] | None = None,
     confirm_suggested_tier: bool = False,
 ) -> list[Review]:
     """Bulk triage of one request in one transaction: start triage if needed, confirm the suggested
@@ -218,7 +219,7 @@ def triage_open_reviews(
     return opened
 
 
-def _settle_request(*, actor: Any, request: UseCaseRequest) -> None:
+def _settle_request(*, actor: User, request: UseCaseRequest) -> None:
     """Move a request in review once its reviews say so: any rejection rejects, any request for
     changes sends it back, and it is approved only when every review approved."""
     if request.status != RequestStatus.IN_REVIEW:

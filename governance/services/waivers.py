@@ -9,9 +9,9 @@ revoked; readiness is recomputed at each of those moments. Every move is audited
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -43,7 +43,7 @@ def _lock(waiver: Waiver) -> Waiver:
 
 
 def waiver_request(
-    *, actor: Any, system: AISystem, requirement: str, justification: str, expires_at: datetime
+    *, actor: User, system: AISystem, requirement: str, justification: str, expires_at: datetime
 ) -> Waiver:
     """Ask the system's risk owner for an exception to one requirement of the active policy."""
     if not can_request_waiver(actor, system):
@@ -88,7 +88,7 @@ def waiver_request(
     return waiver
 
 
-def waiver_decide(*, actor: Any, waiver: Waiver, approve: bool, note: str = "") -> Waiver:
+def waiver_decide(*, actor: User, waiver: Waiver, approve: bool, note: str = "") -> Waiver:
     """The risk owner approves or rejects a requested waiver (not their own request)."""
     with transaction.atomic():
         waiver = _lock(waiver)
@@ -115,7 +115,7 @@ def waiver_decide(*, actor: Any, waiver: Waiver, approve: bool, note: str = "") 
     return waiver
 
 
-def waiver_revoke(*, actor: Any, waiver: Waiver, note: str = "") -> Waiver:
+def waiver_revoke(*, actor: User, waiver: Waiver, note: str = "") -> Waiver:
     """End a waiver early (risk owner, governance lead, or the requester while it is pending)."""
     with transaction.atomic():
         waiver = _lock(waiver)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from clearance.audit import verify_chain
 from clearance.models import AuditEvent
 from clearance.permissions import can_read_audit
-from clearance.web import paginate
+from clearance.web import AuthenticatedHttpRequest, paginate
 
 
 @login_required
-def audit_trail(request: HttpRequest) -> HttpResponse:
+def audit_trail(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not can_read_audit(request.user):
         raise PermissionDenied("the audit trail is for the governance team and auditors")
     qs = AuditEvent.objects.select_related("actor").order_by("-seq")

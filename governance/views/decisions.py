@@ -5,13 +5,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from catalog.models import AISystem
 from clearance.audit import history_for
-from clearance.web import get_visible_or_404, run_service
+from clearance.web import AuthenticatedHttpRequest, get_visible_or_404, run_service
 from governance.choices import DecisionStatus
 from governance.forms import DecisionProposeForm, DecisionRecordForm
 from governance.models import DecisionRecord
@@ -27,7 +27,7 @@ from governance.services.decisions import (
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def decision_create(request: HttpRequest, slug: str) -> HttpResponse:
+def decision_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     system = get_visible_or_404(AISystem.objects.visible_to(request.user), slug=slug)
     if not can_record_decisions(request.user, system):
         raise PermissionDenied("only the system's owners and the governance team record its decisions")
@@ -46,7 +46,7 @@ def decision_create(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def decision_decide(request: HttpRequest, pk: int) -> HttpResponse:
+def decision_decide(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     record = get_visible_or_404(DecisionRecord.objects.visible_to(request.user).select_related("system"), pk=pk)
     to = request.POST.get("to", "")
     if to not in (DecisionStatus.ACCEPTED, DecisionStatus.REJECTED):
@@ -57,7 +57,7 @@ def decision_decide(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("decision-detail", pk=record.pk)
 
 
-def _visible_record(request: HttpRequest, pk: int) -> DecisionRecord:
+def _visible_record(request: AuthenticatedHttpRequest, pk: int) -> DecisionRecord:
     return get_visible_or_404(
         DecisionRecord.objects.visible_to(request.user).select_related("system", "created_by", "request", "supersedes")
         .prefetch_related("deciders"),
@@ -66,7 +66,7 @@ def _visible_record(request: HttpRequest, pk: int) -> DecisionRecord:
 
 
 @login_required
-def decision_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def decision_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     record = _visible_record(request, pk)
     editable = can_record_decisions(request.user, record.system)
     return render(request, "governance/decision_detail.html", {
@@ -82,7 +82,7 @@ def decision_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def decision_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def decision_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     record = _visible_record(request, pk)
     if not can_record_decisions(request.user, record.system):
         raise PermissionDenied("only the system's owners and the governance team edit its records")

@@ -4,18 +4,19 @@ with progress), and downloads. Every file is served only to readers of its syste
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from catalog.models import AISystem, ModelCard
-from clearance.web import get_visible_or_404, run_service
+from clearance.web import AuthenticatedHttpRequest, get_visible_or_404, run_service
 from governance.choices import ExportKind
 from governance.models import DecisionRecord, DocumentExport
 from governance.services import exports
 
 
-def _serve(request: HttpRequest, job: DocumentExport) -> HttpResponse:
+def _serve(request: AuthenticatedHttpRequest, job: DocumentExport) -> HttpResponseBase:
     path = exports.export_file(job)
     if path is None:
         return render(request, "governance/export_detail.html", {"job": job, "system": job.system}, status=500)
@@ -25,7 +26,7 @@ def _serve(request: HttpRequest, job: DocumentExport) -> HttpResponse:
 
 
 @login_required
-def model_card_pdf(request: HttpRequest, slug: str, version: int) -> HttpResponse:
+def model_card_pdf(request: AuthenticatedHttpRequest, slug: str, version: int) -> HttpResponseBase:
     system = get_visible_or_404(AISystem.objects.visible_to(request.user), slug=slug)
     card = get_visible_or_404(ModelCard.objects.all(), system=system, version=version)
     job = exports.export_request(actor=request.user, system=system, kind=ExportKind.MODEL_CARD, object_id=card.pk)
@@ -33,7 +34,7 @@ def model_card_pdf(request: HttpRequest, slug: str, version: int) -> HttpRespons
 
 
 @login_required
-def decision_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+def decision_pdf(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
     record = get_visible_or_404(DecisionRecord.objects.visible_to(request.user).select_related("system"), pk=pk)
     job = exports.export_request(actor=request.user, system=record.system, kind=ExportKind.DECISION,
                                  object_id=record.pk)
@@ -42,7 +43,7 @@ def decision_pdf(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def dossier_create(request: HttpRequest, slug: str) -> HttpResponse:
+def dossier_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     system = get_visible_or_404(AISystem.objects.visible_to(request.user), slug=slug)
     job = run_service(request, None,
                       lambda: exports.export_request(actor=request.user, system=system, kind=ExportKind.DOSSIER),
@@ -52,25 +53,25 @@ def dossier_create(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect("export-detail", pk=job.pk)
 
 
-def _visible_job(request: HttpRequest, pk: int) -> DocumentExport:
+def _visible_job(request: AuthenticatedHttpRequest, pk: int) -> DocumentExport:
     return get_visible_or_404(DocumentExport.objects.visible_to(request.user).select_related("system", "requested_by"),
                               pk=pk)
 
 
 @login_required
-def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def export_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     job = _visible_job(request, pk)
     return render(request, "governance/export_detail.html", {"job": job, "system": job.system})
 
 
 @login_required
-def export_progress(request: HttpRequest, pk: int) -> HttpResponse:
+def export_progress(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     job = _visible_job(request, pk)
     return render(request, "governance/export_progress.html", {"job": job})
 
 
 @login_required
-def export_download(request: HttpRequest, pk: int) -> HttpResponse:
+def export_download(request: AuthenticatedHttpRequest, pk: int) -> HttpResponseBase:
     job = _visible_job(request, pk)
     if exports.export_file(job) is None:
         raise Http404("this export has no file")

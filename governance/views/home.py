@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from catalog.models import AISystem
 from clearance.models import Notification
 from clearance.roles import ROLE_LABELS, Role, roles_of
+from clearance.web import AuthenticatedHttpRequest
 from governance.choices import ReviewStatus
 from governance.models import Review
 from governance.permissions import queue_kinds
@@ -18,7 +19,7 @@ from intake.models import UseCaseRequest
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     mine = roles_of(request.user)
     queues = queue_kinds(request.user)
     now = timezone.now()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.contrib import messages
@@ -10,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, Count, IntegerField, Q, Value, When
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from catalog.choices import RiskTier
 from clearance.audit import history_for
-from clearance.web import get_visible_or_404, paginate, run_service
+from clearance.web import AuthenticatedHttpRequest, get_visible_or_404, paginate, run_service
 from governance.choices import ReviewStatus
 from governance.forms import OpenReviewsForm, ReviewDecisionForm
 from governance.models import Review
@@ -55,7 +56,7 @@ SORTS = {
 QUEUE_VIEWS = ("open", "unassigned", "mine", "decided", "all")
 
 
-def _queue_filters(request: HttpRequest, qs: Any, now: Any) -> tuple[Any, dict[str, str]]:
+def _queue_filters(request: AuthenticatedHttpRequest, qs: Any, now: Any) -> tuple[Any, dict[str, str]]:
     """Apply the tier / age / department / due filters from the query string; unknown values are ignored."""
     chosen = {}
     tier = request.GET.get("tier", "")
@@ -88,7 +89,7 @@ def _queue_filters(request: HttpRequest, qs: Any, now: Any) -> tuple[Any, dict[s
 
 
 @login_required
-def queue(request: HttpRequest, kind: str) -> HttpResponse:
+def queue(request: AuthenticatedHttpRequest, kind: str) -> HttpResponse:
     """One review kind's queue: views, filters, sort, counts, age and due from the SLA. The number of
     queries does not grow with the rows (tests assert it)."""
     if kind not in review_kinds():
@@ -150,7 +151,7 @@ def queue(request: HttpRequest, kind: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def queue_assign(request: HttpRequest, kind: str) -> HttpResponse:
+def queue_assign(request: AuthenticatedHttpRequest, kind: str) -> HttpResponse:
     """The lead assigns one or many open reviews of a queue to a reviewer."""
     if not can_assign_reviews(request.user):
         raise PermissionDenied("only the governance lead assigns reviews")
@@ -168,14 +169,13 @@ def queue_assign(request: HttpRequest, kind: str) -> HttpResponse:
         return redirect(back)
     done = 0
     for review in Review.objects.filter(pk__in=ids, kind=kind).order_by("pk"):
-        if run_service(request, None, lambda r=review: review_reassign(actor=request.user, review=r,
-                                                                               assignee=assignee),
+        if run_service(request, None, partial(review_reassign, actor=request.user, review=review, assignee=assignee),
                        f"{review} assigned to {assignee.get_username()}.") is not None:
             done += 1
     return redirect(back)
 
 
-def _safe_next(request: HttpRequest, default: str) -> str:
+def _safe_next(request: AuthenticatedHttpRequest, default: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
                                                   require_https=request.is_secure()):
@@ -183,7 +183,7 @@ def _safe_next(request: HttpRequest, default: str) -> str:
     return default
 
 
-def _visible_review(request: HttpRequest, pk: int) -> Review:
+def _visible_review(request: AuthenticatedHttpRequest, pk: int) -> Review:
     return get_visible_or_404(
         Review.objects.visible_to(request.user).select_related(
             "request", "request__requester", "system", "assignee", "decided_by", "opened_by"
@@ -193,28 +193,29 @@ def _visible_review(request: HttpRequest, pk: int) -> Review:
 
 
 @login_required
-def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def review_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     review = _visible_review(request, pk)
     can_decide = review.status == ReviewStatus.OPEN and can_decide_review(request.user, review)
     return render(request, "governance/review_detail.html",
                   {**_review_context(request, review), "form": ReviewDecisionForm(), "can_decide": can_decide})
 
 
-def _review_context(request: HttpRequest, review: Review) -> dict[str, Any]:
+def _review_context(request: AuthenticatedHttpRequest, review: Review) -> dict[str, Any]:
     is_lead = can_assign_reviews(request.user)
     role = kind_role(review.kind)
     reviewers = []
     if is_lead and role is not None and review.status == ReviewStatus.OPEN:
-        reviewers = list(get_user_model().objects.filter(groups__name=role.value, is_active=True)
-                         .exclude(pk=getattr(review.request, "requester_id", None))
-                         .order_by("username").values_list("pk", "username"))
+        candidates = get_user_model().objects.filter(groups__name=role.value, is_active=True)
+        if review.request is not None:  # four eyes: the requester is not offered
+            candidates = candidates.exclude(pk=review.request.requester_id)
+        reviewers = list(candidates.order_by("username").values_list("pk", "username"))
     return {"review": review, "now": timezone.now(), "history": history_for(review).order_by("seq"),
             "is_lead": is_lead, "reviewers": reviewers}
 
 
 @login_required
 @require_POST
-def review_claim(request: HttpRequest, pk: int) -> HttpResponse:
+def review_claim(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     review = _visible_review(request, pk)
     run_service(request, None, lambda: review_claim_service(actor=request.user, review=review), "Review claimed.")
     return redirect(_safe_next(request, reverse("review-detail", kwargs={"pk": review.pk})))
@@ -222,7 +223,7 @@ def review_claim(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def review_decide(request: HttpRequest, pk: int) -> HttpResponse:
+def review_decide(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     review = _visible_review(request, pk)
     form = ReviewDecisionForm(request.POST)
     if form.is_valid():
@@ -247,7 +248,7 @@ def review_decide(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def reviews_open(request: HttpRequest, pk: int) -> HttpResponse:
+def reviews_open(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if not can_open_reviews(request.user):
         raise PermissionDenied("only the governance team opens reviews")
     obj = get_visible_or_404(UseCaseRequest.objects.all(), pk=pk)

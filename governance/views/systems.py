@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -11,24 +11,25 @@ from catalog.choices import ModelCardStatus
 from catalog.models import AISystem
 from catalog.permissions import can_edit_system
 from clearance.policyfile import PolicyError
-from clearance.web import get_visible_or_404, paginate
+from clearance.web import AuthenticatedHttpRequest, get_visible_or_404, paginate
 from governance.choices import DecisionStatus
 from governance.models import GateCheck, ReadinessVerdict
 from governance.permissions import can_decide_decision_record
+from governance.policy.engine import Evaluation
 from governance.selectors.readiness import readiness_by_environment
 from governance.selectors.reviews import reviews_of_system
 from governance.selectors.system_page import system_page_context
 
 
 @login_required
-def system_detail(request: HttpRequest, slug: str) -> HttpResponse:
+def system_detail(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     system = get_visible_or_404(
         AISystem.objects.visible_to(request.user).select_related("business_owner", "technical_owner", "risk_owner"),
         slug=slug,
     )
     policy_error = ""
     policy = None
-    evaluations = {}
+    evaluations: dict[str, Evaluation] = {}
     try:
         policy, evaluations = readiness_by_environment(system, timezone.now())
     except PolicyError as exc:
@@ -58,7 +59,7 @@ def system_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def portfolio(request: HttpRequest) -> HttpResponse:
+def portfolio(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Every visible system × environment, from the stored verdicts (one query per page)."""
     systems = AISystem.objects.visible_to(request.user).order_by("name")
     page = paginate(request, systems, per_page=50)

@@ -15,14 +15,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from clearance.errors import DomainError, NotAllowed
-from clearance.web import get_visible_or_404, paginate, run_service
+from clearance.web import AuthenticatedHttpRequest, get_visible_or_404, paginate, run_service
 from governance.choices import ReviewStatus
 from governance.models import Review
 from governance.policy.reviews import load_review_policy, review_kinds, suggested_kinds
@@ -41,7 +41,7 @@ STAGES = {
 }
 
 
-def _require_lead(request: HttpRequest) -> None:
+def _require_lead(request: AuthenticatedHttpRequest) -> None:
     if not can_triage(request.user):
         raise PermissionDenied("the triage board is for the governance team")
 
@@ -63,7 +63,7 @@ def _reviewers_by_kind() -> dict[str, list[Any]]:
 
 
 @login_required
-def triage_board(request: HttpRequest) -> HttpResponse:
+def triage_board(request: AuthenticatedHttpRequest) -> HttpResponse:
     """New requests with their suggested tier, waiting time and flagged duplicates (bounded queries)."""
     _require_lead(request)
     stage = request.GET.get("stage", "new")
@@ -102,7 +102,7 @@ def triage_board(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def triage_bulk_reviews(request: HttpRequest) -> HttpResponse:
+def triage_bulk_reviews(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Open the chosen reviews on every selected request and assign them; each request is its
     own transaction, so one that is not ready is reported and the others go ahead."""
     _require_lead(request)
@@ -128,7 +128,9 @@ def triage_bulk_reviews(request: HttpRequest) -> HttpResponse:
             done += 1
         except NotAllowed:
             raise
-        except (DomainError, ValidationError) as exc:
+        except DomainError as exc:
+            failed.append(f"{obj.reference}: {exc.message}")
+        except ValidationError as exc:
             failed.append(f"{obj.reference}: {getattr(exc, 'message', None) or '; '.join(exc.messages)}")
     if done:
         messages.success(request, f"Reviews opened on {done} request{'s' if done != 1 else ''}.")
@@ -139,7 +141,7 @@ def triage_bulk_reviews(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def triage_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def triage_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     _require_lead(request)
     obj = get_visible_or_404(
         UseCaseRequest.objects.select_related("requester", "system", "business_owner", "technical_owner", "risk_owner",
@@ -240,7 +242,7 @@ def agenda_data(now: Any = None) -> dict[str, Any]:
 
 
 @login_required
-def triage_agenda(request: HttpRequest) -> HttpResponse:
+def triage_agenda(request: AuthenticatedHttpRequest) -> HttpResponse:
     _require_lead(request)
     data = agenda_data()
     fmt = request.GET.get("format", "html")

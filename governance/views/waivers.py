@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from catalog.models import AISystem
 from clearance.policyfile import PolicyError
-from clearance.web import get_visible_or_404, run_service
+from clearance.web import AuthenticatedHttpRequest, get_visible_or_404, run_service
 from governance.forms import WaiverRequestForm
 from governance.models import Waiver
 from governance.permissions import can_request_waiver
@@ -24,7 +24,7 @@ from governance.services.waivers import waiver_decide, waiver_request, waiver_re
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def waiver_create(request: HttpRequest, slug: str) -> HttpResponse:
+def waiver_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     system = get_visible_or_404(AISystem.objects.visible_to(request.user), slug=slug)
     if not can_request_waiver(request.user, system):
         raise PermissionDenied("Only the system's owners and the governance team may request a waiver.")
@@ -51,7 +51,7 @@ def waiver_create(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def waiver_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
+def waiver_decide_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     waiver = get_visible_or_404(Waiver.objects.visible_to(request.user).select_related("system"), pk=pk)
     approve = request.POST.get("decision") == "approve"
     run_service(request, None,
@@ -63,7 +63,7 @@ def waiver_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def waiver_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+def waiver_revoke_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     waiver = get_visible_or_404(Waiver.objects.visible_to(request.user).select_related("system"), pk=pk)
     run_service(request, None, lambda: waiver_revoke(actor=request.user, waiver=waiver,
                                                      note=request.POST.get("note", "")), "Waiver revoked.")

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from rest_framework import serializers
 
+from catalog.models import AISystem
 from intake.models import UseCaseRequest
 
 
-class UseCaseRequestSerializer(serializers.ModelSerializer):
-    requester = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+class UseCaseRequestSerializer(serializers.ModelSerializer[UseCaseRequest]):
+    requester = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
+    system = serializers.SlugRelatedField[AISystem](slug_field="slug", read_only=True)
     reference = serializers.CharField(read_only=True)
 
     class Meta:

@@ -15,7 +15,7 @@ class UseCaseRequestFilter(filters.FilterSet):
         fields = ["status", "risk_tier"]
 
 
-class UseCaseRequestViewSet(viewsets.ReadOnlyModelViewSet):
+class UseCaseRequestViewSet(viewsets.ReadOnlyModelViewSet[UseCaseRequest]):
     """Use-case requests the caller may see."""
 
     serializer_class = UseCaseRequestSerializer
