@@ -67,8 +67,8 @@ class WaiverRequestForm(forms.Form):
     justification = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), max_length=5000,
                                     help_text="Why the exception is acceptable, and what compensates for it.")
 
-    def __init__(self, *args: object, choices: list[tuple[str, str]], **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         requirement = self.fields["requirement"]
         assert isinstance(requirement, forms.ChoiceField)
         requirement.choices = choices

@@ -16,6 +16,15 @@ from intake.services import ANSWER_FIELDS
 from intake.wizard import HELP, Section, Step, active_sections, values_of
 
 
+def mark_invalid_fields(form: forms.BaseForm) -> None:
+    """Tie each error to its field for assistive technology (aria-invalid, aria-describedby)."""
+    for name in form.errors:
+        if name in form.fields:
+            bound = form[name]
+            described = f"{bound.auto_id}_error" + (f" {bound.auto_id}_helptext" if form.fields[name].help_text else "")
+            form.fields[name].widget.attrs.update({"aria-invalid": "true", "aria-describedby": described})
+
+
 class UseCaseRequestForm(forms.ModelForm[UseCaseRequest]):
     alternatives_considered = forms.MultipleChoiceField(
         choices=Alternative.choices,
@@ -93,12 +102,7 @@ class UseCaseRequestForm(forms.ModelForm[UseCaseRequest]):
         return {name: self.cleaned_data[name] for name in ANSWER_FIELDS if name in self.cleaned_data}
 
     def mark_invalid_fields(self) -> None:
-        """Tie each error to its field for assistive technology (aria-invalid, aria-describedby)."""
-        for name in self.errors:
-            if name in self.fields:
-                bound = self[name]
-                described = f"{bound.auto_id}_error" + (f" {bound.auto_id}_helptext" if self.fields[name].help_text else "")
-                self.fields[name].widget.attrs.update({"aria-invalid": "true", "aria-describedby": described})
+        mark_invalid_fields(self)
 
 
 class StepForm(UseCaseRequestForm):
@@ -179,7 +183,7 @@ class CreateSystemForm(forms.Form):
 
 class _AccessibleForm(forms.Form):
     def mark_invalid_fields(self) -> None:
-        UseCaseRequestForm.mark_invalid_fields(self)  # type: ignore[arg-type]
+        mark_invalid_fields(self)
 
 
 class CommentForm(_AccessibleForm):

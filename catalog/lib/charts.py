@@ -3,6 +3,7 @@ time with its threshold line, and cost per period against the budget. Every labe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -23,11 +24,11 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
-def _axis(lo: float, hi: float, scale_y: object) -> list[str]:
+def _axis(lo: float, hi: float, scale_y: Callable[[float], float]) -> list[str]:
     parts = []
     for i in range(5):
         value = lo + (hi - lo) * i / 4
-        y = scale_y(value)  # type: ignore[operator]
+        y = scale_y(value)
         parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}" stroke-width="1"/>')
         parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="{MUTED}">{escape(_fmt(value))}</text>')
     return parts

@@ -48,7 +48,8 @@ def model_card_edit(request: AuthenticatedHttpRequest, slug: str) -> HttpRespons
     elif template:
         start = TEMPLATES[template]
         initial = {name: start.get(name, "") for name in ModelCardForm.Meta.fields}
-        initial["metric_targets"] = format_metric_targets(start["metric_targets"])  # type: ignore[arg-type]
+        targets = start["metric_targets"]
+        initial["metric_targets"] = format_metric_targets(targets if isinstance(targets, list) else [])
     else:
         initial = {}
     form = ModelCardForm(request.POST or None, initial=initial)

@@ -171,7 +171,7 @@ def facts_from_dict(data: dict[str, Any]) -> SystemFacts:
         model_version=data.get("model_version", ""),
         runbook_url=data.get("runbook_url", ""),
         waivers=tuple(
-            WaiverFact(w["requirement"], _moment(w["expires_at"], "waivers.expires_at"),  # type: ignore[arg-type]
+            WaiverFact(w["requirement"], _required_moment(w["expires_at"], "waivers.expires_at"),
                        w.get("approved_by", ""), w.get("justification", ""), w.get("id", 0))
             for w in data.get("waivers", [])
         ),

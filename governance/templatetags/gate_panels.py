@@ -46,6 +46,8 @@ def waivers_panel(context: dict[str, Any], system: Any) -> dict[str, Any]:
                    .order_by("-requested_at")[:50])
     for waiver in waivers:
         waiver.system = system  # the rules below read its risk owner; no query per row
+        # Per-row flags for the template, set on the instances it iterates: the model class does not
+        # declare them, hence the attr-defined ignores.
         waiver.live = waiver.status == WaiverStatus.APPROVED and waiver.expires_at > now  # type: ignore[attr-defined]
         waiver.can_decide = waiver.status == WaiverStatus.REQUESTED and can_decide_waiver(user, waiver)  # type: ignore[attr-defined]
         # Offered on a live waiver, and to its requester while it still waits for a decision.
