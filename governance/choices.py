@@ -3,13 +3,6 @@
 from django.db import models
 
 
-class ReviewKind(models.TextChoices):
-    SECURITY = "security", "Security"
-    LEGAL = "legal", "Legal"
-    PRIVACY = "privacy", "Privacy"
-    RISK = "risk", "Risk"
-
-
 class ReviewStatus(models.TextChoices):
     OPEN = "open", "Open"
     APPROVED = "approved", "Approved"

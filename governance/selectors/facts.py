@@ -124,11 +124,6 @@ def collect_facts_many(systems: Iterable[AISystem], now: datetime | None = None)
     return facts
 
 
-def evidence_facts(system: AISystem) -> tuple[tuple[EvalTarget, ...], tuple[EvalFact | None, ...]]:
-    """Each metric requirement (the system's primary metric first) and its latest matching result."""
-    return evidence_facts_many([system])[system.pk]
-
-
 Facts = tuple[tuple[EvalTarget, ...], tuple[EvalFact | None, ...]]
 
 
@@ -185,11 +180,6 @@ def evidence_facts_many(systems: Iterable[AISystem]) -> dict[int, Facts]:
                 latest[pk][i] = EvalFact(row.metric, row.value, row.observed_at, row.model_version, row.dataset,
                                          row.source, row.source_run_id)
     return {pk: (tuple(targets[pk]), tuple(latest[pk])) for pk in by_id}
-
-
-def cost_fact(system: AISystem, now: datetime | None = None) -> CostFact | None:
-    """The monthly budget and this month's effective cost in its currency (one query: the gate's path)."""
-    return cost_facts_many([system.pk], now).get(system.pk)
 
 
 def cost_facts_many(system_ids: list[int], now: datetime | None = None) -> dict[int, CostFact]:
