@@ -237,6 +237,11 @@ def review_decide(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         )
         if done is not None:
             return redirect("queue", kind=review.kind)
+        review.refresh_from_db()
+        if review.status != ReviewStatus.OPEN:
+            # Someone decided first: say who and what, and keep the loser's text out of the record.
+            return render(request, "governance/review_detail.html",
+                          {**_review_context(request, review), "conflict": True}, status=409)
     form_errors = getattr(form, "_errors", None) or {}
     if form_errors:
         for name in form_errors:

@@ -114,3 +114,25 @@ def test_claim(request_in_review, personas):
     review_claim(actor=personas["security"], review=sec)
     sec.refresh_from_db()
     assert sec.assignee == personas["security"]
+
+
+def test_the_web_loser_of_two_decisions_is_told_who_decided_first(client, request_in_review, personas):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from tests.conftest import PASSWORD
+
+    second = get_user_model().objects.create_user(username="security2", password=PASSWORD, first_name="Sam",
+                                                  last_name="Second")
+    second.groups.add(Group.objects.get(name="security-reviewer"))
+    sec = review(request_in_review, "security")
+    # The second reviewer opened the form while the review was open; the first decides meanwhile.
+    review_decide(actor=personas["security"], review=sec, decision="rejected", rationale="No SSO.")
+    client.force_login(second)
+    response = client.post(f"/reviews/{sec.pk}/decide/", {"decision": "approved", "rationale": "Looks fine."})
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "Your decision was not recorded" in page
+    assert "already decided by Security" in page and "(rejected)" in page
+    sec.refresh_from_db()
+    assert (sec.status, sec.decided_by, sec.rationale) == ("rejected", personas["security"], "No SSO.")
