@@ -66,6 +66,7 @@ class SyncStatus(models.TextChoices):
 class SyncTrigger(models.TextChoices):
     MANUAL = "manual", "Sync now"
     SCHEDULE = "schedule", "Schedule"
+    RETRY = "retry", "Retry of an interrupted run"
 
 
 # --- Catalog documents: model card templates and formats, datasheets, vendors ----------------------

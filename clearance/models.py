@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
+from django.utils import timezone
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -54,20 +55,31 @@ class AuditEvent(models.Model):
 
 
 class OutboxMessage(models.Model):
-    """Work whose loss matters, written in the transaction that caused it and relayed to Celery."""
+    """Work whose loss matters, written in the transaction that caused it and relayed to Celery.
+
+    It is done when ``completed_at`` is set, by the task that did the work (in the transaction of
+    its effect where it can), never by publishing: a message that is not completed by ``due_at`` is
+    published again by the sweep, so the work happens at least once even if the broker loses it.
+    """
 
     task_name = models.CharField(max_length=120)
     kwargs = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When it was last published (None: never yet).
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    # When the sweep should publish it (again) unless it is completed by then; a task whose work
+    # runs long moves it on with its lease.
+    due_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # Publish attempts, failed ones included.
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
 
     class Meta:
         indexes = [
-            models.Index(
-                fields=["created_at"], name="outbox_pending_idx", condition=models.Q(dispatched_at=None)
-            )
+            models.Index(fields=["due_at"], name="outbox_open_due_idx", condition=models.Q(completed_at=None)),
+            models.Index(fields=["completed_at"], name="outbox_completed_idx",
+                         condition=models.Q(completed_at__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -93,6 +105,9 @@ class Notification(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
     email_status = models.CharField(max_length=10, choices=EmailStatus.choices, default=EmailStatus.QUEUED)
+    # While SENDING: the sender's claim, renewed by its heartbeat. A sender that died stops renewing
+    # and the next delivery takes the email back once it has passed.
+    lease_until = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
     email_error = models.TextField(blank=True)
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from clearance.leases import Heartbeat, lease_deadline
 from clearance.models import Notification
-from clearance.outbox import outbox_enqueue
+from clearance.outbox import outbox_complete, outbox_defer, outbox_enqueue
 
 
 def notify(*, recipients: Iterable[User | None], subject: str, body: str, url: str = "") -> list[Notification]:
@@ -27,31 +32,55 @@ def notify(*, recipients: Iterable[User | None], subject: str, body: str, url: s
     return created
 
 
-def notification_deliver(*, notification_id: int) -> bool:
-    """Send the email of one notification once; a duplicate delivery finds nothing to claim."""
+def notification_deliver(*, notification_id: int, outbox_id: int | None = None) -> bool:
+    """Send the email of one notification. The notification is claimed with a conditional update
+    (queued, or sending under a lease that has passed because its sender died), so a duplicate
+    delivery does nothing; the outbox message is completed with the status that ends the work.
+
+    Delivery is at least once: a sender killed after the mail server accepted the email but before
+    it recorded SENT leaves the email to be sent again when its lease passes."""
+    now = timezone.now()
+    lease = lease_deadline(now)
     claimed = Notification.objects.filter(
-        pk=notification_id, email_status=Notification.EmailStatus.QUEUED
-    ).update(email_status=Notification.EmailStatus.SENDING)
+        Q(email_status=Notification.EmailStatus.QUEUED)
+        | Q(email_status=Notification.EmailStatus.SENDING, lease_until__lt=now),
+        pk=notification_id,
+    ).update(email_status=Notification.EmailStatus.SENDING, lease_until=lease)
     if not claimed:
+        status = Notification.objects.filter(pk=notification_id).values_list("email_status", flat=True).first()
+        if status not in (Notification.EmailStatus.QUEUED, Notification.EmailStatus.SENDING):
+            outbox_complete(message_id=outbox_id)  # gone or finished: nothing left to do
         return False
+    outbox_defer(message_id=outbox_id, until=lease)
     note = Notification.objects.select_related("recipient").get(pk=notification_id)
     if not note.recipient.email:
-        Notification.objects.filter(pk=note.pk).update(email_status=Notification.EmailStatus.SKIPPED)
+        with transaction.atomic():
+            Notification.objects.filter(pk=note.pk).update(
+                email_status=Notification.EmailStatus.SKIPPED, lease_until=None)
+            outbox_complete(message_id=outbox_id)
         return False
     link = f"{settings.SITE_URL}{note.url}" if note.url.startswith("/") else note.url
+
+    def renew(until: datetime) -> bool:
+        return Notification.objects.filter(
+            pk=note.pk, email_status=Notification.EmailStatus.SENDING).update(lease_until=until) > 0
+
     try:
-        send_mail(
-            subject=f"[Clearance] {note.subject}",
-            message=f"{note.body}\n\n{link}".strip(),
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=[note.recipient.email],
-        )
+        with Heartbeat(renew, what=f"notification {note.pk}", outbox_id=outbox_id):
+            send_mail(
+                subject=f"[Clearance] {note.subject}",
+                message=f"{note.body}\n\n{link}".strip(),
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                recipient_list=[note.recipient.email],
+            )
     except Exception as exc:
-        Notification.objects.filter(pk=note.pk).update(
-            email_status=Notification.EmailStatus.QUEUED, email_error=str(exc)[:2000]
+        Notification.objects.filter(pk=note.pk, email_status=Notification.EmailStatus.SENDING).update(
+            email_status=Notification.EmailStatus.QUEUED, lease_until=None, email_error=str(exc)[:2000]
         )
         raise
-    Notification.objects.filter(pk=note.pk).update(
-        email_status=Notification.EmailStatus.SENT, emailed_at=timezone.now(), email_error=""
-    )
+    with transaction.atomic():
+        Notification.objects.filter(pk=note.pk).update(
+            email_status=Notification.EmailStatus.SENT, emailed_at=timezone.now(), email_error="", lease_until=None
+        )
+        outbox_complete(message_id=outbox_id)
     return True

@@ -184,6 +184,14 @@ CONTENT_SECURITY_POLICY = {
 # --- Email ----------------------------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "clearance@localhost")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+# An SMTP server that hangs must not hold a notification email past its lease (JOB_LEASE_SECONDS).
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1)
 
 # --- REST API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -282,6 +290,8 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 3
 # pending and the next sweep retries.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# The queue tasks are sent to and workers read by default (a deployment may name its own).
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "relay-outbox": {
@@ -304,12 +314,43 @@ CELERY_BEAT_SCHEDULE = {
         "task": "governance.recompute_expired_readiness",
         "schedule": env_int("READINESS_SWEEP_SECONDS", 300, minimum=1),
     },
+    # Stored verdicts against a live evaluation: recomputes (and logs) any that disagree.
+    "readiness-consistency": {
+        "task": "governance.check_readiness_consistency",
+        "schedule": env_int("READINESS_CONSISTENCY_SECONDS", 600, minimum=1),
+    },
+    # Exports rendered in a web request whose process died: failed once their lease has passed.
+    "reap-exports": {
+        "task": "governance.reap_exports",
+        "schedule": env_int("EXPORT_REAP_SECONDS", 60, minimum=1),
+    },
     # One dispatcher reads each evidence source's own interval (editable in the app, no deploy).
     "dispatch-evidence-syncs": {
         "task": "catalog.dispatch_due_sources",
         "schedule": env_int("EVIDENCE_DISPATCH_SECONDS", 60, minimum=1),
     },
 }
+
+# --- Delivery to completion -----------------------------------------------------------------------
+# An outbox message is done when the task that does its work says so, not when it was published: a
+# message published but not completed within OUTBOX_REDELIVER_SECONDS is sent again by the sweep
+# (every OUTBOX_SWEEP_SECONDS), the wait doubling with each send up to OUTBOX_REDELIVER_MAX_SECONDS.
+# Completed messages are kept OUTBOX_KEEP_DAYS for inspection.
+OUTBOX_REDELIVER_SECONDS = env_int("OUTBOX_REDELIVER_SECONDS", 120, minimum=1)
+OUTBOX_REDELIVER_MAX_SECONDS = env_int("OUTBOX_REDELIVER_MAX_SECONDS", 3600, minimum=OUTBOX_REDELIVER_SECONDS)
+OUTBOX_KEEP_DAYS = env_int("OUTBOX_KEEP_DAYS", 7, minimum=1)
+# Tracked work (a notification email being sent, a PDF export, an evidence sync run) holds a lease of
+# JOB_LEASE_SECONDS that a heartbeat renews every JOB_HEARTBEAT_SECONDS while the work runs. A worker
+# that dies stops renewing, and its work is taken back once the lease has passed: about a minute.
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=2)
+JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 15, minimum=1)
+if JOB_HEARTBEAT_SECONDS * 2 > JOB_LEASE_SECONDS:
+    # One missed beat (a slow query, a pause) must not lose a live worker its lease.
+    raise ImproperlyConfigured(
+        f"JOB_HEARTBEAT_SECONDS ({JOB_HEARTBEAT_SECONDS}) must be at most half of JOB_LEASE_SECONDS ({JOB_LEASE_SECONDS})"
+    )
+# A dossier export taken back from dead workers this many times fails instead of trying again.
+EXPORT_MAX_ATTEMPTS = env_int("EXPORT_MAX_ATTEMPTS", 3, minimum=1)
 
 # --- Evidence pipeline ----------------------------------------------------------------------------
 # Files a source may read must lie inside these directories; URLs may redirect only within their host.

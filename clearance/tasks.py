@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from celery import shared_task
 
 from clearance.notifications import notification_deliver
-from clearance.outbox import relay_pending
+from clearance.outbox import outbox_sweep
 
 
 @shared_task(name="clearance.relay_outbox")
-def relay_outbox() -> int:
-    # Leave the newest rows to the on-commit relay of the process that wrote them.
-    return relay_pending(older_than=timedelta(seconds=5))
+def relay_outbox() -> dict[str, int]:
+    """Periodic (beat): publish due messages, first sends and re-sends of those not completed."""
+    return outbox_sweep()
 
 
 @shared_task(
@@ -24,5 +22,5 @@ def relay_outbox() -> int:
     retry_jitter=True,
     max_retries=6,
 )
-def deliver_notification(notification_id: int) -> bool:
-    return notification_deliver(notification_id=notification_id)
+def deliver_notification(notification_id: int, outbox_id: int | None = None) -> bool:
+    return notification_deliver(notification_id=notification_id, outbox_id=outbox_id)

@@ -9,8 +9,13 @@ from celery import shared_task
 
 from catalog.choices import LifecycleStage
 from catalog.models import AISystem
+from clearance.outbox import outbox_complete
 from governance.services.approvals import approvals_recheck
-from governance.services.readiness import readiness_due_for_recompute, readiness_recompute
+from governance.services.readiness import (
+    readiness_consistency_sweep,
+    readiness_due_for_recompute,
+    readiness_recompute,
+)
 from governance.services.reminders import reminders_send
 from governance.services.reviews import reviews_reopen_after_resubmission
 
@@ -21,12 +26,19 @@ RETRY: dict[str, Any] = {"autoretry_for": (Exception,), "retry_backoff": 5, "ret
 
 
 @shared_task(name="governance.recompute_readiness", **RETRY)
-def recompute_readiness(system_id: int, reason: str = "") -> dict[str, str]:
+def recompute_readiness(system_id: int, reason: str = "", outbox_id: int | None = None) -> dict[str, str]:
     if not AISystem.objects.filter(pk=system_id).exists():
+        outbox_complete(message_id=outbox_id)
         return {}
     # A change that asks for a recompute may be material to an approval (model, model card).
     approvals_recheck(system_id=system_id, reason=reason)
-    return readiness_recompute(system_id=system_id, reason=reason)
+    return readiness_recompute(system_id=system_id, reason=reason, outbox_id=outbox_id)
+
+
+@shared_task(name="governance.check_readiness_consistency")
+def check_readiness_consistency() -> dict[str, int]:
+    """Periodic (beat): recompute every stored verdict that disagrees with a live evaluation."""
+    return readiness_consistency_sweep()
 
 
 @shared_task(name="governance.recompute_expired_readiness")
@@ -48,8 +60,8 @@ def recompute_expired_readiness() -> int:
 
 
 @shared_task(name="governance.reopen_reviews_after_resubmission", **RETRY)
-def reopen_reviews_after_resubmission(request_id: int) -> int:
-    return reviews_reopen_after_resubmission(request_id=request_id)
+def reopen_reviews_after_resubmission(request_id: int, outbox_id: int | None = None) -> int:
+    return reviews_reopen_after_resubmission(request_id=request_id, outbox_id=outbox_id)
 
 
 @shared_task(name="governance.send_review_reminders")
@@ -65,12 +77,20 @@ def recheck_approvals() -> int:
 
 
 @shared_task(name="governance.run_export")
-def run_export(export_id: int) -> str:
+def run_export(export_id: int, outbox_id: int | None = None) -> str:
     """Build one queued PDF export (audit dossier); a duplicate delivery finds it claimed and stops."""
     from governance.services.exports import export_run
 
-    job = export_run(export_id=export_id)
+    job = export_run(export_id=export_id, outbox_id=outbox_id)
     return job.status if job else "already claimed"
+
+
+@shared_task(name="governance.reap_exports")
+def reap_exports() -> int:
+    """Periodic (beat): fail exports rendered in a web request whose process died mid-render."""
+    from governance.services.exports import exports_reap
+
+    return exports_reap()
 
 
 @shared_task(name="governance.expire_waivers")

@@ -163,8 +163,10 @@ class SyncRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # A claim that lapses: a worker killed mid-run leaves a RUNNING row whose lease runs out, and the
-    # dispatcher then marks it failed (its staged rows were never swapped in).
+    # A claim that lapses: while RUNNING, the worker's heartbeat renews it (JOB_LEASE_SECONDS); a
+    # worker killed mid-run stops renewing, and once the lease has passed the run is marked failed
+    # (its staged rows were never swapped in) and a retry is queued. While QUEUED: when the message
+    # is considered lost and sent again.
     lease_until = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     progress_done = models.BigIntegerField(default=0)

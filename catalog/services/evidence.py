@@ -47,10 +47,12 @@ from catalog.models import (
     StagedEval,
     SyncRun,
 )
+from catalog.models.evidence import ACTIVE_SYNC
 from catalog.services.systems import readiness_changed
 from clearance.audit import audit_record
 from clearance.errors import DomainError
-from clearance.outbox import outbox_enqueue
+from clearance.leases import Heartbeat, LeaseLost, lease_deadline
+from clearance.outbox import outbox_complete, outbox_defer, outbox_enqueue
 
 
 def eval_result_record(
@@ -217,6 +219,8 @@ def sync_request(*, actor: User | None, source: EvidenceSource, trigger: str = S
             locked.next_sync_at = now + timedelta(minutes=locked.interval_minutes)
             locked.save(update_fields=["next_sync_at"])
         active = SyncRun.objects.filter(source=locked, status__in=(SyncStatus.QUEUED, SyncStatus.RUNNING)).first()
+        if active is not None and _reap_interrupted(active.pk, now, retry=False):
+            active = None  # its worker died: nobody is running it, so a new run starts now
         if active is not None:
             return active, False
         run = SyncRun.objects.create(source=locked, trigger=trigger, requested_by=actor, lease_until=now + QUEUED_GRACE)
@@ -323,10 +327,13 @@ class _Stager:
 
     def report(self) -> None:
         c = self.counts
-        SyncRun.objects.filter(pk=self.run.pk, status=SyncStatus.RUNNING).update(
+        held = SyncRun.objects.filter(pk=self.run.pk, status=SyncStatus.RUNNING, attempts=self.run.attempts).update(
             rows_read=c.read, rows_skipped=c.skipped, rows_ignored=c.ignored, row_errors=c.errors,
             progress_done=self.connector.done, progress_total=self.connector.total,
         )
+        if not held:
+            # The lease passed and the run was taken back: roll this batch back with the report.
+            raise LeaseLost(f"sync run {self.run.pk} is no longer this worker's")
 
 
 def _discard_staged(run_id: int) -> None:
@@ -355,7 +362,8 @@ def _swap(run: SyncRun, is_cost: bool, now: datetime) -> int:
     return max(added, 0)
 
 
-def _finish_failed(run_id: int, attempts: int, message: str, counts: _Counts | None, *, retry: bool = False) -> None:
+def _finish_failed(run_id: int, attempts: int, message: str, counts: _Counts | None, *, retry: bool = False,
+                   outbox_id: int | None = None) -> None:
     _discard_staged(run_id)
     now = timezone.now()
     fields: dict[str, Any] = {"error": message[:4000]}
@@ -376,68 +384,133 @@ def _finish_failed(run_id: int, attempts: int, message: str, counts: _Counts | N
             run = SyncRun.objects.select_related("source").get(pk=run_id)
             audit_record(actor=None, action="evidence_source.sync_failed", obj=run.source,
                          data={"run": run_id, "error": message[:500]})
+            outbox_complete(message_id=outbox_id)
 
 
-def sync_run_execute(*, run_id: int, final_attempt: bool = True) -> str:
+INTERRUPTED = "interrupted: the worker stopped before the run finished; nothing from it was kept"
+
+
+def _reap_interrupted(run_id: int, now: datetime, *, retry: bool = True) -> bool:
+    """Fail a running run whose lease passed (its worker died: the heartbeat stopped), drop what it
+    staged, and with ``retry`` queue one retry, unless the run was itself a retry. The retry is sent
+    by the next outbox sweep, as a new run (a click on "Sync now" meanwhile is not doubled)."""
+    with transaction.atomic():
+        run = SyncRun.objects.select_for_update(of=("self",)).select_related("source").filter(
+            pk=run_id, status=SyncStatus.RUNNING, lease_until__lt=now).first()
+        if run is None:
+            return False
+        retrying = retry and run.trigger != SyncTrigger.RETRY
+        error = INTERRUPTED + ("; a retry is queued" if retrying else "")
+        SyncRun.objects.filter(pk=run_id).update(status=SyncStatus.FAILED, finished_at=now, lease_until=None,
+                                                 error=error)
+        _discard_staged(run_id)
+        audit_record(actor=None, action="evidence_source.sync_failed", obj=run.source,
+                     data={"run": run_id, "error": error, "attempt": run.attempts})
+        if retrying:
+            outbox_enqueue(task_name="catalog.retry_interrupted_sync", run_id=run_id, not_before=now)
+    log.warning("sync run %s of %s: %s", run_id, run.source, error)
+    return True
+
+
+def sync_retry_interrupted(*, run_id: int, outbox_id: int | None = None) -> SyncRun | None:
+    """Queue the retry of an interrupted run: a new run of its source, unless one is active already."""
+    with transaction.atomic():
+        failed = SyncRun.objects.select_related("source").filter(pk=run_id).first()
+        retry = None
+        if failed is not None and failed.source.enabled:
+            run, created = sync_request(actor=None, source=failed.source, trigger=SyncTrigger.RETRY)
+            retry = run if created else None
+        outbox_complete(message_id=outbox_id)
+    return retry
+
+
+def _settle_unclaimed(run_id: int, now: datetime, outbox_id: int | None) -> str:
+    """A delivery that found nothing to claim: reap the run if its worker died, and complete the
+    message once the run is over (a run under a live lease belongs to a worker that will)."""
+    _reap_interrupted(run_id, now)
+    status = SyncRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
+    if status not in ACTIVE_SYNC:
+        outbox_complete(message_id=outbox_id)
+    return "not-claimed"
+
+
+def sync_run_execute(*, run_id: int, final_attempt: bool = True, outbox_id: int | None = None) -> str:
     """Run one queued sync. Returns "succeeded", "failed", "retry" (a transient failure on a
-    non-final attempt: the run is queued again) or "not-claimed" (someone else has it, or it is over)."""
+    non-final attempt: the run is queued again) or "not-claimed" (someone else has it, or it is over).
+
+    The claim is a conditional update from QUEUED with a short lease that a heartbeat renews while
+    the run works; the outbox message is completed in the transaction that ends the run."""
     now = timezone.now()
-    claimed = SyncRun.objects.filter(
-        Q(status=SyncStatus.QUEUED) | Q(status=SyncStatus.RUNNING, lease_until__lt=now), pk=run_id
-    ).update(
+    lease = lease_deadline(now)
+    claimed = SyncRun.objects.filter(status=SyncStatus.QUEUED, pk=run_id).update(
         status=SyncStatus.RUNNING, started_at=now, finished_at=None, attempts=F("attempts") + 1, error="",
-        lease_until=now + timedelta(seconds=settings.EVIDENCE_SYNC_TIME_LIMIT + 60),
-        progress_done=0, progress_total=None, rows_read=0, rows_added=0, rows_duplicate=0, rows_skipped=0,
-        rows_ignored=0, row_errors=[],
+        lease_until=lease, progress_done=0, progress_total=None, rows_read=0, rows_added=0, rows_duplicate=0,
+        rows_skipped=0, rows_ignored=0, row_errors=[],
     )
     if not claimed:
-        return "not-claimed"
+        return _settle_unclaimed(run_id, now, outbox_id)
+    outbox_defer(message_id=outbox_id, until=lease)
     run = SyncRun.objects.select_related("source", "source__system").get(pk=run_id)
+    final_attempt = final_attempt or run.attempts > settings.EVIDENCE_SYNC_MAX_RETRIES
     _discard_staged(run_id)  # what a killed earlier attempt staged never counts
     stager = None
+
+    def renew(until: datetime) -> bool:
+        return SyncRun.objects.filter(pk=run_id, status=SyncStatus.RUNNING, attempts=run.attempts).update(
+            lease_until=until) > 0
+
+    def counts() -> _Counts | None:
+        return stager.counts if stager else None
+
     try:
-        connector = CONNECTORS[run.source.kind](source_config(run.source))
-        stager = _Stager(run, connector)
-        for item in connector.fetch():
-            stager.add(item)
-        stager.flush()
-        counts = stager.counts
-        if counts.valid == 0 and counts.skipped:
-            first = counts.errors[0] if counts.errors else {"row": "?", "reason": "?"}
-            raise SourceError(f"every row was rejected ({counts.skipped}); first: {first['row']}: {first['reason']}")
-        with transaction.atomic():
-            locked = SyncRun.objects.select_for_update().get(pk=run_id)
-            if locked.status != SyncStatus.RUNNING or locked.attempts != run.attempts:
-                return "not-claimed"  # the lease ran out and the sweep took the run back
-            finished = timezone.now()
-            added = _swap(run, stager.is_cost, finished)
-            SyncRun.objects.filter(pk=run_id).update(
-                status=SyncStatus.SUCCEEDED, finished_at=finished, lease_until=None,
-                rows_read=counts.read, rows_added=added, rows_duplicate=counts.valid - added,
-                rows_skipped=counts.skipped, rows_ignored=counts.ignored, row_errors=counts.errors,
-                progress_done=connector.done, progress_total=connector.total or connector.done,
-            )
-            if added or counts.skipped:
-                audit_record(actor=run.requested_by, action="evidence_source.synced", obj=run.source,
-                             data={"run": run_id, "added": added, "duplicate": counts.valid - added,
-                                   "skipped": counts.skipped})
-            if added:
-                readiness_changed(system=run.source.system, reason=f"{added} new evidence record(s) from {run.source.name}")
+        with Heartbeat(renew, what=f"sync run {run_id}", outbox_id=outbox_id):
+            connector = CONNECTORS[run.source.kind](source_config(run.source))
+            stager = _Stager(run, connector)
+            for item in connector.fetch():
+                stager.add(item)
+            stager.flush()
+            totals = stager.counts
+            if totals.valid == 0 and totals.skipped:
+                first = totals.errors[0] if totals.errors else {"row": "?", "reason": "?"}
+                raise SourceError(f"every row was rejected ({totals.skipped}); first: {first['row']}: {first['reason']}")
+            with transaction.atomic():
+                locked = SyncRun.objects.select_for_update().get(pk=run_id)
+                if locked.status != SyncStatus.RUNNING or locked.attempts != run.attempts:
+                    return "not-claimed"  # the lease ran out and the run was taken back
+                finished = timezone.now()
+                added = _swap(run, stager.is_cost, finished)
+                SyncRun.objects.filter(pk=run_id).update(
+                    status=SyncStatus.SUCCEEDED, finished_at=finished, lease_until=None,
+                    rows_read=totals.read, rows_added=added, rows_duplicate=totals.valid - added,
+                    rows_skipped=totals.skipped, rows_ignored=totals.ignored, row_errors=totals.errors,
+                    progress_done=connector.done, progress_total=connector.total or connector.done,
+                )
+                if added or totals.skipped:
+                    audit_record(actor=run.requested_by, action="evidence_source.synced", obj=run.source,
+                                 data={"run": run_id, "added": added, "duplicate": totals.valid - added,
+                                       "skipped": totals.skipped})
+                if added:
+                    readiness_changed(system=run.source.system,
+                                      reason=f"{added} new evidence record(s) from {run.source.name}")
+                outbox_complete(message_id=outbox_id)
         return "succeeded"
+    except LeaseLost:
+        log.warning("sync run %s: the lease passed while this worker ran it; it stops", run_id)
+        return "not-claimed"
     except SoftTimeLimitExceeded:
         _finish_failed(run_id, run.attempts, f"stopped after {settings.EVIDENCE_SYNC_SOFT_TIME_LIMIT} s (time limit); "
-                       "nothing from this run was kept", stager.counts if stager else None)
+                       "nothing from this run was kept", counts(), outbox_id=outbox_id)
         return "failed"
     except SourceUnavailable as exc:
-        _finish_failed(run_id, run.attempts, str(exc), stager.counts if stager else None, retry=not final_attempt)
+        _finish_failed(run_id, run.attempts, str(exc), counts(), retry=not final_attempt, outbox_id=outbox_id)
         return "failed" if final_attempt else "retry"
     except SourceError as exc:
-        _finish_failed(run_id, run.attempts, str(exc), stager.counts if stager else None)
+        _finish_failed(run_id, run.attempts, str(exc), counts(), outbox_id=outbox_id)
         return "failed"
     except Exception as exc:  # fail the run readably; the traceback goes to the log
         log.exception("sync run %s failed", run_id)
-        _finish_failed(run_id, run.attempts, f"internal error: {type(exc).__name__}: {exc}",
-                       stager.counts if stager else None)
+        _finish_failed(run_id, run.attempts, f"internal error: {type(exc).__name__}: {exc}", counts(),
+                       outbox_id=outbox_id)
         return "failed"
 
 
@@ -446,13 +519,7 @@ def sync_sweep(*, now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     reaped = 0
     for run_id in SyncRun.objects.filter(status=SyncStatus.RUNNING, lease_until__lt=now).values_list("pk", flat=True):
-        with transaction.atomic():
-            if SyncRun.objects.filter(pk=run_id, status=SyncStatus.RUNNING, lease_until__lt=now).update(
-                status=SyncStatus.FAILED, finished_at=now, lease_until=None,
-                error="interrupted: the worker stopped before the run finished; nothing from it was kept",
-            ):
-                _discard_staged(run_id)
-                reaped += 1
+        reaped += _reap_interrupted(run_id, now)
     resent = 0
     for run_id in SyncRun.objects.filter(status=SyncStatus.QUEUED, lease_until__lt=now).values_list("pk", flat=True):
         with transaction.atomic():

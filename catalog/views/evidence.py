@@ -10,6 +10,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from catalog.choices import SyncStatus
 from catalog.forms.evidence import CostBudgetForm, EvidenceSourceForm, MetricRequirementForm
 from catalog.lib.charts import cost_chart, metric_chart
 from catalog.models import AISystem, EvidenceSource, MetricRequirement, SyncRun
@@ -110,7 +111,10 @@ def source_sync(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     source = _source(request, pk, edit=True)
     run, created = sync_request(actor=request.user, source=source)
     if not created:
-        messages.info(request, "A sync of this source is already under way.")
+        # Only a run someone holds a live lease on, or one waiting its turn: a run whose worker
+        # died was failed by sync_request and a new one started instead.
+        messages.info(request, "A sync of this source is already under way." if run.status == SyncStatus.RUNNING
+                      else "A sync of this source is already queued.")
     return redirect(run)
 
 

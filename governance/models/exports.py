@@ -35,12 +35,17 @@ class DocumentExport(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Attempts at building it, and while RUNNING the builder's claim, renewed by its heartbeat: a
+    # builder that died stops renewing and the job is taken back once the lease has passed.
+    attempts = models.PositiveIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
 
     objects = DocumentExportQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["system", "kind", "-created_at"])]
+        indexes = [models.Index(fields=["system", "kind", "-created_at"]),
+                   models.Index(fields=["status", "lease_until"], name="export_status_lease_idx")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} export #{self.pk} of {self.system} ({self.status})"

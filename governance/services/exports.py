@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Count, Max, Min
+from django.db.models import Count, F, Max, Min, Q
 from django.utils import timezone
 
 from catalog.lib.card_formats import SECTIONS
@@ -24,7 +25,8 @@ from catalog.lib.pdf import PdfError, write_pdf_atomically
 from catalog.models import AISystem, EvalResult, ModelCard
 from clearance.audit import audit_record
 from clearance.errors import DomainError
-from clearance.outbox import outbox_enqueue
+from clearance.leases import Heartbeat, lease_deadline
+from clearance.outbox import outbox_complete, outbox_defer, outbox_enqueue
 from governance.choices import ExportKind, ExportStatus
 from governance.models import DecisionRecord, DocumentExport, ReadinessVerdict, Review
 from governance.selectors.system_page import system_timeline
@@ -73,39 +75,108 @@ def export_request(*, actor: User, system: AISystem, kind: str, object_id: int |
 
 def _progress(job: DocumentExport, percent: int, step: str) -> None:
     # Outside any transaction, so the page that polls the row sees each step as it happens.
-    DocumentExport.objects.filter(pk=job.pk).update(progress=percent, step=step)
+    DocumentExport.objects.filter(pk=job.pk, status=ExportStatus.RUNNING, attempts=job.attempts).update(
+        progress=percent, step=step)
 
 
-def export_run(*, export_id: int) -> DocumentExport | None:
-    """Produce the PDF of one queued job; None when another worker already claimed it."""
+INTERRUPTED = "interrupted: the process building it stopped before it finished"
+
+
+def _give_up_if_interrupted_too_often(export_id: int, now: datetime, outbox_id: int | None) -> None:
+    """A job whose worker died EXPORT_MAX_ATTEMPTS times is failed rather than tried again."""
+    with transaction.atomic():
+        failed = DocumentExport.objects.filter(
+            pk=export_id, status=ExportStatus.RUNNING, lease_until__lt=now,
+            attempts__gte=settings.EXPORT_MAX_ATTEMPTS,
+        ).update(status=ExportStatus.FAILED, finished_at=now, lease_until=None, step="failed",
+                 error=f"{INTERRUPTED}, {settings.EXPORT_MAX_ATTEMPTS} times; request it again")
+        if failed:
+            job = DocumentExport.objects.get(pk=export_id)
+            audit_record(actor=None, action="export.failed", obj=job, data={"kind": job.kind, "error": job.error})
+            outbox_complete(message_id=outbox_id)
+
+
+def export_run(*, export_id: int, outbox_id: int | None = None) -> DocumentExport | None:
+    """Produce the PDF of one queued job; None when another worker has it or it is already over.
+
+    The job is claimed with a conditional update: queued, or running under a lease that passed
+    because the worker building it died (then this is the next attempt). A heartbeat renews the
+    lease while the PDF is built; the outbox message is completed with the job's final status."""
     now = timezone.now()
-    claimed = DocumentExport.objects.filter(pk=export_id, status=ExportStatus.QUEUED).update(
-        status=ExportStatus.RUNNING, started_at=now, progress=1, step="starting")
+    _give_up_if_interrupted_too_often(export_id, now, outbox_id)
+    lease = lease_deadline(now)
+    claimed = DocumentExport.objects.filter(
+        Q(status=ExportStatus.QUEUED) | Q(status=ExportStatus.RUNNING, lease_until__lt=now), pk=export_id
+    ).update(status=ExportStatus.RUNNING, started_at=now, progress=1, step="starting", error="",
+             attempts=F("attempts") + 1, lease_until=lease)
     if not claimed:
+        status = DocumentExport.objects.filter(pk=export_id).values_list("status", flat=True).first()
+        if status not in (ExportStatus.QUEUED, ExportStatus.RUNNING):
+            outbox_complete(message_id=outbox_id)  # gone or finished: nothing left to do
         return None
+    outbox_defer(message_id=outbox_id, until=lease)
     job = DocumentExport.objects.select_related("system", "requested_by").get(pk=export_id)
+    attempt = job.attempts
+    if attempt > 1:
+        log.warning("export %s: attempt %s, after an earlier attempt was interrupted", export_id, attempt)
+
+    def renew(until: datetime) -> bool:
+        return DocumentExport.objects.filter(pk=export_id, status=ExportStatus.RUNNING, attempts=attempt).update(
+            lease_until=until) > 0
+
+    def finish(**fields: Any) -> bool:
+        """Record the outcome if this attempt still holds the job (a later one may have taken it)."""
+        return DocumentExport.objects.filter(pk=export_id, status=ExportStatus.RUNNING, attempts=attempt).update(
+            finished_at=timezone.now(), lease_until=None, **fields) > 0
+
     try:
-        context = _context(job)
-        _progress(job, 85, "rendering the PDF")
-        name = f"{job.pk}-{job.system.slug}-{job.kind}{_suffix(job, context)}.pdf"
-        pdf = write_pdf_atomically(export_dir() / name, TEMPLATE_FOR[job.kind], context)
+        with Heartbeat(renew, what=f"export {export_id}", outbox_id=outbox_id):
+            context = _context(job)
+            _progress(job, 85, "rendering the PDF")
+            name = f"{job.pk}-{job.system.slug}-{job.kind}{_suffix(job, context)}.pdf"
+            pdf = write_pdf_atomically(export_dir() / name, TEMPLATE_FOR[job.kind], context)
     except Exception as exc:
         message = str(exc) if isinstance(exc, PdfError) else f"{type(exc).__name__}: {exc}"
         log.warning("export %s failed: %s", export_id, message)
         with transaction.atomic():
-            DocumentExport.objects.filter(pk=job.pk).update(
-                status=ExportStatus.FAILED, error=message[:4000], finished_at=timezone.now(), step="failed")
-            job.refresh_from_db()
-            audit_record(actor=None, action="export.failed", obj=job, data={"kind": job.kind, "error": message[:500]})
+            if finish(status=ExportStatus.FAILED, error=message[:4000], step="failed"):
+                job.refresh_from_db()
+                audit_record(actor=None, action="export.failed", obj=job, data={"kind": job.kind, "error": message[:500]})
+                outbox_complete(message_id=outbox_id)
+        job.refresh_from_db()
         return job
     with transaction.atomic():
-        DocumentExport.objects.filter(pk=job.pk).update(
-            status=ExportStatus.SUCCEEDED, progress=100, step="done", file_name=name, size=pdf.size, pages=pdf.pages,
-            sha256=pdf.sha256, finished_at=timezone.now())
+        if not finish(status=ExportStatus.SUCCEEDED, progress=100, step="done", file_name=name, size=pdf.size,
+                      pages=pdf.pages, sha256=pdf.sha256):
+            log.warning("export %s: attempt %s lost its lease before it finished; the later attempt stands",
+                        export_id, attempt)
+            return None
         job.refresh_from_db()
         audit_record(actor=None, action="export.generated", obj=job,
                      data={"kind": job.kind, "system": job.system.slug, "pages": pdf.pages, "sha256": pdf.sha256})
+        outbox_complete(message_id=outbox_id)
     return job
+
+
+def exports_reap(*, now: datetime | None = None) -> int:
+    """Fail card and decision PDFs whose web process died while rendering them (their lease passed
+    with a margin; nobody queues them again, the person who asked sees the failure and asks again).
+    Dossiers are not reaped here: their outbox message takes them back and tries again."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.JOB_LEASE_SECONDS)
+    reaped = 0
+    for export_id in (DocumentExport.objects.filter(status=ExportStatus.RUNNING, lease_until__lt=stale)
+                      .exclude(kind=ExportKind.DOSSIER).values_list("pk", flat=True)):
+        with transaction.atomic():
+            if DocumentExport.objects.filter(pk=export_id, status=ExportStatus.RUNNING, lease_until__lt=stale).update(
+                    status=ExportStatus.FAILED, finished_at=now, lease_until=None, step="failed",
+                    error=f"{INTERRUPTED}; request it again"):
+                job = DocumentExport.objects.get(pk=export_id)
+                audit_record(actor=None, action="export.failed", obj=job, data={"kind": job.kind, "error": job.error})
+                reaped += 1
+    if reaped:
+        log.warning("exports: %d interrupted export(s) failed", reaped)
+    return reaped
 
 
 def export_file(job: DocumentExport) -> Path | None:

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from catalog.choices import LifecycleStage
 from catalog.models import AISystem
 from clearance.audit import audit_record
+from clearance.outbox import outbox_complete
 from governance.choices import (
     PASSING_STATUSES,
 )
 from governance.models import ReadinessVerdict
-from governance.policy.engine import evaluate
+from governance.policy.engine import Evaluation, evaluate
 from governance.policy.loader import load_readiness_policy
-from governance.selectors.facts import collect_facts
+from governance.selectors.facts import collect_facts, with_fact_columns
+
+log = logging.getLogger(__name__)
 
 
-def readiness_recompute(*, system_id: int, reason: str = "") -> dict[str, str]:
-    """Evaluate every environment and store the snapshot; audit each verdict that changed."""
+def readiness_recompute(*, system_id: int, reason: str = "", outbox_id: int | None = None) -> dict[str, str]:
+    """Evaluate every environment and store the snapshot; audit each verdict that changed. The
+    outbox message that asked for it is completed in the same transaction as the stored verdicts."""
     now = timezone.now()
     try:
         policy = load_readiness_policy()
@@ -62,6 +68,7 @@ def readiness_recompute(*, system_id: int, reason: str = "") -> dict[str, str]:
                           "unmet": [r.id for r in result.unmet]},
                 )
         ReadinessVerdict.objects.filter(system=system, environment__in=list(previous)).delete()
+        outbox_complete(message_id=outbox_id)
     return changed
 
 
@@ -86,3 +93,62 @@ def readiness_due_for_recompute(now: datetime | None = None) -> list[int]:
     return list(
         ReadinessVerdict.objects.filter(valid_until__lte=now).values_list("system_id", flat=True).distinct()
     )
+
+
+def _disagreements(stored: dict[str, ReadinessVerdict], live: dict[str, Evaluation], policy_version: str) -> list[str]:
+    """What differs between the stored verdicts of one system and a live evaluation, readably."""
+    found = []
+    for env, result in live.items():
+        row = stored.get(env)
+        if row is None:
+            found.append(f"{env}: no stored verdict (live: {result.verdict})")
+            continue
+        if row.policy_version != policy_version:
+            found.append(f"{env}: stored under policy {row.policy_version[:12]}, active is {policy_version[:12]}")
+        if row.verdict != result.verdict:
+            found.append(f"{env}: stored {row.verdict}, live {result.verdict}")
+        before = {r.get("id"): r.get("status") for r in row.requirements}
+        after = {r.id: r.status for r in result.requirements}
+        found += [f"{env}: {rid} stored {before.get(rid) or 'absent'}, live {after.get(rid) or 'absent'}"
+                  for rid in sorted(set(before) | set(after), key=str) if before.get(rid) != after.get(rid)]
+    found += [f"{env}: stored verdict for an environment the policy does not have" for env in stored if env not in live]
+    return found
+
+
+def readiness_consistency_sweep(*, now: datetime | None = None, chunk: int = 200) -> dict[str, int]:
+    """Compare every stored verdict with a live evaluation of the same facts and recompute each
+    system whose stored verdicts disagree. The outbox makes a recompute follow every change of a
+    fact; this catches what no service announced (a user deactivated in the admin, a policy file
+    changed, a change made by hand). Logs each fix and returns the counts."""
+    policy = load_readiness_policy()  # a policy that does not load: raise, the task fails loudly
+    now = now or timezone.now()
+    counts = {"checked": 0, "fixed": 0, "failed": 0}
+    # Every system with a stored verdict, and every live one (a missing verdict is a disagreement).
+    ids = sorted(set(ReadinessVerdict.objects.values_list("system_id", flat=True))
+                 | set(AISystem.objects.exclude(lifecycle_stage=LifecycleStage.RETIRED).values_list("pk", flat=True)))
+    for start in range(0, len(ids), chunk):
+        batch = ids[start:start + chunk]
+        systems = with_fact_columns(
+            AISystem.objects.select_related("business_owner", "technical_owner", "risk_owner").filter(pk__in=batch)
+        ).order_by("pk")
+        stored_by_system: dict[int, dict[str, ReadinessVerdict]] = {}
+        for row in ReadinessVerdict.objects.filter(system_id__in=batch):
+            stored_by_system.setdefault(row.system_id, {})[row.environment] = row
+        for system in systems:
+            counts["checked"] += 1
+            try:
+                facts = collect_facts(system)
+                live = {env: evaluate(policy, env, facts, now) for env in policy.environments}
+                found = _disagreements(stored_by_system.get(system.pk, {}), live, policy.version)
+                if not found:
+                    continue
+                log.warning("readiness consistency: %s disagreed with a live evaluation (%s); recomputing",
+                            system.slug, "; ".join(found[:10]))
+                readiness_recompute(system_id=system.pk,
+                                    reason="consistency sweep: the stored verdict disagreed with a live evaluation")
+                counts["fixed"] += 1
+            except Exception:
+                counts["failed"] += 1
+                log.exception("readiness consistency: could not check %s", system.slug)
+    log.info("readiness consistency: %(checked)d system(s) checked, %(fixed)d fixed, %(failed)d failed", counts)
+    return counts

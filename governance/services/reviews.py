@@ -14,6 +14,7 @@ from catalog.services.systems import readiness_changed
 from clearance.audit import audit_record
 from clearance.errors import DomainError, InvalidTransition, NotAllowed
 from clearance.notifications import notify
+from clearance.outbox import outbox_complete
 from governance.choices import (
     REVIEW_DECISIONS,
     REVIEW_TRANSITIONS,
@@ -242,8 +243,10 @@ def _settle_request(*, actor: User, request: UseCaseRequest) -> None:
     )
 
 
-def reviews_reopen_after_resubmission(*, request_id: int) -> int:
-    """Reopen the reviews that asked for changes (idempotent: only those still in that state)."""
+def reviews_reopen_after_resubmission(*, request_id: int, outbox_id: int | None = None) -> int:
+    """Reopen the reviews that asked for changes (idempotent: only those still in that state).
+    The outbox message is completed only after the approvals recheck too, so a worker that dies in
+    between leaves the whole step to run again."""
     with transaction.atomic():
         request = lock_request(request_id)
         reviews = list(
@@ -273,6 +276,11 @@ def reviews_reopen_after_resubmission(*, request_id: int) -> int:
             # The request goes straight back to review: triage already happened.
             request_transition(actor=None, request=request, to=RequestStatus.TRIAGE, data={"auto": True})
             request_transition(actor=None, request=request, to=RequestStatus.IN_REVIEW, data={"auto": True})
+        if reviews and request.system_id:
+            # Reopened reviews are facts of the system's readiness (open, no longer changes requested).
+            readiness_changed(system=request.system, reason="reviews reopened after resubmission")
     # Approvals given before the changes stand only if the answers they were pinned to did not change.
     approvals_recheck(request_id=request_id, reason="answers changed on resubmission")
+    with transaction.atomic():
+        outbox_complete(message_id=outbox_id)
     return len(reviews)
