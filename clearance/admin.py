@@ -13,13 +13,14 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(ReadOnlyAdmin):
-    list_display = ["pk", "task_name", "created_at", "dispatched_at", "attempts", "last_error"]
-    list_filter = ["task_name"]
+    list_display = ["pk", "task_name", "created_at", "dispatched_at", "attempts", "completed_at", "due_at",
+                    "last_error"]
+    list_filter = ["task_name", ("completed_at", admin.EmptyFieldListFilter)]
 
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ["recipient", "subject", "created_at", "email_status"]
+    list_display = ["recipient", "subject", "created_at", "email_status", "lease_until"]
 
 
 @admin.register(ApiToken)

@@ -16,7 +16,7 @@ from governance.choices import DecisionStatus
 from governance.models import GateCheck, ReadinessVerdict
 from governance.permissions import can_decide_decision_record
 from governance.policy.engine import Evaluation
-from governance.selectors.readiness import readiness_by_environment
+from governance.selectors.readiness import readiness_by_environment, systems_awaiting_recompute
 from governance.selectors.reviews import reviews_of_system
 from governance.selectors.system_page import system_page_context
 
@@ -60,7 +60,8 @@ def system_detail(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 def portfolio(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """Every visible system × environment, from the stored verdicts (one query per page)."""
+    """Every visible system × environment, from the stored verdicts (a fixed number of queries per
+    page), marking systems whose recompute is still pending."""
     systems = AISystem.objects.visible_to(request.user).order_by("name")
     page = paginate(request, systems, per_page=50)
     verdicts = ReadinessVerdict.objects.filter(system__in=[s.pk for s in page.object_list])
@@ -73,4 +74,6 @@ def portfolio(request: AuthenticatedHttpRequest) -> HttpResponse:
     order = {"production": 0, "staging": 1, "development": 2}
     environments.sort(key=lambda e: (order.get(e, 9), e))
     rows = [(system, [grid.get(system.pk, {}).get(env) for env in environments]) for system in page.object_list]
-    return render(request, "governance/portfolio.html", {"page": page, "rows": rows, "environments": environments})
+    recomputing = systems_awaiting_recompute(s.pk for s in page.object_list)
+    return render(request, "governance/portfolio.html", {"page": page, "rows": rows, "environments": environments,
+                                                         "recomputing": recomputing})

@@ -199,3 +199,15 @@ def test_a_recompute_completes_its_message_in_its_own_transaction(request_in_rev
     readiness_recompute(system_id=system.pk, outbox_id=message.pk)
     message.refresh_from_db()
     assert message.completed_at is not None
+
+
+def test_the_portfolio_says_which_stored_verdicts_are_being_recomputed(client, request_in_review, personas):
+    system = request_in_review.system
+    drain_outbox()
+    client.force_login(personas["auditor"])
+    assert "(recomputing)" not in client.get("/readiness/").content.decode()
+    system_update(actor=personas["owner"], system=system, runbook_url="https://runbooks.example.com/y")
+    page = client.get("/readiness/").content.decode()
+    assert f'{system.name}</a> <span class="muted"' in page and "(recomputing)" in page
+    drain_outbox()
+    assert "(recomputing)" not in client.get("/readiness/").content.decode()
