@@ -59,6 +59,11 @@ class Heartbeat:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop renewing: call it before the transaction that ends the job, so the beat does not
+        find the job finished and take that for a lost lease."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
@@ -74,7 +79,7 @@ class Heartbeat:
                 except Exception as exc:  # a database hiccup: the next beat tries again
                     log.warning("heartbeat of %s could not renew its lease: %s", self._what, exc)
                     continue
-                if not held:
+                if not held and not self._stop.is_set():
                     self.lost = True
                     log.warning("%s: the lease was lost (taken back after it passed); this attempt stops", self._what)
                     return

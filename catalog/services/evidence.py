@@ -463,7 +463,7 @@ def sync_run_execute(*, run_id: int, final_attempt: bool = True, outbox_id: int 
         return stager.counts if stager else None
 
     try:
-        with Heartbeat(renew, what=f"sync run {run_id}", outbox_id=outbox_id):
+        with Heartbeat(renew, what=f"sync run {run_id}", outbox_id=outbox_id) as heartbeat:
             connector = CONNECTORS[run.source.kind](source_config(run.source))
             stager = _Stager(run, connector)
             for item in connector.fetch():
@@ -473,6 +473,9 @@ def sync_run_execute(*, run_id: int, final_attempt: bool = True, outbox_id: int 
             if totals.valid == 0 and totals.skipped:
                 first = totals.errors[0] if totals.errors else {"row": "?", "reason": "?"}
                 raise SourceError(f"every row was rejected ({totals.skipped}); first: {first['row']}: {first['reason']}")
+            # The swap locks the run row and checks the claim first: a sweep that finds the lease
+            # passed meanwhile waits for it, then sees the run finished.
+            heartbeat.stop()
             with transaction.atomic():
                 locked = SyncRun.objects.select_for_update().get(pk=run_id)
                 if locked.status != SyncStatus.RUNNING or locked.attempts != run.attempts:
