@@ -9,6 +9,7 @@ line of figures (run with -s to see them)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 import uuid
@@ -47,10 +48,12 @@ from tests.test_celery_worker import database_url, wait_for
 
 pytestmark = pytest.mark.celery_worker
 
-LEASE, HEARTBEAT, SWEEP, REDELIVER = 3, 1, 1, 2
+# Lease, heartbeat, sweep and re-send deadline in seconds; FAULT_TIMINGS="60,15,15,120" measures
+# with the production defaults instead (slow: each recovery then takes over a minute).
+LEASE, HEARTBEAT, SWEEP, REDELIVER = (int(x) for x in os.environ.get("FAULT_TIMINGS", "3,1,1,2").split(","))
 # From the fault to the work done: a lease to notice, a sweep and a re-send to take it back, the
 # work itself, with room for a worker's start-up on a busy machine.
-RECOVERY_BOUND = 40.0
+RECOVERY_BOUND = LEASE + 2 * SWEEP + REDELIVER + 30.0
 
 
 @dataclass
@@ -98,7 +101,7 @@ def stack(transactional_db: None, tmp_path: Path, settings: Any, broker_url: str
         DATABASE_URL=database_url(), CELERY_BROKER_URL=broker_url, CLEARANCE_VAR_DIR=str(settings.VAR_DIR),
         CELERY_QUEUE=queue, OUTBOX_SWEEP_SECONDS=str(SWEEP), OUTBOX_REDELIVER_SECONDS=str(REDELIVER),
         OUTBOX_REDELIVER_MAX_SECONDS=str(2 * REDELIVER), JOB_LEASE_SECONDS=str(LEASE),
-        JOB_HEARTBEAT_SECONDS=str(HEARTBEAT), EVIDENCE_DISPATCH_SECONDS="2",
+        JOB_HEARTBEAT_SECONDS=str(HEARTBEAT), EVIDENCE_DISPATCH_SECONDS=str(4 * SWEEP),
         # The other sweeps would mend some of what the outbox must recover by itself: keep them out.
         READINESS_CONSISTENCY_SECONDS="3600", READINESS_SWEEP_SECONDS="3600", WAIVER_SWEEP_SECONDS="3600",
         APPROVAL_RECHECK_SECONDS="3600", REMINDER_SWEEP_SECONDS="3600", EXPORT_REAP_SECONDS="3600",
@@ -212,7 +215,7 @@ class TestBrokerRestart:
             return (not OutboxMessage.objects.filter(completed_at=None).exists()
                     and not Notification.objects.exclude(email_status="sent").exists())
 
-        await_(stack, recovered, 120, "every follow-up to run")
+        await_(stack, recovered, RECOVERY_BOUND + 90, "every follow-up to run")
         seconds = time.monotonic() - started
         notes = Notification.objects.count()
         lost = (OutboxMessage.objects.filter(completed_at=None).count()
@@ -240,7 +243,7 @@ def test_a_worker_killed_while_sending_an_email_is_replaced_and_the_email_goes_o
     killed = time.monotonic()
     stack.smtp.hang.clear()
     stack.worker("worker-2")
-    await_(stack, lambda: Notification.objects.get(pk=note.pk).email_status == "sent", 90,
+    await_(stack, lambda: Notification.objects.get(pk=note.pk).email_status == "sent", RECOVERY_BOUND + 60,
            "the email after the worker died")
     seconds = time.monotonic() - killed
     assert len(stack.smtp.messages) == 1 and "New AI use-case request" in stack.smtp.messages[0]
@@ -283,7 +286,7 @@ def test_a_worker_killed_while_building_a_dossier_is_replaced_and_the_dossier_is
         job.refresh_from_db()
         return job.finished
 
-    await_(stack, finished, 120, "the dossier after the worker died")
+    await_(stack, finished, RECOVERY_BOUND + 90, "the dossier after the worker died")
     seconds = time.monotonic() - killed
     assert (job.status, job.attempts) == ("succeeded", 2), job.error
     path = exports.export_file(job)
@@ -319,7 +322,7 @@ def test_a_worker_killed_mid_sync_frees_the_source_and_the_retry_lands_every_row
             return SyncRun.objects.filter(source=source).exclude(pk=run.pk).filter(
                 status__in=["succeeded", "failed"]).exists()
 
-        await_(stack, retried, 90, "the retry of the interrupted run")
+        await_(stack, retried, RECOVERY_BOUND + 60, "the retry of the interrupted run")
         seconds = time.monotonic() - killed
         run.refresh_from_db()
         assert run.status == "failed" and run.error.startswith("interrupted") and "a retry is queued" in run.error
