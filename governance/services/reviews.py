@@ -276,7 +276,7 @@ def reviews_reopen_after_resubmission(*, request_id: int, outbox_id: int | None 
             # The request goes straight back to review: triage already happened.
             request_transition(actor=None, request=request, to=RequestStatus.TRIAGE, data={"auto": True})
             request_transition(actor=None, request=request, to=RequestStatus.IN_REVIEW, data={"auto": True})
-        if reviews and request.system_id:
+        if reviews and request.system is not None:
             # Reopened reviews are facts of the system's readiness (open, no longer changes requested).
             readiness_changed(system=request.system, reason="reviews reopened after resubmission")
     # Approvals given before the changes stand only if the answers they were pinned to did not change.
