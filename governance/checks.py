@@ -1,6 +1,8 @@
-"""Start-up checks: the readiness and tiering policies must load (``manage.py check`` fails if not).
+"""Start-up checks: the policy files must load (``manage.py check`` fails if not).
 
-At run time a policy that stops loading still fails closed: every gate blocks with the reason.
+They read the files on this host only, not the database: the readiness file becomes the active
+version when it is activated (``manage.py policy activate``, or ``migrate``), and until then a file
+that stops loading changes nothing.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ from clearance.policyfile import PolicyError
 
 @register("policy")
 def policies_load(app_configs: Any = None, **kwargs: Any) -> list[Error]:
-    from governance.policy.loader import load_readiness_policy
+    from governance.policy.loader import load_policy_file
     from governance.policy.reviews import load_review_policy
     from intake.tiering import load_tiering_policy
 
     errors = []
-    for loader, ident in ((load_readiness_policy, "governance.E001"), (load_tiering_policy, "intake.E001"),
+    for loader, ident in ((load_policy_file, "governance.E001"), (load_tiering_policy, "intake.E001"),
                           (load_review_policy, "governance.E002")):
         try:
             loader()

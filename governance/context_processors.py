@@ -26,14 +26,16 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
 
 
 def _policy_problem() -> dict[str, Any] | None:
-    """Shown on every page while the readiness policy on disk does not load (fail loud)."""
+    """Shown on every page while the readiness policy file on this host does not load, or while no
+    active version can be used (fail loud)."""
+    from clearance.policyfile import PolicyError
     from governance.policy.loader import load_readiness_policy, readiness_policy_problem
 
     problem = readiness_policy_problem()
-    if problem is None:
-        return None
     try:
         serving = load_readiness_policy().version[:12]
-    except Exception:
-        serving = None
-    return {"message": str(problem), "serving": serving}
+    except PolicyError as exc:
+        return {"message": str(problem) if problem else "", "serving": None, "unavailable": exc.message}
+    if problem is None:
+        return None
+    return {"message": str(problem), "serving": serving, "unavailable": ""}

@@ -41,6 +41,16 @@ def check_readiness_consistency() -> dict[str, int]:
     return readiness_consistency_sweep()
 
 
+@shared_task(name="governance.recompute_all_readiness", **RETRY)
+def recompute_all_readiness(reason: str = "") -> int:
+    """Fan out one recompute per system (after a policy activation); each is idempotent, so a
+    redelivery of this task only repeats them."""
+    system_ids = list(AISystem.objects.order_by("pk").values_list("pk", flat=True))
+    for system_id in system_ids:
+        recompute_readiness.delay(system_id, reason)
+    return len(system_ids)
+
+
 @shared_task(name="governance.recompute_expired_readiness")
 def recompute_expired_readiness() -> int:
     """Periodic: recompute where an approval or a piece of evidence has aged out since the last run,

@@ -122,16 +122,19 @@ class GateChecksView(generics.ListAPIView[GateCheck]):
             return _error(404, "unknown_system", f"no system '{data['system']}' (or you may not see it)",
                           {"system": ["unknown system"]})
         policy, policy_error, warnings = None, "", []
+        problem = readiness_policy_problem()
         try:
-            policy = load_readiness_policy()
+            policy = load_readiness_policy()  # the active version, the same in every process
         except PolicyError as exc:
             policy_error = exc.message
-        else:
-            problem = readiness_policy_problem()
             if problem is not None:
-                # Loud, but not a block: the last good policy still decides (see policyfile).
-                warnings.append(f"the readiness policy file does not load ({problem}); this verdict uses the last "
-                                f"good version {policy.version[:12]}")
+                policy_error += f"; the policy file on this host does not load either: {problem}"
+        else:
+            if problem is not None:
+                # Loud, but not a block: a file that does not load changes nothing.
+                warnings.append(f"the readiness policy file on this host does not load ({problem}); it changes "
+                                f"nothing: this verdict uses the active version {policy.version[:12]}, like every "
+                                f"other server")
         if policy is not None and data["environment"] not in policy.environments:
             known = ", ".join(sorted(policy.environments))
             return _error(404, "unknown_environment", f"no environment '{data['environment']}'; known: {known}",

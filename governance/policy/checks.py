@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from catalog.choices import LifecycleStage
 from governance.choices import RequirementStatus
 from governance.policy.facts import EvalTarget, SystemFacts
 
@@ -45,6 +46,7 @@ FIX_VIEWS: dict[str, tuple[str, str]] = {
     "decision_record_accepted": ("decision-create", ""),
     "eval_threshold": ("system-settings", ""),
     "runbook_linked": ("system-settings", ""),
+    "lifecycle_stage": ("system-detail", ""),
 }
 
 
@@ -279,3 +281,26 @@ def runbook_linked(facts: SystemFacts, params: dict[str, Any], now: datetime) ->
     if not facts.runbook_url:
         return Outcome(RequirementStatus.MISSING, "no runbook linked")
     return Outcome(RequirementStatus.MET, "runbook linked", {"url": facts.runbook_url})
+
+
+@check(
+    "lifecycle_stage",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["not_in"],
+        "properties": {"not_in": {"type": "array", "items": {"enum": list(LifecycleStage.values)}, "minItems": 1,
+                                  "uniqueItems": True}},
+    },
+)
+def lifecycle_stage(facts: SystemFacts, params: dict[str, Any], now: datetime) -> Outcome:
+    """The system's lifecycle stage is not one the policy refuses to deploy (a retired system)."""
+    stage = facts.lifecycle_stage
+    evidence = {"lifecycle_stage": stage}
+    if stage not in LifecycleStage.values:
+        # Fail closed: a stage the policy cannot name is not one it allowed.
+        return Outcome(RequirementStatus.FAILED, f"the system's lifecycle stage {stage!r} is unknown", evidence)
+    label = LifecycleStage(stage).label.lower()
+    if stage in params["not_in"]:
+        return Outcome(RequirementStatus.FAILED, f"system is {label}", evidence)
+    return Outcome(RequirementStatus.MET, f"lifecycle stage: {label}", evidence)

@@ -94,6 +94,9 @@ def _applicability(req: Requirement, facts: SystemFacts) -> tuple[bool, str]:
     return True, ""
 
 
+# The id of the finding that blocks when no requirement applies (environments without allow_empty).
+NOTHING_APPLIES = "requirements-apply"
+
 # A facts snapshot read longer ago than this is not evidence of the present: it blocks.
 MAX_SNAPSHOT_AGE = timedelta(minutes=10)
 
@@ -140,10 +143,12 @@ def evaluate(
             "Evaluate again from a fresh snapshot.", "critical",
             trace={"collected_at": facts.collected_at.isoformat()},
         ))
+    evaluated = 0
     for req in policy.requirements_for(environment):
         try:
             applies, why_not = _applicability(req, facts)
         except Exception as exc:  # fail closed: an unreadable condition is a failed requirement
+            evaluated += 1
             results.append(
                 RequirementResult(req.id, req.title, RequirementStatus.FAILED,
                                   f"could not decide whether it applies: {exc}", req.fix, req.severity)
@@ -152,6 +157,7 @@ def evaluate(
         if not applies:
             skipped.append({"id": req.id, "title": req.title, "reason": why_not})
             continue
+        evaluated += 1
         try:
             outcome = REGISTRY[req.check].fn(facts, req.params, now)
             status, message = outcome.status, outcome.message
@@ -177,8 +183,18 @@ def evaluate(
             valid_until=outcome.valid_until,
             since=None if status in PASSING_STATUSES else outcome.since,
         )
-        waiver = None if result.passing else _live_waiver(req, facts, now)
+        waiver = None if result.passing or not req.waivable else _live_waiver(req, facts, now)
         results.append(_waive(result, waiver) if waiver else result)
+    if not evaluated and not policy.environments[environment].allow_empty:
+        # Nothing was checked, so nothing vouches for the deploy: only an explicit allow_empty passes.
+        results.append(RequirementResult(
+            NOTHING_APPLIES, "At least one requirement applies", RequirementStatus.FAILED,
+            f"no requirement of policy {policy.name} applies to this system in {environment}, and a gate "
+            f"with nothing to check does not pass",
+            f"Add a requirement for {environment} to the readiness policy, or set `allow_empty: true` on "
+            f"the {environment} environment if deploying there needs nothing.", "critical",
+            trace={"environment": environment, "not_applicable": [s["id"] for s in skipped]},
+        ))
     # Severity only ranks findings for people and CI annotations; every unmet requirement blocks.
     verdict = Verdict.BLOCK if any(not r.passing for r in results) else Verdict.PASS
     return Evaluation(verdict, environment, policy.name, policy.version, now, tuple(results), tuple(skipped))

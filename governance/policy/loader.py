@@ -39,11 +39,15 @@ SCHEMA: dict[str, Any] = {
                     "description": {"type": "string"},
                     "inherits": {"type": "string"},
                     "exclude": {"type": "array", "items": {"type": "string"}},
+                    # A deploy to an environment where no requirement applies blocks, unless the
+                    # environment says here that it needs nothing.
+                    "allow_empty": {"type": "boolean"},
                 },
             },
         },
         "requirements": {
             "type": "array",
+            "minItems": 1,
             "items": {
                 "type": "object",
                 "required": ["id", "title", "check", "environments", "fix"],
@@ -58,6 +62,8 @@ SCHEMA: dict[str, Any] = {
                     "when": {"$ref": "#/$defs/condition"},
                     "severity": {"enum": ["critical", "major", "minor"]},
                     "fix": {"type": "string", "minLength": 1},
+                    # false: no waiver can set this requirement aside (e.g. a retired system).
+                    "waivable": {"type": "boolean"},
                 },
             },
         },
@@ -77,6 +83,7 @@ class Requirement:
     when: dict[str, Any] | None
     severity: str
     fix: str
+    waivable: bool = True
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,7 @@ class Environment:
     name: str
     inherits: str | None
     exclude: tuple[str, ...]
+    allow_empty: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,7 +132,7 @@ def build_policy(path: Path, raw: bytes) -> Policy:
         problems.append(Problem(message, lines.line(where)))
 
     envs = {
-        name: Environment(name, spec.get("inherits"), tuple(spec.get("exclude", [])))
+        name: Environment(name, spec.get("inherits"), tuple(spec.get("exclude", [])), spec.get("allow_empty", False))
         for name, spec in doc["environments"].items()
     }
     for env in envs.values():
@@ -180,6 +188,7 @@ def build_policy(path: Path, raw: bytes) -> Policy:
                 when=spec.get("when"),
                 severity=spec.get("severity", "major"),
                 fix=spec["fix"],
+                waivable=spec.get("waivable", True),
             )
         )
     for env in envs.values():
@@ -187,9 +196,16 @@ def build_policy(path: Path, raw: bytes) -> Policy:
         if stray:
             problem(["environments", env.name, "exclude"],
                     f"environment {env.name} excludes unknown requirement(s) {', '.join(sorted(stray))}")
+    built = Policy(doc["name"], content_hash(raw), str(path), envs, tuple(requirements))
+    if not problems:
+        for env in envs.values():
+            if not env.allow_empty and not built.requirements_for(env.name):
+                problem(["environments", env.name],
+                        f"environment {env.name} has no requirement, so every gate there would block; add one, "
+                        f"or set allow_empty: true if deploying to {env.name} needs nothing")
     if problems:
         raise PolicyError(path, problems=sorted(problems, key=lambda p: p.line or 0))
-    return Policy(doc["name"], content_hash(raw), str(path), envs, tuple(requirements))
+    return built
 
 
 def published_schema() -> dict[str, Any]:
@@ -218,11 +234,31 @@ def readiness_policy_path() -> Path:
 
 
 def load_readiness_policy(path: Path | None = None) -> Policy:
-    """The active policy (the last good one while the file on disk does not load); raises
-    PolicyError when no version of it ever loaded (callers fail closed)."""
+    """The active policy: the version recorded as active in the database, the same in every process
+    and on every host (``governance.selectors.policy``). Raises PolicyError when none can be
+    determined (callers fail closed). With ``path``, that file as it is on disk (lint, tests, diff)."""
+    if path is not None:
+        return _loader.load(path)
+    from governance.selectors.policy import active_policy  # the database edge of this package
+
+    return active_policy()
+
+
+def load_policy_file(path: Path | None = None) -> Policy:
+    """The policy file on this host (``POLICY_DIR``), parsed; it decides nothing until activated.
+    While a changed file does not load this is its last good version (raises if there is none)."""
     return _loader.load(path or readiness_policy_path())
 
 
 def readiness_policy_problem(path: Path | None = None) -> PolicyError | None:
     """Why the policy file on disk does not load right now, or None."""
     return _loader.problem(path or readiness_policy_path())
+
+
+def readiness_policy_file_version(path: Path | None = None) -> str | None:
+    """The SHA-256 of the policy file on disk when it loads, else None."""
+    try:
+        entry = _loader.load(path or readiness_policy_path())
+    except PolicyError:
+        return None
+    return None if _loader.problem(path or readiness_policy_path()) else entry.version

@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
 from django.utils.dateparse import parse_datetime
 
 from clearance.policyfile import LineMap, PolicyError, Problem, parse_and_validate
@@ -253,3 +254,18 @@ def discover(target: Path) -> list[Path]:
     if target.is_dir():
         return sorted(target.glob(f"**/*{TEST_SUFFIX}"))
     return [target]
+
+
+def tests_for(policy_path: Path) -> list[Path]:
+    """The test files beside a policy that name it (``policy:``), whatever else lies there."""
+    target = policy_path.resolve()
+    found = []
+    for candidate in sorted(policy_path.parent.glob(f"*{TEST_SUFFIX}")):
+        try:
+            doc = yaml.safe_load(candidate.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        named = doc.get("policy") if isinstance(doc, dict) else None
+        if isinstance(named, str) and (candidate.parent / named).resolve() == target:
+            found.append(candidate)
+    return found

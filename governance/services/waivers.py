@@ -61,10 +61,12 @@ def waiver_request(
         policy = load_readiness_policy()
     except PolicyError as exc:
         raise DomainError(f"the readiness policy does not load, so no waiver can name a requirement: {exc}") from exc
-    known = {req.id for req in policy.requirements}
+    known = {req.id: req for req in policy.requirements}
     if requirement not in known:
         raise DomainError(f"no requirement {requirement!r} in policy {policy.name}; known: {', '.join(sorted(known))}",
                           field="requirement")
+    if not known[requirement].waivable:
+        raise DomainError(f"the policy does not allow waiving {requirement}", field="requirement")
     if system.risk_owner_id is None:
         raise DomainError("the system has no risk owner to approve a waiver; assign one first", field="requirement")
     with transaction.atomic():

@@ -30,7 +30,7 @@ def waiver_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
         raise PermissionDenied("Only the system's owners and the governance team may request a waiver.")
     try:
         policy = load_readiness_policy()
-        choices = [(r.id, f"{r.id} — {r.title}") for r in policy.requirements]
+        choices = [(r.id, f"{r.id} — {r.title}") for r in policy.requirements if r.waivable]
     except PolicyError:
         choices = []
     form = WaiverRequestForm(request.POST or None, choices=choices,

@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 
 from clearance.tokens import api_token_create
-from governance.models import GateCheck
+from governance.models import GateCheck, PolicyActivation
 from tests.conftest import make_ready
 
 CLIENT = Path(__file__).resolve().parents[2] / "clearance" / "gate_client.py"
@@ -110,6 +110,8 @@ def test_a_broken_policy_blocks_every_gate_with_the_reason(client, request_in_re
     make_ready(request_in_review.system, personas)
     (tmp_path / "readiness.yaml").write_text("apiVersion: clearance/v1\nkind: ReadinessPolicy\n")
     settings.POLICY_DIR = tmp_path
+    # A broken file changes nothing while a good version is active; with none active, it blocks.
+    PolicyActivation.objects.all().delete()
     status, body = post_gate(client, gate_token, {"system": "support-copilot", "environment": "production"})
     assert status == 200 and body["verdict"] == "block"
     assert body["requirements"][0]["id"] == "policy-loaded"

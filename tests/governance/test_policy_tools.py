@@ -15,6 +15,7 @@ from django.core.management.base import CommandError
 
 from clearance.policyfile import CachedLoader, PolicyError
 from clearance.tokens import api_token_create
+from governance.models import PolicyActivation
 from governance.policy import loader as policy_loader
 from governance.policy.engine import evaluate
 from governance.policy.loader import build_policy, published_schema
@@ -243,6 +244,8 @@ def test_a_bad_policy_file_keeps_the_last_good_policy_loudly(client, request_in_
 @pytest.mark.django_db
 def test_no_good_policy_at_all_blocks_and_says_so(client, request_in_review, personas, own_policy):
     make_ready(request_in_review.system, personas)
+    # No good policy at all: no version was ever activated, and the file on disk does not load.
+    PolicyActivation.objects.all().delete()
     own_policy.write_text(DEFAULT_TEXT.replace("check: runbook_linked", "check: nope"))
     token = api_token_create(user=personas["owner"], name="ci", scopes=["gate:check"]).plaintext
     status, answer = post_gate(client, token, {"system": "support-copilot", "environment": "production"})

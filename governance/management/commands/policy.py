@@ -5,6 +5,9 @@
 - ``explain SYSTEM ENVIRONMENT``: the verdict with the facts that decided each requirement.
 - ``diff NEW_POLICY``: which systems would start or stop passing per environment, and why.
 - ``schema [--write]``: print (or write to the policy directory) the published JSON Schema.
+- ``activate [FILE]``: make FILE (default: the readiness policy in POLICY_DIR) the version every
+  process decides with, after it lints and its policy tests pass; recorded and audited.
+- ``status``: the active version (who activated it, when, how) and whether the file on disk matches.
 """
 
 from __future__ import annotations
@@ -14,22 +17,28 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from catalog.models import AISystem
 from clearance.policyfile import PolicyError
+from governance.models import PolicyActivation
 from governance.policy.engine import UnknownEnvironment, evaluate
 from governance.policy.loader import (
     SCHEMA_FILE,
     build_policy,
     load_readiness_policy,
     published_schema,
+    readiness_policy_file_version,
     readiness_policy_path,
+    readiness_policy_problem,
 )
 from governance.policy.testing import discover, run_test_file
 from governance.selectors.facts import collect_facts
+from governance.selectors.policy import active_info
 from governance.selectors.rollout import portfolio_diff
+from governance.services.policy import os_user, policy_activate
 from intake.tiering import _build as build_tiering
 
 
@@ -49,7 +58,8 @@ class Command(BaseCommand):
     help = "Lint, test, explain and diff the readiness policy."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        sub = parser.add_subparsers(dest="action", required=True, metavar="{lint,test,explain,diff,schema}")
+        sub = parser.add_subparsers(dest="action", required=True,
+                                    metavar="{lint,test,explain,diff,schema,activate,status}")
         lint = sub.add_parser("lint", help="validate policy files (default: the active readiness and tiering policies)")
         lint.add_argument("paths", nargs="*", type=Path)
         test = sub.add_parser("test", help="run policy test files (default: every *.tests.yaml in POLICY_DIR)")
@@ -67,6 +77,11 @@ class Command(BaseCommand):
         schema = sub.add_parser("schema", help="print the published JSON Schema of readiness policies")
         schema.add_argument("--write", action="store_true", help=f"write it to POLICY_DIR/{SCHEMA_FILE}")
         schema.add_argument("--check", action="store_true", help="exit 1 if the file in POLICY_DIR is out of date")
+        activate = sub.add_parser("activate", help="make a policy file the active version (after lint and its tests)")
+        activate.add_argument("path", nargs="?", type=Path, default=None,
+                              help="the policy file (default: the readiness policy in POLICY_DIR)")
+        activate.add_argument("--by", default="", help="the username to record as having activated it")
+        sub.add_parser("status", help="the active policy version and the file on disk")
 
     def handle(self, *args: Any, **options: Any) -> None:
         getattr(self, f"do_{options['action']}")(options)
@@ -203,6 +218,49 @@ class Command(BaseCommand):
         starts = sum(c.kind == "starts passing" for c in changes)
         stops = sum(c.kind == "stops passing" for c in changes)
         self.stdout.write(f"\n{stops} stop passing, {starts} start passing, {len(changes)} change(s) in all")
+
+    # --- activate / status -----------------------------------------------------------------
+    def do_activate(self, options: dict[str, Any]) -> None:
+        path = options["path"] or readiness_policy_path()
+        actor = None
+        if options["by"]:
+            actor = get_user_model().objects.filter(username=options["by"], is_active=True).first()
+            if actor is None:
+                raise CommandError(f"--by: no active user {options['by']!r}")
+        try:
+            done = policy_activate(actor=actor, path=path, via=PolicyActivation.Via.COMMAND, operator=os_user())
+        except PolicyError as exc:
+            for line in exc.lines():
+                self.stderr.write(line)
+            raise CommandError(f"{path}: not activated; the active version is unchanged") from exc
+        version = done.policy.version
+        if not done.changed:
+            self.stdout.write(f"{path}: policy '{done.policy.name}' {version[:12]} is already the active version")
+            return
+        self.stdout.write(self.style.SUCCESS(
+            f"{path}: policy '{done.policy.name}' {version[:12]} is now the active version "
+            f"({done.test_cases} policy test cases passed; was {done.previous[:12] or 'none'})"))
+
+    def do_status(self, options: dict[str, Any]) -> None:
+        info = active_info()
+        if info is None:
+            self.stdout.write("active: none; every gate blocks until a version is activated "
+                              "(manage.py policy activate)")
+        else:
+            by = info.activated_by or "no user"
+            self.stdout.write(f"active: policy '{info.name}' {info.digest} activated {info.activated_at:%Y-%m-%d %H:%M} "
+                              f"UTC via {info.via} by {by} (from {info.source})")
+        path = readiness_policy_path()
+        problem = readiness_policy_problem(path)
+        if problem is not None:
+            self.stdout.write(f"file:   {path} does not load ({problem.message}); it changes nothing")
+            return
+        on_disk = readiness_policy_file_version(path)
+        if info is not None and on_disk == info.digest:
+            self.stdout.write(f"file:   {path} is the active version")
+        else:
+            self.stdout.write(f"file:   {path} is version {(on_disk or '')[:12]}, not active: "
+                              f"run manage.py policy activate to make it so")
 
     # --- schema -----------------------------------------------------------------------------
     def do_schema(self, options: dict[str, Any]) -> None:
