@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clearance.errors import DomainError
+from clearance.outages import is_outage, note_outage, outage_body, retry_after
 
 
 def signed_in_user(request: Request) -> User:
@@ -46,6 +47,9 @@ def _flatten(detail: Any) -> dict[str, list[str]]:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Every API error answers ``{"error": {"code", "message", "fields"?}}``."""
+    if is_outage(exc):  # the database is down or past its statement timeout: retry, never a 500
+        note_outage(exc)
+        return Response(outage_body(exc), status=503, headers={"Retry-After": retry_after()})
     if isinstance(exc, DomainError):
         fields = {exc.field: [exc.message]} if exc.field else None
         return Response(error_body(exc.code, exc.message, fields), status=exc.status_code)

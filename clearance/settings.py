@@ -68,6 +68,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "clearance.outages.DatabaseOutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -115,6 +116,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["TEST"] = {"NAME": str(VAR_DIR / "test-clearance.sqlite3")}
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     _db["CONN_HEALTH_CHECKS"] = True
+    # An unreachable server fails the request in seconds (the API answers 503) instead of hanging.
+    _db.setdefault("OPTIONS", {}).setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5, minimum=1))
 else:
     raise ImproperlyConfigured(f"DATABASE_URL must be postgres:// or sqlite://, got {_db['ENGINE']}")
 DATABASES = {"default": _db}
@@ -227,10 +230,15 @@ TOKEN_PEPPER = env_str("TOKEN_PEPPER") or f"pepper:{SECRET_KEY}"
 # Counted in a cache every gunicorn worker shares: Redis when THROTTLE_CACHE_URL names one, else files
 # under the var directory (shared by the processes of one host).
 THROTTLE_CACHE_URL = env_str("THROTTLE_CACHE_URL", "")
+# A cache that is down or hangs costs a gate call at most this long; then the throttle counts per
+# process for THROTTLE_CACHE_RETRY_SECONDS before trying the shared cache again.
+THROTTLE_CACHE_TIMEOUT = env_int("THROTTLE_CACHE_TIMEOUT_MS", 250, minimum=1) / 1000
+THROTTLE_CACHE_RETRY_SECONDS = env_int("THROTTLE_CACHE_RETRY_SECONDS", 5, minimum=0)
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "throttle": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": THROTTLE_CACHE_URL}
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": THROTTLE_CACHE_URL,
+         "OPTIONS": {"socket_connect_timeout": THROTTLE_CACHE_TIMEOUT, "socket_timeout": THROTTLE_CACHE_TIMEOUT}}
         if THROTTLE_CACHE_URL.startswith(("redis://", "rediss://", "unix://"))
         else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
               "LOCATION": str(VAR_DIR / "throttle-cache"), "OPTIONS": {"MAX_ENTRIES": 100_000}}
@@ -238,6 +246,12 @@ CACHES = {
 }
 # Gate calls per token (a token may set its own per-minute rate), DRF rate syntax.
 GATE_RATE_LIMIT = env_str("GATE_RATE_LIMIT", "120/min")
+
+# --- Outages ----------------------------------------------------------------------------------------
+# On PostgreSQL every statement of a gate call is cancelled past this (a held lock included) and the
+# call answers 503 with Retry-After; keep gunicorn's --timeout well above it. 0 turns it off.
+GATE_STATEMENT_TIMEOUT_MS = env_int("GATE_STATEMENT_TIMEOUT_MS", 2000, minimum=0)
+OUTAGE_RETRY_AFTER_SECONDS = env_int("OUTAGE_RETRY_AFTER_SECONDS", 5, minimum=1)
 
 # --- Policy ---------------------------------------------------------------------------------------
 POLICY_DIR = Path(env_str("POLICY_DIR", str(BASE_DIR / "policies")))

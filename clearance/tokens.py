@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +28,8 @@ from rest_framework import authentication, exceptions, throttling
 from clearance.audit import audit_record
 from clearance.errors import DomainError
 from clearance.models import ApiToken
+
+log = logging.getLogger("clearance.throttle")
 
 PREFIX = "clr_"
 KEY_ID_LENGTH = 12
@@ -117,11 +121,54 @@ def _clock() -> float:
     return time.time()
 
 
+class ThrottleCacheHealth:
+    """Whether the shared throttle cache answers, per process. After a failure the throttle counts
+    in this process's memory for ``THROTTLE_CACHE_RETRY_SECONDS`` (so a cache that hangs costs one
+    socket timeout, not one per call), then tries the shared cache again."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.down_until = 0.0
+        self.degraded = 0  # gate calls counted per process because the shared cache was unavailable
+        self.failures = 0  # attempts on the shared cache that failed
+
+    def usable(self, now: float) -> bool:
+        return now >= self.down_until
+
+    def failed(self, exc: Exception, now: float) -> None:
+        with self.lock:
+            self.failures += 1
+            self.down_until = now + settings.THROTTLE_CACHE_RETRY_SECONDS
+            failures = self.failures
+        log.warning("throttle cache unavailable (%s: %s); rate limits are counted per process for %ss "
+                    "(failure %d in this process)", type(exc).__name__, exc, settings.THROTTLE_CACHE_RETRY_SECONDS,
+                    failures)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.down_until, self.degraded, self.failures = 0.0, 0, 0
+
+    def count_degraded(self) -> int:
+        with self.lock:
+            self.degraded += 1
+            return self.degraded
+
+
+throttle_cache_health = ThrottleCacheHealth()
+
+THROTTLE_DEGRADED_WARNING = ("the shared rate-limit cache is unavailable: this call was rate-limited per server "
+                             "process instead")
+
+
 class TokenRateThrottle(throttling.BaseThrottle):
     """Requests per token (per user for a browser session, per address otherwise) in fixed windows,
     counted with an atomic increment in the shared ``throttle`` cache so the limit holds across
     gunicorn workers and hosts. O(1) per request whatever the rate (DRF's SimpleRateThrottle keeps
-    and rewrites a list of every request in the window)."""
+    and rewrites a list of every request in the window).
+
+    The limit protects the service; it decides nothing about a deploy. So when the shared cache is
+    down the gate keeps answering, counted in the process's own memory, with a warning in the log
+    and in the answer, and a count of how often that happened."""
 
     scope = "gate"
     PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -142,6 +189,26 @@ class TokenRateThrottle(throttling.BaseThrottle):
             return f"user:{request.user.pk}"
         return f"addr:{self.get_ident(request)}"
 
+    @staticmethod
+    def _increment(cache: Any, key: str, window: int) -> int:
+        cache.add(key, 0, timeout=window + 5)
+        try:
+            return int(cache.incr(key))
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=window + 5)
+            return 1
+
+    def _count(self, request: Any, key: str, window: int) -> int:
+        health = throttle_cache_health
+        if health.usable(time.monotonic()):
+            try:
+                return self._increment(self.cache, key, window)
+            except Exception as exc:  # any backend error (refused, timed out, disk full) degrades alike
+                health.failed(exc, time.monotonic())
+        health.count_degraded()
+        request.throttle_degraded = True
+        return self._increment(caches["default"], key, window)
+
     def allow_request(self, request: Any, view: Any) -> bool:
         limit, window = self.parse(str(settings.GATE_RATE_LIMIT))
         if isinstance(request.auth, ApiToken) and request.auth.rate_per_minute:
@@ -149,12 +216,7 @@ class TokenRateThrottle(throttling.BaseThrottle):
         now = _clock()
         bucket = int(now // window)
         key = f"throttle:{self.scope}:{self.ident(request)}:{window}:{bucket}"
-        self.cache.add(key, 0, timeout=window + 5)
-        try:
-            count = self.cache.incr(key)
-        except ValueError:  # expired between add and incr
-            self.cache.set(key, 1, timeout=window + 5)
-            count = 1
+        count = self._count(request, key, window)
         if count > limit:
             self._wait = (bucket + 1) * window - now
             return False

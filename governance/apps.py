@@ -1,3 +1,4 @@
+import sys
 from typing import Any
 
 from django.apps import AppConfig
@@ -15,7 +16,7 @@ class GovernanceConfig(AppConfig):
 
 
 def activate_policy_after_migrate(sender: AppConfig, *, verbosity: int = 1, using: str = "default",
-                                  plan: Any = None, **kwargs: Any) -> None:
+                                  stdout: Any = None, **kwargs: Any) -> None:
     """A deploy runs ``migrate``: the policy file it ships becomes the active version when it lints
     and its tests pass (and is not already active)."""
     from django.db import connections
@@ -29,8 +30,9 @@ def activate_policy_after_migrate(sender: AppConfig, *, verbosity: int = 1, usin
     outcome = policy_activate_from_disk(via=PolicyActivation.Via.MIGRATE)
     if verbosity < 1:
         return
+    out = stdout or sys.stdout
     if isinstance(outcome, PolicyError):
-        print(f"Readiness policy NOT activated (the active version is unchanged): {outcome}")
+        out.write(f"Readiness policy NOT activated (the active version is unchanged): {outcome}\n")
     elif outcome.changed:
-        print(f"Readiness policy {outcome.policy.name} {outcome.policy.version[:12]} activated "
-              f"({outcome.test_cases} policy test cases passed).")
+        out.write(f"Readiness policy {outcome.policy.name} {outcome.policy.version[:12]} activated "
+                  f"({outcome.test_cases} policy test cases passed).\n")

@@ -89,6 +89,11 @@ ERROR_EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "429": [
         ("rate limited", _error("throttled", "Request was throttled. Expected available in 12 seconds.")),
     ],
+    "503": [
+        ("database down", _error("unavailable", "the database is unavailable; nothing was decided, retry shortly")),
+        ("database too slow", _error("unavailable", "the database did not answer within 2000 ms (a lock or an "
+                                                    "overload); nothing was decided, retry shortly")),
+    ],
 }
 
 GATE_EXAMPLES = [
@@ -112,4 +117,7 @@ GATE_ERROR_RESPONSES = {
     404: OpenApiResponse(ErrorSerializer, description="Unknown system (or one the token's user may not see) or "
                                                       "unknown environment."),
     429: OpenApiResponse(ErrorSerializer, description="Rate limit of the token reached; see the Retry-After header."),
+    503: OpenApiResponse(ErrorSerializer, description="The database is down or did not answer within the gate's "
+                                                      "statement timeout; nothing was decided. Retry after the "
+                                                      "Retry-After header's seconds (clearance-check does)."),
 }

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.http import FileResponse, HttpRequest, JsonResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
@@ -16,9 +17,10 @@ from rest_framework.response import Response
 import clearance
 from clearance.api import error_body, signed_in_user
 from clearance.models import ApiToken
+from clearance.outages import statement_timeout
 from clearance.permissions import token_allows_system
 from clearance.policyfile import PolicyError
-from clearance.tokens import Scope, TokenRateThrottle
+from clearance.tokens import THROTTLE_DEGRADED_WARNING, Scope, TokenRateThrottle
 from governance.api.openapi import GATE_ERROR_RESPONSES, GATE_EXAMPLES
 from governance.api.serializers import (
     GateCheckRequestSerializer,
@@ -91,6 +93,15 @@ class GateChecksView(generics.ListAPIView[GateCheck]):
     def get_queryset(self) -> Any:
         return GateCheck.objects.visible_to(self.request.user).select_related("system", "user")
 
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        # One transaction with a statement timeout around the whole call (token lookup included),
+        # so a lock or a stuck database answers 503 in seconds rather than holding the worker.
+        with statement_timeout(settings.GATE_STATEMENT_TIMEOUT_MS) as abandon:
+            response = super().dispatch(request, *args, **kwargs)
+            if response.status_code >= 500:
+                abandon()
+        return response
+
     @extend_schema(
         summary="Ask whether a system may deploy to an environment",
         description=(
@@ -135,6 +146,8 @@ class GateChecksView(generics.ListAPIView[GateCheck]):
                 warnings.append(f"the readiness policy file on this host does not load ({problem}); it changes "
                                 f"nothing: this verdict uses the active version {policy.version[:12]}, like every "
                                 f"other server")
+        if getattr(request, "throttle_degraded", False):
+            warnings.append(THROTTLE_DEGRADED_WARNING)
         if policy is not None and data["environment"] not in policy.environments:
             known = ", ".join(sorted(policy.environments))
             return _error(404, "unknown_environment", f"no environment '{data['environment']}'; known: {known}",

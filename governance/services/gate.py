@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from catalog.models import AISystem
 from clearance.models import ApiToken
+from clearance.outages import is_outage
 from governance.choices import (
     RequirementStatus,
     Verdict,
@@ -58,6 +59,8 @@ def gate_check(
         try:
             facts = collect_facts(system)
         except Exception as exc:
+            if is_outage(exc):
+                raise  # the database is down or too slow: the API answers 503 and the client retries
             log.exception("gate: facts of %s could not be read", system.slug)
             requirements = [_gate_failure("facts-readable", "System facts can be read",
                                           f"the facts of {system.slug} could not be read: {exc}",

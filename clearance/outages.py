@@ -1,0 +1,87 @@
+"""Answering the API contract while the database is down or too slow.
+
+A database that refuses connections, drops them, or does not answer within the statement timeout
+is an outage, not a bug: the API answers ``503 {"error": {...}}`` with ``Retry-After``, which
+``clearance-check`` retries, instead of a 500 (or, past the web server's own timeout, its HTML error
+page). Nothing is decided from a database that did not answer, so an outage never becomes a pass.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+log = logging.getLogger("clearance.outages")
+
+OUTAGE_ERRORS = (OperationalError, InterfaceError)
+
+
+def is_outage(exc: BaseException) -> bool:
+    return isinstance(exc, OUTAGE_ERRORS)
+
+
+def _timed_out(exc: BaseException) -> bool:
+    cause = exc.__cause__
+    return cause is not None and type(cause).__name__ in ("QueryCanceled", "LockNotAvailable")
+
+
+def outage_body(exc: BaseException) -> dict[str, Any]:
+    if _timed_out(exc):
+        message = (f"the database did not answer within {settings.GATE_STATEMENT_TIMEOUT_MS} ms (a lock or an "
+                   f"overload); nothing was decided, retry shortly")
+    else:
+        message = "the database is unavailable; nothing was decided, retry shortly"
+    return {"error": {"code": "unavailable", "message": message}}
+
+
+def retry_after() -> str:
+    return str(settings.OUTAGE_RETRY_AFTER_SECONDS)
+
+
+def note_outage(exc: BaseException) -> None:
+    log.warning("answering 503, database outage: %s: %s", type(exc).__name__, str(exc).strip()[:300])
+
+
+def outage_response(exc: BaseException) -> JsonResponse:
+    note_outage(exc)
+    response = JsonResponse(outage_body(exc), status=503)
+    response["Retry-After"] = retry_after()
+    return response
+
+
+@contextmanager
+def statement_timeout(milliseconds: int) -> Iterator[Callable[[], None]]:
+    """Run the block in one transaction whose statements PostgreSQL cancels after ``milliseconds``
+    (a lock held elsewhere included), so a stuck query fails fast instead of holding a web worker.
+    Yields ``abandon()``, which rolls that transaction back instead of committing it. Elsewhere
+    (SQLite) it does nothing: SQLite's own busy timeout bounds its waits."""
+    if connection.vendor != "postgresql" or milliseconds <= 0:
+        yield lambda: None
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # SET LOCAL takes no bind parameters; the value is an int from settings.
+            cursor.execute(f"SET LOCAL statement_timeout = {int(milliseconds)}")
+        yield lambda: transaction.set_rollback(True)
+
+
+class DatabaseOutageMiddleware:
+    """API requests that hit a database outage outside DRF's own error handling (e.g. while
+    opening the connection) answer the same 503 JSON."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if is_outage(exception) and request.path.startswith("/api/"):
+            return outage_response(exception)
+        return None
