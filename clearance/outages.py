@@ -64,11 +64,14 @@ def statement_timeout(milliseconds: int) -> Iterator[Callable[[], None]]:
     if connection.vendor != "postgresql" or milliseconds <= 0:
         yield lambda: None
         return
-    with transaction.atomic():
+    # Outermost in production (no ATOMIC_REQUESTS). Inside someone else's transaction (a test's) it
+    # adds no savepoint and leaves the rollback to that transaction's owner.
+    outermost = not connection.in_atomic_block
+    with transaction.atomic(savepoint=False):
         with connection.cursor() as cursor:
             # SET LOCAL takes no bind parameters; the value is an int from settings.
             cursor.execute(f"SET LOCAL statement_timeout = {int(milliseconds)}")
-        yield lambda: transaction.set_rollback(True)
+        yield (lambda: transaction.set_rollback(True)) if outermost else (lambda: None)
 
 
 class DatabaseOutageMiddleware:
