@@ -90,7 +90,7 @@ def policy_activate(*, actor: Any, path: Path, via: str = PolicyActivation.Via.C
         if AISystem.objects.exists():
             outbox_enqueue(task_name="governance.recompute_all_readiness",
                            reason=f"readiness policy {policy.version[:12]} activated")
-    log.warning("readiness policy %s %s activated via %s (was %s)", policy.name, policy.version[:12], via,
+    log.info("readiness policy %s %s activated via %s (was %s)", policy.name, policy.version[:12], via,
                 previous[:12] or "none")
     return Activation(version, policy, True, previous, cases)
 
