@@ -47,7 +47,8 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def wait_port(port: int, timeout: float = 30) -> None:

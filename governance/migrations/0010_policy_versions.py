@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('governance', '0008_waivers'),
+        ('governance', '0009_export_leases'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
