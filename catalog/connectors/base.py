@@ -61,6 +61,9 @@ class CostRow:
     resource_id: str = ""
     charge_category: str = ""
     request_count: int | None = None
+    # The billing period the charge belongs to; None means the calendar month (UTC) of period_start.
+    billing_period_start: datetime | None = None
+    billing_period_end: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,8 @@ class RowError:
 @dataclass(frozen=True, slots=True)
 class Ignored:
     reason: str
+    # The billing period of an ignored cost row: the delivery still covers that period.
+    period: tuple[datetime, datetime] | None = None
 
 
 Item = EvalRecord | CostRow | RowError | Ignored
@@ -92,6 +97,7 @@ class SourceConfig:
     default_model_version: str = ""
     default_dataset: str = ""
     tag_key: str = ""
+    default_currency: str = ""
     auth_kind: str = "none"
     username: str = ""
     secret: str = field(default="", repr=False)
@@ -102,6 +108,9 @@ class Connector:
 
     kind: ClassVar[str]
     produces: ClassVar[str]  # "eval" or "cost"
+    # A delivery is the whole truth for the billing periods it covers: ingestion replaces the
+    # source's rows of those periods instead of only adding new ones.
+    replaces_billing_periods: ClassVar[bool] = False
 
     def __init__(self, config: SourceConfig) -> None:
         self.config = config
@@ -285,6 +294,13 @@ def read_json_document(config: SourceConfig) -> tuple[Any, datetime | None]:
     if path.stat().st_size > settings.EVIDENCE_MAX_JSON_BYTES:
         raise SourceError(f"{path.name} is larger than {settings.EVIDENCE_MAX_JSON_BYTES // 1_000_000} MB; refused")
     return parse_json(path.read_bytes(), path.name), datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+
+
+def month_of(moment: datetime) -> tuple[datetime, datetime]:
+    """The calendar month (UTC) holding a moment: the billing period of a cost row whose source does not say."""
+    start = moment.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+    return start, end
 
 
 def as_number(value: Any) -> float | None:

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from operator import itemgetter
 
 from catalog.connectors.base import (
     Connector,
@@ -23,17 +22,12 @@ from catalog.connectors.base import (
     SourceError,
     allowed_path,
     is_url,
+    month_of,
 )
 
-# The columns a cost record cannot be built without (all mandatory in FOCUS 1.2).
+# The columns a cost record cannot be built without (all mandatory in FOCUS 1.2). BillingCurrency
+# may be left out when the source names a default currency.
 REQUIRED = ("ChargePeriodStart", "ChargePeriodEnd", "BilledCost", "EffectiveCost", "BillingCurrency")
-# No FOCUS row has an id: a charge is identified by its period and what was charged. The same
-# values twice in one export are one charge delivered twice.
-KEY_COLUMNS = (
-    "ChargePeriodStart", "ChargePeriodEnd", "BillingAccountId", "SubAccountId", "ResourceId", "ServiceName",
-    "SkuId", "SkuPriceId", "ChargeCategory", "ChargeClass", "ChargeDescription", "CommitmentDiscountId",
-    "PricingUnit", "ConsumedUnit", "RegionId",
-)
 REQUEST_UNITS = frozenset({"request", "requests", "api request", "api requests", "call", "calls", "api calls"})
 US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})$")
 MAX_COST = Decimal("1e12")
@@ -68,8 +62,13 @@ def _decimal(raw: str) -> Decimal | None:
 
 
 class FocusConnector(Connector):
+    """Every row is one charge. FOCUS rows carry no id, and two identical rows are two charges
+    (two resources billed the same amount), so a row's id is a digest of all its cells; ingestion
+    numbers repeated digests and treats a delivery as the truth for its billing periods."""
+
     kind = "focus"
     produces = "cost"
+    replaces_billing_periods = True
 
     def _lines(self) -> Iterator[str]:
         if is_url(self.config.location):
@@ -101,18 +100,43 @@ class FocusConnector(Connector):
         except (csv.Error, UnicodeDecodeError) as exc:
             raise SourceError(f"not a CSV file: {exc}") from exc
         header = [name.strip() for name in header]
-        missing = [name for name in REQUIRED if name not in header]
+        default_currency = self.config.default_currency.strip().upper()
+        required = [name for name in REQUIRED if not (name == "BillingCurrency" and default_currency)]
+        missing = [name for name in required if name not in header]
         if missing:
-            raise SourceError(f"missing required FOCUS column(s): {', '.join(missing)} (header has {len(header)} columns)")
+            hint = " (or set the source's default currency)" if "BillingCurrency" in missing else ""
+            raise SourceError(f"missing required FOCUS column(s): {', '.join(missing)}{hint} "
+                              f"(header has {len(header)} columns)")
         col = {name: i for i, name in enumerate(header)}
-        # A missing key column reads as "" (index ``width``: each row gets one empty cell appended).
-        key_of = itemgetter(*[col.get(name, len(header)) for name in KEY_COLUMNS])
+        i_bstart, i_bend = col.get("BillingPeriodStart"), col.get("BillingPeriodEnd")
+        if (i_bstart is None) != (i_bend is None):
+            present = "BillingPeriodStart" if i_bstart is not None else "BillingPeriodEnd"
+            raise SourceError(f"the header has {present} without its pair: BillingPeriodStart and BillingPeriodEnd "
+                              "come together")
+        # A row's id digests every cell in the order of the sorted header, so the same charge in a
+        # re-exported file with its columns reordered keeps its id.
+        order = sorted(range(len(header)), key=header.__getitem__)
+        header_key = "\x1f".join(header[i] for i in order) + "\x1e"
         i_start, i_end = col["ChargePeriodStart"], col["ChargePeriodEnd"]
-        i_billed, i_eff, i_cur = col["BilledCost"], col["EffectiveCost"], col["BillingCurrency"]
+        i_billed, i_eff, i_cur = col["BilledCost"], col["EffectiveCost"], col.get("BillingCurrency")
         i_service, i_resource, i_cat = col.get("ServiceName"), col.get("ResourceId"), col.get("ChargeCategory")
         i_qty, i_unit, i_tags = col.get("ConsumedQuantity"), col.get("ConsumedUnit"), col.get("Tags")
         tag_key, slug = self.config.tag_key, self.config.system_slug
         width = len(header)
+
+        def billing_period(row: list[str], start: datetime | None) -> tuple[datetime, datetime] | str:
+            """The row's billing period, or why it has none."""
+            if i_bstart is None or i_bend is None:
+                return month_of(start) if start is not None else "ChargePeriodStart: cannot parse the date"
+            bstart, bend = parse_focus_date(row[i_bstart]), parse_focus_date(row[i_bend])
+            if bstart is None:
+                return f"BillingPeriodStart: cannot parse the date {row[i_bstart]!r}"
+            if bend is None:
+                return f"BillingPeriodEnd: cannot parse the date {row[i_bend]!r}"
+            if bend <= bstart:
+                return "BillingPeriodEnd must be after BillingPeriodStart"
+            return bstart, bend
+
         while True:
             try:
                 row = next(reader)
@@ -134,7 +158,8 @@ class FocusConnector(Connector):
                     yield RowError(where, f"Tags is not a JSON object: {raw_tags[:60]!r}")
                     continue
                 if not isinstance(tags, dict) or str(tags.get(tag_key, "")) != slug:
-                    yield Ignored(f"Tags.{tag_key} is not {slug}")
+                    period = billing_period(row, parse_focus_date(row[i_start]))
+                    yield Ignored(f"Tags.{tag_key} is not {slug}", period=period if isinstance(period, tuple) else None)
                     continue
             start, end = parse_focus_date(row[i_start]), parse_focus_date(row[i_end])
             if start is None:
@@ -146,6 +171,10 @@ class FocusConnector(Connector):
             if end <= start:
                 yield RowError(where, "ChargePeriodEnd must be after ChargePeriodStart")
                 continue
+            period = billing_period(row, start)
+            if isinstance(period, str):
+                yield RowError(where, period)
+                continue
             billed, effective = _decimal(row[i_billed]), _decimal(row[i_eff])
             if billed is None:
                 yield RowError(where, f"BilledCost: {row[i_billed]!r} is not a number")
@@ -153,9 +182,10 @@ class FocusConnector(Connector):
             if effective is None:
                 yield RowError(where, f"EffectiveCost: {row[i_eff]!r} is not a number")
                 continue
-            currency = row[i_cur].strip().upper()
+            raw_currency = row[i_cur] if i_cur is not None else ""
+            currency = raw_currency.strip().upper() or default_currency
             if len(currency) != 3 or not currency.isalpha():
-                yield RowError(where, f"BillingCurrency: {row[i_cur]!r} is not an ISO 4217 code")
+                yield RowError(where, f"BillingCurrency: {raw_currency!r} is not an ISO 4217 code")
                 continue
             requests = None
             if i_unit is not None and i_qty is not None and row[i_unit].strip().lower() in REQUEST_UNITS:
@@ -164,8 +194,7 @@ class FocusConnector(Connector):
                     yield RowError(where, f"ConsumedQuantity: {row[i_qty]!r} is not a count of requests")
                     continue
                 requests = int(quantity)
-            row.append("")
-            key = "\x1f".join(key_of(row))
+            key = header_key + "\x1f".join(row[i] for i in order) + "\x1e" + currency
             yield CostRow(
                 row_id=hashlib.sha256(key.encode()).hexdigest()[:40],
                 period_start=start,
@@ -177,4 +206,6 @@ class FocusConnector(Connector):
                 resource_id=row[i_resource][:300] if i_resource is not None else "",
                 charge_category=row[i_cat][:30] if i_cat is not None else "",
                 request_count=requests,
+                billing_period_start=period[0],
+                billing_period_end=period[1],
             )

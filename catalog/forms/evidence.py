@@ -25,7 +25,7 @@ class EvidenceSourceForm(forms.ModelForm[EvidenceSource]):
     class Meta:
         model = EvidenceSource
         fields = ["name", "kind", "location", "experiment", "run_filter", "metrics", "model_version_key",
-                  "dataset_key", "default_model_version", "default_dataset", "tag_key", "auth_kind", "username",
+                  "dataset_key", "default_model_version", "default_dataset", "tag_key", "default_currency", "auth_kind", "username",
                   "secret_env", "enabled", "interval_minutes"]
         labels = {
             "location": "URL or file path",
@@ -36,6 +36,7 @@ class EvidenceSourceForm(forms.ModelForm[EvidenceSource]):
             "default_model_version": "Model version when the result does not say",
             "default_dataset": "Dataset when the result does not say",
             "tag_key": "FOCUS tag that names the system",
+            "default_currency": "Currency when the file has no BillingCurrency",
             "secret_env": "…or the environment variable holding it",
             "interval_minutes": "Sync every (minutes)",
         }
@@ -43,6 +44,8 @@ class EvidenceSourceForm(forms.ModelForm[EvidenceSource]):
             "location": "MLflow: the tracking server URL. Files: an absolute path inside the allowed directory.",
             "run_filter": "e.g. tags.ai_system = 'support-copilot'",
             "tag_key": "e.g. ai_system: only rows whose Tags carry this system's slug; blank keeps every row.",
+            "default_currency": "FOCUS: an ISO 4217 code such as USD for exports without the BillingCurrency column; "
+                                "blank refuses such files.",
             "interval_minutes": "Blank: only when someone presses Sync now. At least 5.",
         }
 

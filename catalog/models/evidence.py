@@ -62,16 +62,23 @@ class CostRecord(models.Model):
     # Requests served in the period, where the source says (FOCUS ConsumedUnit "Requests"):
     # what "cost per 1,000 requests" divides by.
     request_count = models.BigIntegerField(null=True, blank=True)
+    # The billing period the charge was delivered in. A FOCUS delivery is the truth for its billing
+    # periods: a sync replaces the source's rows of those periods (blank for rows entered otherwise).
+    billing_period_start = models.DateTimeField(null=True, blank=True)
+    billing_period_end = models.DateTimeField(null=True, blank=True)
     evidence_source = models.ForeignKey(
         "catalog.EvidenceSource", null=True, blank=True, on_delete=models.SET_NULL, related_name="cost_records"
     )
     source = models.CharField(max_length=200)
+    # FOCUS: a digest of the row's cells and its occurrence in the delivery ("<digest>:2" is the
+    # second identical row); other sources: their own charge key.
     source_row_id = models.CharField(max_length=200)
     ingested_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-period_start"]
-        indexes = [models.Index(fields=["system", "period_start"])]
+        indexes = [models.Index(fields=["system", "period_start"]),
+                   models.Index(fields=["source", "billing_period_start"], name="costrecord_source_period")]
         constraints = [
             models.UniqueConstraint(fields=["source", "source_row_id"], name="costrecord_natural_key"),
             models.CheckConstraint(condition=Q(period_end__gt=models.F("period_start")), name="costrecord_period_order"),
@@ -107,6 +114,8 @@ class EvidenceSource(models.Model):
     default_dataset = models.CharField(max_length=200, blank=True)
     # FOCUS: only rows whose Tags object carries {tag_key: system slug}; blank = every row.
     tag_key = models.CharField(max_length=100, blank=True)
+    # FOCUS: the currency of files that have no BillingCurrency column; blank = such files fail.
+    default_currency = models.CharField(max_length=3, blank=True)
     # Credentials: a Fernet token (never shown back) or the name of an environment variable.
     auth_kind = models.CharField(
         max_length=10, choices=[("none", "None"), ("bearer", "Bearer token"), ("basic", "HTTP Basic")], default="none"
@@ -174,6 +183,8 @@ class SyncRun(models.Model):
     rows_read = models.BigIntegerField(default=0)
     rows_added = models.BigIntegerField(default=0)
     rows_duplicate = models.BigIntegerField(default=0)
+    # Rows of earlier deliveries this one replaced (restated or withdrawn charges of its billing periods).
+    rows_removed = models.BigIntegerField(default=0)
     rows_skipped = models.BigIntegerField(default=0)
     # Read and fine, but not evidence for this system (another system's FOCUS rows, unfinished runs).
     rows_ignored = models.BigIntegerField(default=0)
@@ -295,6 +306,8 @@ class StagedCost(models.Model):
     resource_id = models.CharField(max_length=300, blank=True)
     charge_category = models.CharField(max_length=30, blank=True)
     request_count = models.BigIntegerField(null=True, blank=True)
+    billing_period_start = models.DateTimeField(null=True, blank=True)
+    billing_period_end = models.DateTimeField(null=True, blank=True)
     source = models.CharField(max_length=200)
     source_row_id = models.CharField(max_length=200)
 

@@ -5,6 +5,8 @@ A sync run stages what its connector yields in committed batches (progress is vi
 flat), then swaps the run's rows into EvalResult/CostRecord in one short transaction with
 ``INSERT … SELECT … ON CONFLICT DO NOTHING`` on the natural key. So a run leaves all of its rows or
 none, a duplicate delivery or a re-run adds nothing, and the counts come from the database itself.
+A FOCUS delivery is the truth for its billing periods: the same transaction also removes the
+source's rows of those periods that the delivery no longer has (see ``_swap``).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from catalog.connectors import (
     SourceError,
     SourceUnavailable,
 )
-from catalog.connectors.base import check_location
+from catalog.connectors.base import check_location, month_of
 from catalog.connectors.credentials import encrypt_secret, resolve_secret
 from catalog.models import (
     AISystem,
@@ -105,7 +107,7 @@ PROGRESS_EVERY_SECONDS = 1.0
 
 SOURCE_OPTIONS = (
     "name", "location", "experiment", "run_filter", "metrics", "model_version_key", "dataset_key",
-    "default_model_version", "default_dataset", "tag_key", "auth_kind", "username", "secret_env",
+    "default_model_version", "default_dataset", "tag_key", "default_currency", "auth_kind", "username", "secret_env",
     "enabled", "interval_minutes",
 )
 
@@ -137,12 +139,22 @@ def _validate_source(kind: str, options: dict[str, Any]) -> None:
     metrics = options.get("metrics", [])
     if not isinstance(metrics, list) or not all(isinstance(m, str) and m.strip() for m in metrics):
         raise DomainError("list metric names, one per line", field="metrics")
+    currency = str(options.get("default_currency") or "")
+    if currency and not (len(currency) == 3 and currency.isascii() and currency.isalpha()):
+        raise DomainError("a currency is a three-letter ISO 4217 code such as USD", field="default_currency")
+
+
+def _normalize_options(options: dict[str, Any]) -> dict[str, Any]:
+    if "default_currency" in options:
+        options["default_currency"] = str(options["default_currency"] or "").strip().upper()
+    return options
 
 
 def source_create(*, actor: User | None, system: AISystem, kind: str, secret: str = "", **options: Any) -> EvidenceSource:
     unknown = set(options) - set(SOURCE_OPTIONS)
     if unknown:
         raise DomainError(f"unknown option(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+    _normalize_options(options)
     _validate_source(kind, options)
     try:
         with transaction.atomic():
@@ -163,6 +175,7 @@ def source_update(*, actor: User, source: EvidenceSource, secret: str = "", clea
     unknown = set(options) - set(SOURCE_OPTIONS)
     if unknown:
         raise DomainError(f"unknown option(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+    _normalize_options(options)
     with transaction.atomic():
         locked = EvidenceSource.objects.select_for_update().get(pk=source.pk)
         merged = {name: getattr(locked, name) for name in SOURCE_OPTIONS} | options
@@ -203,6 +216,7 @@ def source_config(source: EvidenceSource) -> SourceConfig:
         default_model_version=source.default_model_version,
         default_dataset=source.default_dataset,
         tag_key=source.tag_key,
+        default_currency=source.default_currency,
         auth_kind=source.auth_kind,
         username=source.username,
         secret=resolve_secret(encrypted=source.secret_encrypted, env_name=source.secret_env),
@@ -244,7 +258,8 @@ EVAL_COLUMNS = ("run_id", "system_id", "model_version", "metric", "value", "data
 
 
 COST_COLUMNS = ("run_id", "system_id", "period_start", "period_end", "billed_cost", "effective_cost", "currency",
-                "service", "resource_id", "charge_category", "request_count", "source", "source_row_id")
+                "service", "resource_id", "charge_category", "request_count", "billing_period_start",
+                "billing_period_end", "source", "source_row_id")
 
 
 def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
@@ -267,6 +282,10 @@ class _Stager:
         self.run_id, self.system_id, self.key = run.pk, run.source.system_id, run.source.key
         self.batch: list[tuple[Any, ...]] = []
         self.counts = _Counts()
+        # The billing periods this delivery covers, when it replaces them (FOCUS): every period a
+        # row was read for, this system's or not.
+        self.replaces = self.is_cost and getattr(connector, "replaces_billing_periods", False)
+        self.periods: set[tuple[datetime, datetime]] = set()
         self.dates: dict[datetime, Any] = {}
         self.last_report = time.monotonic()
 
@@ -287,12 +306,21 @@ class _Stager:
                 counts.errors.append({"row": item.where, "reason": item.reason})
         elif isinstance(item, Ignored):
             counts.ignored += 1
+            if self.replaces and item.period is not None:
+                self.periods.add(item.period)
         elif isinstance(item, CostRow) and self.is_cost:
             counts.valid += 1
+            if item.billing_period_start is not None and item.billing_period_end is not None:
+                period = (item.billing_period_start, item.billing_period_end)
+            else:
+                period = month_of(item.period_start)
+            if self.replaces:
+                self.periods.add(period)
             self.batch.append((
                 self.run_id, self.system_id, self._when(item.period_start), self._when(item.period_end),
                 item.billed_cost, item.effective_cost, item.currency, item.service, item.resource_id,
-                item.charge_category, item.request_count, self.key, item.row_id,
+                item.charge_category, item.request_count, self._when(period[0]), self._when(period[1]),
+                self.key, item.row_id,
             ))
         elif isinstance(item, EvalRecord) and not self.is_cost:
             if item.observed_at > timezone.now() + timedelta(minutes=5):
@@ -341,25 +369,69 @@ def _discard_staged(run_id: int) -> None:
     StagedCost.objects.filter(run_id=run_id).delete()
 
 
-def _swap(run: SyncRun, is_cost: bool, now: datetime) -> int:
-    """Move the run's staged rows into the evidence table; returns how many were new."""
+def _swap(run: SyncRun, is_cost: bool, now: datetime,
+          periods: set[tuple[datetime, datetime]] | None = None) -> tuple[int, int]:
+    """Move the run's staged rows into the evidence table; returns (rows new, rows removed).
+
+    With ``periods`` (a FOCUS delivery) the delivery is the truth for those billing periods of its
+    source, as FinOps tools treat a provider's export: each staged row's id is its digest numbered
+    by occurrence (two identical rows are two charges), the source's rows of those periods that
+    the delivery no longer has are deleted (restated or withdrawn charges), and rows it still has
+    stay as they are, so a re-delivery of the same file changes nothing. The caller's transaction
+    makes the delete and the insert one swap."""
     qn = connection.ops.quote_name
     staged, target, columns = (
         (StagedCost, CostRecord, COST_COLUMNS[1:]) if is_cost else (StagedEval, EvalResult, EVAL_COLUMNS[1:])
     )
-    cols = ", ".join(qn(c) for c in columns)
-    # The WHERE clause also keeps SQLite's parser from reading ON CONFLICT as a join constraint.
-    # Names come from model metadata, values are parameters.
-    sql = (
-        f"INSERT INTO {qn(target._meta.db_table)} ({cols}, {qn('evidence_source_id')}, {qn('ingested_at')}) "  # noqa: S608
-        f"SELECT {cols}, %s, %s FROM {qn(staged._meta.db_table)} WHERE {qn('run_id')} = %s ORDER BY {qn('id')} "
-        f"ON CONFLICT DO NOTHING"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [run.source_id, connection.ops.adapt_datetimefield_value(now), run.pk])
-        added: int = cursor.rowcount
+    table, staging = qn(target._meta.db_table), qn(staged._meta.db_table)
+    params_now = connection.ops.adapt_datetimefield_value(now)
+    removed = 0
+    # Names come from model metadata, values are parameters. The WHERE clauses also keep SQLite's
+    # parser from reading ON CONFLICT as a join constraint.
+    if periods is None:
+        cols = ", ".join(qn(c) for c in columns)
+        sql = (
+            f"INSERT INTO {table} ({cols}, {qn('evidence_source_id')}, {qn('ingested_at')}) "  # noqa: S608
+            f"SELECT {cols}, %s, %s FROM {staging} WHERE {qn('run_id')} = %s ORDER BY {qn('id')} "
+            f"ON CONFLICT DO NOTHING"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [run.source_id, params_now, run.pk])
+            added = cursor.rowcount
+    else:
+        data = [c for c in columns if c != "source_row_id"]
+        cols = ", ".join(qn(c) for c in data)
+        numbered = (
+            f"SELECT {cols}, {qn('source_row_id')} || ':' || ROW_NUMBER() OVER "  # noqa: S608
+            f"(PARTITION BY {qn('source_row_id')} ORDER BY {qn('id')}) AS {qn('numbered_id')}, {qn('id')} AS {qn('sid')} "
+            f"FROM {staging} WHERE {qn('run_id')} = %s"
+        )
+        source_key = run.source.key
+        with connection.cursor() as cursor:
+            for start, end in sorted(periods):
+                bounds = [connection.ops.adapt_datetimefield_value(start), connection.ops.adapt_datetimefield_value(end)]
+                in_period = (f"{qn('source')} = %s AND {qn('billing_period_start')} = %s "
+                             f"AND {qn('billing_period_end')} = %s")
+                cursor.execute(f"SELECT 1 FROM {table} WHERE {in_period} LIMIT 1", [source_key, *bounds])  # noqa: S608
+                if cursor.fetchone() is None:
+                    continue  # a first delivery of this period: nothing to replace
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE {qn('id')} IN (SELECT c.{qn('id')} FROM {table} c "  # noqa: S608
+                    f"LEFT JOIN ({numbered}) n ON n.{qn('numbered_id')} = c.{qn('source_row_id')} "
+                    f"WHERE c.{qn('source')} = %s AND c.{qn('billing_period_start')} = %s "
+                    f"AND c.{qn('billing_period_end')} = %s AND n.{qn('numbered_id')} IS NULL)",
+                    [run.pk, source_key, *bounds],
+                )
+                removed += max(cursor.rowcount, 0)
+            cursor.execute(
+                f"INSERT INTO {table} ({cols}, {qn('source_row_id')}, {qn('evidence_source_id')}, "  # noqa: S608
+                f"{qn('ingested_at')}) SELECT {cols}, {qn('numbered_id')}, %s, %s FROM ({numbered}) n "
+                f"WHERE 1 = 1 ORDER BY {qn('sid')} ON CONFLICT DO NOTHING",
+                [run.source_id, params_now, run.pk],
+            )
+            added = cursor.rowcount
     staged.objects.filter(run_id=run.pk).delete()
-    return max(added, 0)
+    return max(added, 0), removed
 
 
 def _finish_failed(run_id: int, attempts: int, message: str, counts: _Counts | None, *, retry: bool = False,
@@ -378,7 +450,8 @@ def _finish_failed(run_id: int, attempts: int, message: str, counts: _Counts | N
             )
             return
         updated = SyncRun.objects.filter(pk=run_id, status=SyncStatus.RUNNING, attempts=attempts).update(
-            status=SyncStatus.FAILED, finished_at=now, lease_until=None, rows_added=0, rows_duplicate=0, **fields
+            status=SyncStatus.FAILED, finished_at=now, lease_until=None, rows_added=0, rows_duplicate=0, rows_removed=0,
+            **fields
         )
         if updated:
             run = SyncRun.objects.select_related("source").get(pk=run_id)
@@ -445,7 +518,7 @@ def sync_run_execute(*, run_id: int, final_attempt: bool = True, outbox_id: int 
     claimed = SyncRun.objects.filter(status=SyncStatus.QUEUED, pk=run_id).update(
         status=SyncStatus.RUNNING, started_at=now, finished_at=None, attempts=F("attempts") + 1, error="",
         lease_until=lease, progress_done=0, progress_total=None, rows_read=0, rows_added=0, rows_duplicate=0,
-        rows_skipped=0, rows_ignored=0, row_errors=[],
+        rows_removed=0, rows_skipped=0, rows_ignored=0, row_errors=[],
     )
     if not claimed:
         return _settle_unclaimed(run_id, now, outbox_id)
@@ -481,20 +554,21 @@ def sync_run_execute(*, run_id: int, final_attempt: bool = True, outbox_id: int 
                 if locked.status != SyncStatus.RUNNING or locked.attempts != run.attempts:
                     return "not-claimed"  # the lease ran out and the run was taken back
                 finished = timezone.now()
-                added = _swap(run, stager.is_cost, finished)
+                added, removed = _swap(run, stager.is_cost, finished, stager.periods if stager.replaces else None)
                 SyncRun.objects.filter(pk=run_id).update(
                     status=SyncStatus.SUCCEEDED, finished_at=finished, lease_until=None,
-                    rows_read=totals.read, rows_added=added, rows_duplicate=totals.valid - added,
+                    rows_read=totals.read, rows_added=added, rows_duplicate=totals.valid - added, rows_removed=removed,
                     rows_skipped=totals.skipped, rows_ignored=totals.ignored, row_errors=totals.errors,
                     progress_done=connector.done, progress_total=connector.total or connector.done,
                 )
-                if added or totals.skipped:
+                if added or removed or totals.skipped:
                     audit_record(actor=run.requested_by, action="evidence_source.synced", obj=run.source,
                                  data={"run": run_id, "added": added, "duplicate": totals.valid - added,
-                                       "skipped": totals.skipped})
-                if added:
+                                       "removed": removed, "skipped": totals.skipped})
+                if added or removed:
                     readiness_changed(system=run.source.system,
-                                      reason=f"{added} new evidence record(s) from {run.source.name}")
+                                      reason=f"{added} new and {removed} replaced evidence record(s) from "
+                                             f"{run.source.name}")
                 outbox_complete(message_id=outbox_id)
         return "succeeded"
     except LeaseLost:

@@ -85,12 +85,12 @@ def test_focus_skips_bad_rows_with_reason_and_keeps_the_good(allowed, system, pe
         "1.50,1.25,USD,2026-01-01T00:00:00Z,2026-01-02T00:00:00Z,LLM,r1",
         "x,1.25,USD,2026-01-01T00:00:00Z,2026-01-02T00:00:00Z,LLM,r2",
         "1.50,1.25,USD,2026-01-02T00:00:00Z,2026-01-03T00:00:00Z,LLM,r1",
-        "1.50,1.25,USD,2026-01-02T00:00:00Z,2026-01-03T00:00:00Z,LLM,r1",  # the same charge delivered twice
+        "1.50,1.25,USD,2026-01-02T00:00:00Z,2026-01-03T00:00:00Z,LLM,r1",  # two identical rows: two charges
     ]) + "\n")
     run = sync(source(system, personas, "focus", path))
-    assert (run.status, run.rows_read, run.rows_added, run.rows_duplicate, run.rows_skipped) == ("succeeded", 4, 2, 1, 1)
+    assert (run.status, run.rows_read, run.rows_added, run.rows_duplicate, run.rows_skipped) == ("succeeded", 4, 3, 0, 1)
     assert run.row_errors == [{"row": "row 3", "reason": "BilledCost: 'x' is not a number"}]
-    assert CostRecord.objects.filter(system=system).count() == 2
+    assert CostRecord.objects.filter(system=system).count() == 3
     assert not StagedCost.objects.exists()
 
 
