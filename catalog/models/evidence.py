@@ -23,6 +23,13 @@ class EvalResult(models.Model):
     metric = models.CharField(max_length=100)
     value = models.FloatField()
     dataset = models.CharField(max_length=200, blank=True)
+    # What a model card's model-index says of the result besides the dataset's name: the dataset's
+    # id (dataset.type, e.g. "ai2_arc"), how many examples the prompt showed (0-shot and 25-shot
+    # ARC are different results), and where the figure was published. Database defaults, because
+    # sync runs insert through SQL that does not name these columns.
+    dataset_type = models.CharField(max_length=200, blank=True, default="", db_default="")
+    num_few_shot = models.PositiveIntegerField(null=True, blank=True)
+    source_url = models.CharField(max_length=1000, blank=True, default="", db_default="")
     source = models.CharField(max_length=200)
     source_run_id = models.CharField(max_length=200)
     # MLflow logs a metric at several steps; every other source has step 0.

@@ -25,6 +25,8 @@ from clearance.errors import DomainError, InvalidTransition
 
 # The structured sections (one list, in card_formats) plus the free Markdown that holds the rest.
 MODEL_CARD_SECTIONS = (*card_formats.SECTIONS, "body_markdown")
+SECTION_LABELS = {**card_formats.SECTION_TITLES, "limitations": "Limitations", "caveats": "Caveats and recommendations",
+                  "body_markdown": "Further notes"}
 
 
 # A card cannot be published with these empty: they are what a reader needs first.
@@ -94,6 +96,9 @@ def model_card_draft(
 
 def _apply_edit(*, actor: User, card: ModelCard, sections: dict[str, str], metric_targets: Any,
                 review_due: Any) -> ModelCard:
+    # Browsers submit textareas with CRLF line breaks; a card stores LF, so an unchanged section
+    # saved from the form is unchanged here too.
+    sections = {name: card_formats.normalize_newlines(value) for name, value in sections.items()}
     changes: dict[str, Any] = {name: value for name, value in sections.items() if getattr(card, name) != value}
     if metric_targets is not None and metric_targets != card.metric_targets:
         changes["metric_targets"] = metric_targets
@@ -143,7 +148,8 @@ def model_card_import(*, actor: User, system: AISystem, fmt: str, content: bytes
     if len(content) > MAX_IMPORT_BYTES:
         raise DomainError("the file is larger than 2 MiB", field="file")
     try:
-        text = content.decode("utf-8-sig")
+        # The parsers take the byte-order mark off themselves and put it back on export.
+        text = content.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DomainError(f"byte {exc.start}: the file is not UTF-8 text", field="file") from exc
     if fmt == "huggingface":
@@ -151,6 +157,11 @@ def model_card_import(*, actor: User, system: AISystem, fmt: str, content: bytes
     else:
         parsed = card_formats.parse_model_card_toolkit(text, filename=filename)
     now = timezone.now()
+    # Results are as of the card's own date when it states one, not as of the import.
+    observed_at = parsed.observed_at or now
+    if observed_at > now:
+        raise DomainError(f"the card is dated {observed_at.date().isoformat()}, in the future: its results cannot "
+                          "have been observed yet", field="file")
     source = f"{fmt}:{filename}"[:200]
     with transaction.atomic():
         draft, _ = _lock_draft(system, actor)
@@ -163,13 +174,39 @@ def model_card_import(*, actor: User, system: AISystem, fmt: str, content: bytes
         for row in parsed.evals:
             _, was_created = eval_result_record(
                 system=system, metric=row.metric, value=row.value, source=source, source_run_id=row.run_id,
-                observed_at=now, dataset=row.dataset, model_version=system.model_version, actor=actor,
+                observed_at=observed_at, dataset=row.dataset, model_version=system.model_version,
+                dataset_type=row.dataset_type, num_few_shot=row.num_few_shot, source_url=row.source_url, actor=actor,
             )
             created += was_created
         audit_record(actor=actor, action="model_card.imported", obj=draft,
                      data={"format": fmt, "filename": filename, "version": draft.version,
-                           "evaluation_results": len(parsed.evals), "new_evaluation_results": created})
+                           "evaluation_results": len(parsed.evals), "new_evaluation_results": created,
+                           "observed_at": observed_at.isoformat(),
+                           "sections_recognised": [r["heading"] for r in parsed.report.get("recognised", [])],
+                           "not_recognised": [r["heading"] for r in parsed.report.get("unrecognised", [])]})
     return draft
+
+
+def import_summary(card: ModelCard) -> str:
+    """One sentence on what the last import of the card recognised and what it kept as it was."""
+    report = (card.source_document or {}).get("report") or {}
+    recognised = report.get("recognised") or []
+    unrecognised = report.get("unrecognised") or []
+    fields = card.source_format == "model_card_toolkit"
+    parts: list[str] = []
+    if recognised:
+        names = sorted({SECTION_LABELS.get(r["section"], r["section"]) for r in recognised},
+                       key=lambda label: list(SECTION_LABELS.values()).index(label))
+        parts.append(f"recognised {', '.join(names)}")
+    if unrecognised:
+        what = "field(s) kept as they are" if fields else "heading(s) kept in further notes"
+        parts.append(f"{len(unrecognised)} {what}: {', '.join(r['heading'] for r in unrecognised[:8])}"
+                     + (" …" if len(unrecognised) > 8 else ""))
+    if not recognised:
+        parts.append("no section recognised" if not fields else "no field recognised")
+    if report.get("date"):
+        parts.append(report["date"])
+    return "; ".join(parts) + "."
 
 
 def _card_evals(card: ModelCard) -> list[card_formats.EvalRow]:
@@ -178,7 +215,8 @@ def _card_evals(card: ModelCard) -> list[card_formats.EvalRow]:
         latest = card.system.eval_results.filter(metric=target["metric"]).order_by("-observed_at").first()
         if latest is not None:
             rows.append(card_formats.EvalRow(metric=latest.metric, value=latest.value, dataset=latest.dataset,
-                                             run_id=latest.source_run_id))
+                                             run_id=latest.source_run_id, dataset_type=latest.dataset_type,
+                                             num_few_shot=latest.num_few_shot, source_url=latest.source_url))
     return rows
 
 
@@ -196,9 +234,9 @@ def model_card_export(*, actor: User, card: ModelCard, fmt: str) -> tuple[str, s
     else:
         owners = [{"name": u.get_full_name() or u.get_username(), "contact": u.email}
                   for u in (system.business_owner, system.technical_owner, system.risk_owner) if u is not None]
-        text = card_formats.dump_json(card_formats.export_model_card_toolkit(
+        text = card_formats.export_model_card_toolkit(
             sections=sections, source_document=doc, name=system.name, version=card.version, owners=owners,
-            evals=_card_evals(card)))
+            evals=_card_evals(card))
         filename, content_type = f"{system.slug}-v{card.version}-model_card.json", "application/json"
     with transaction.atomic():
         audit_record(actor=actor, action="model_card.exported", obj=card,

@@ -67,6 +67,9 @@ def eval_result_record(
     observed_at: datetime,
     dataset: str = "",
     model_version: str = "",
+    dataset_type: str = "",
+    num_few_shot: int | None = None,
+    source_url: str = "",
     actor: User | None = None,
 ) -> tuple[EvalResult, bool]:
     """Idempotent by the natural key; returns (result, created)."""
@@ -79,7 +82,8 @@ def eval_result_record(
             source_run_id=source_run_id,
             metric=metric,
             dataset=dataset,
-            defaults={"value": value, "observed_at": observed_at, "model_version": model_version},
+            defaults={"value": value, "observed_at": observed_at, "model_version": model_version,
+                      "dataset_type": dataset_type, "num_few_shot": num_few_shot, "source_url": source_url},
         )
         if created:
             audit_record(

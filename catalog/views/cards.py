@@ -12,7 +12,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from catalog.choices import CardSourceFormat, CardTemplate, ModelCardStatus
 from catalog.forms.cards import ModelCardForm, ModelCardImportForm
-from catalog.lib.card_formats import SECTION_TITLES
 from catalog.lib.card_templates import TEMPLATES
 from catalog.models import AISystem, ModelCard
 from catalog.permissions import can_edit_system
@@ -20,7 +19,9 @@ from catalog.services.cards import (
     IMPORT_FORMATS,
     MAX_IMPORT_BYTES,
     MODEL_CARD_SECTIONS,
+    SECTION_LABELS,
     format_metric_targets,
+    import_summary,
     model_card_draft,
 )
 from catalog.services.cards import model_card_export as model_card_export_service
@@ -28,9 +29,6 @@ from catalog.services.cards import model_card_import as model_card_import_servic
 from catalog.services.cards import model_card_publish as model_card_publish_service
 from catalog.views.systems import _editable_system
 from clearance.web import AuthenticatedHttpRequest, get_visible_or_404, run_service
-
-SECTION_LABELS = {**SECTION_TITLES, "limitations": "Limitations", "caveats": "Caveats and recommendations",
-                  "body_markdown": "Further notes"}
 
 
 @login_required
@@ -71,7 +69,23 @@ def model_card_edit(request: AuthenticatedHttpRequest, slug: str) -> HttpRespons
     return render(request, "catalog/model_card_form.html", {
         "system": system, "form": form, "draft": draft, "last": last, "template": template,
         "templates": CardTemplate.choices, "import_form": ModelCardImportForm(),
+        "import_report": _import_report(draft),
     })
+
+
+def _import_report(card: ModelCard | None) -> dict | None:
+    """What the import behind this draft recognised, for the edit page."""
+    report = (card.source_document or {}).get("report") if card is not None else None
+    if not report:
+        return None
+    return {
+        "filename": card.source_document.get("filename", ""),
+        "format": card.get_source_format_display(),
+        "recognised": [{**r, "label": SECTION_LABELS.get(r["section"], r["section"])} for r in report.get("recognised", [])],
+        "unrecognised": report.get("unrecognised", []),
+        "date": report.get("date", ""),
+        "fields": card.source_format == "model_card_toolkit",
+    }
 
 
 @login_required
@@ -88,6 +102,7 @@ def model_card_import(request: AuthenticatedHttpRequest, slug: str) -> HttpRespo
                                                content=content, filename=upload.name),
             "Imported into the draft; review it, then publish.")
         if card is not None:
+            messages.info(request, f"From {upload.name}: {import_summary(card)}")
             return redirect("model-card-detail", slug=system.slug, version=card.version)
     for field, errors in form.errors.items():
         for error in errors:
@@ -110,6 +125,7 @@ def model_card_detail(request: AuthenticatedHttpRequest, slug: str, version: int
     return render(request, "catalog/model_card_detail.html", {
         "system": system, "card": card, "sections": sections, "versions": versions,
         "editable": can_edit_system(request.user, system), "formats": CardSourceFormat.choices,
+        "import_report": _import_report(card),
     })
 
 
