@@ -160,7 +160,7 @@ def _diff(text: str, start: int, old: Any, new: Any, style: _Style) -> list[Edit
 def _diff_object(text: str, start: int, old: dict[str, Any], new: dict[str, Any], style: _Style) -> list[Edit]:
     members, close = _members(text, start)
     removed = [k for k in old if k not in new]
-    if len(removed) > 1 or any(k not in members for k in old):
+    if len(removed) > 1 or any(k not in members for k in old) or (removed and len(members) == 1):
         return [_replace(text, start, new, style)]
     edits: list[Edit] = []
     for key in new:
@@ -188,10 +188,16 @@ def _insertion(text: str, start: int, members: dict[str, tuple[int, int, int]], 
     kept = [m for k, m in members.items() if k not in removed]
     one_line = "\n" not in text[start:close]
     if kept:
-        key_start, _, value_end = max(kept, key=lambda m: m[2])
+        key_start, value_start, value_end = max(kept, key=lambda m: m[2])
         indent = _line_indent(text, key_start)
         separator = ", " if one_line else ",\n" + indent
-        parts = [f"{style.key(k)}: {style.compact(v) if one_line else style.block(v, indent, None)}"
+        neighbour = text[value_start:value_end]
+
+        def like(value: Any) -> str | None:
+            """A new array or object is laid out like the member before it, if that is one too."""
+            return neighbour if neighbour[:1] == ("[" if isinstance(value, list) else "{") else None
+
+        parts = [f"{style.key(k)}: {style.compact(v) if one_line else style.block(v, indent, like(v))}"
                  for k, v in added.items()]
         return value_end, value_end, separator + separator.join(parts)
     indent = _line_indent(text, start)
