@@ -81,9 +81,12 @@ def _split_front_matter(text: str) -> tuple[str, str, int]:
     raise DomainError("line 1: the front matter opened with '---' is never closed", field="file")
 
 
+_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+
+
 def _title_key(raw: str) -> str:
-    """A heading's title as HF_HEADINGS spells it: no emphasis, no HTML, no "[optional]", lower case."""
-    title = re.sub(r"<[^>]*>", "", raw)
+    """A heading's title as HF_HEADINGS spells it: no emphasis, links or HTML, no "[optional]", lower case."""
+    title = _LINK.sub(r"\1", re.sub(r"<[^>]*>", "", raw))
     title = re.sub(r"\[optional\]", "", title, flags=re.I)
     title = title.strip().strip("*_").strip().rstrip(":").strip().strip("*_").strip()
     return re.sub(r"\s+", " ", title).lower()
@@ -91,7 +94,8 @@ def _title_key(raw: str) -> str:
 
 def _label(raw: str) -> str:
     """A heading's title as shown to people."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]*>", "", raw).strip().strip("*_").strip().rstrip(":").strip("*_ "))
+    return re.sub(r"\s+", " ", _LINK.sub(r"\1", re.sub(r"<[^>]*>", "", raw)).strip().strip("*_").strip().rstrip(":")
+                  .strip("*_ "))
 
 
 def markdown_blocks(body: str, *, bold_headings: bool = True) -> list[dict[str, Any]]:
