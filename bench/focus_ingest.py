@@ -76,10 +76,11 @@ def child(file: str) -> None:
     swap_seconds = []
     original_swap = evidence._swap
 
-    def timed_swap(run: SyncRun, is_cost: bool, now: datetime) -> int:
+    def timed_swap(run: SyncRun, is_cost: bool, now: datetime,
+                   periods: set[tuple[datetime, datetime]] | None = None) -> tuple[int, int]:
         started = time.perf_counter()
         try:
-            return original_swap(run, is_cost, now)
+            return original_swap(run, is_cost, now, periods)
         finally:
             swap_seconds.append(time.perf_counter() - started)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -73,9 +74,11 @@ def model_card_edit(request: AuthenticatedHttpRequest, slug: str) -> HttpRespons
     })
 
 
-def _import_report(card: ModelCard | None) -> dict | None:
+def _import_report(card: ModelCard | None) -> dict[str, Any] | None:
     """What the import behind this draft recognised, for the edit page."""
-    report = (card.source_document or {}).get("report") if card is not None else None
+    if card is None:
+        return None
+    report = (card.source_document or {}).get("report")
     if not report:
         return None
     return {

@@ -256,8 +256,10 @@ def _hf_model_index(meta: dict[str, Any]) -> tuple[list[EvalRow], str]:
                 mwhere = f"{where}.metrics[{k}]"
                 if not isinstance(metric, dict) or not metric.get("type"):
                     raise DomainError(f"{mwhere}.type is required", field="model-index")
+                # Whatever the YAML holds; float() turns away what is not a number.
+                raw: Any = metric.get("value")
                 try:
-                    value = float(metric.get("value"))
+                    value = float(raw)
                 except (TypeError, ValueError):
                     raise DomainError(f"{mwhere}.value must be a number, got {metric.get('value')!r}",
                                       field="model-index") from None
@@ -330,18 +332,21 @@ def _rewrite_block(block: dict[str, Any], text: str, newline: str, *, keep_comme
     if not content:
         if block.get("kind") == "bold":
             return ""  # a bold line heads nothing any more: it goes with its text
-        return block["heading"] + lead + trail if "\n" in trail or last else block["heading"] + lead + newline
+        heading: str = block["heading"]
+        return heading + lead + trail if "\n" in trail or last else heading + lead + newline
     if "\n" not in trail:
         trail = newline if last else newline * 2
-    return block["heading"] + lead + content + trail
+    heading = str(block["heading"])
+    return heading + lead + content + trail
 
 
 def _hf_body_from_original(sections: dict[str, str], doc: dict[str, Any]) -> str:
     imported = doc["imported"]
     changed = {key for key in (*SECTIONS, "body_markdown") if not same_text(sections.get(key, ""), imported.get(key, ""))}
     if not changed:
-        return doc["body"]
-    newline = doc.get("newline", "\n")
+        body: str = doc["body"]
+        return body
+    newline: str = doc.get("newline", "\n")
     blocks, owners = doc["blocks"], doc["owner_of"]
     count = len(blocks)
     pieces = [b["heading"] + b["text"] for b in blocks]

@@ -21,7 +21,7 @@ def backfill_billing_periods(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0006_datasets_and_vendors'),
+        ('catalog', '0007_sync_retry_trigger'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('catalog', '0007_focus_billing_periods'),
+        ('catalog', '0008_focus_billing_periods'),
     ]
 
     operations = [
