@@ -322,7 +322,7 @@ def _hf_result(e: EvalRow) -> dict[str, Any]:
 def _rewrite_block(block: dict[str, Any], text: str, newline: str, *, keep_comments: bool, last: bool) -> str:
     """A block with new text, framed by the original's blank lines (and its comments, which are the
     template's guidance to the author, not content)."""
-    original = block["text"]
+    original: str = block["text"]
     lead = re.match(r"(?:[ \t]*\r?\n)*", original).group(0)  # type: ignore[union-attr]
     trail = original[len(original.rstrip()):]
     comments = re.findall(r"<!--.*?-->", original, flags=re.S) if keep_comments else []
@@ -336,7 +336,7 @@ def _rewrite_block(block: dict[str, Any], text: str, newline: str, *, keep_comme
         return heading + lead + trail if "\n" in trail or last else heading + lead + newline
     if "\n" not in trail:
         trail = newline if last else newline * 2
-    heading = str(block["heading"])
+    heading = block["heading"]
     return heading + lead + content + trail
 
 
