@@ -4,15 +4,61 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions, serializers
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from clearance.errors import DomainError
 from clearance.outages import is_outage, note_outage, outage_body, retry_after
+from clearance.untrusted import UntrustedInputError, load_json
+
+
+class BoundedJSONParser(JSONParser):
+    """The API's only body format: JSON of at most ``API_MAX_BODY_BYTES``, nested at most
+    ``API_MAX_JSON_DEPTH`` deep, with finite numbers. Anything else is a 400 before the parser
+    recurses or the view sees it."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        limit = settings.API_MAX_BODY_BYTES
+        raw = stream.read(limit + 1)
+        if len(raw) > limit:
+            raise exceptions.ParseError(f"the body is larger than {limit} bytes")
+        try:
+            return load_json(raw, max_depth=settings.API_MAX_JSON_DEPTH)
+        except UntrustedInputError as exc:
+            raise exceptions.ParseError(f"the body is not acceptable JSON: {exc.message}") from exc
+
+
+@extend_schema_field({"type": "string", "anyOf": [{"format": "uri"}, {"maxLength": 0}],
+                     "description": "An absolute URL, or empty when none is set."})
+class OptionalURLField(serializers.CharField):
+    """A URL field that may be blank: the schema says "a URI or the empty string", as it is."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+
+class ErrorDetailSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    # The serializer metaclass takes declared fields off the class, so this does not replace
+    # Serializer.fields at run time; the checker sees only the class attribute.
+    fields = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+
+
+class ErrorSerializer(serializers.Serializer[Any]):
+    """Every API error: ``{"error": {"code", "message", "fields"?}}``."""
+
+    error = ErrorDetailSerializer()
 
 
 def signed_in_user(request: Request) -> User:

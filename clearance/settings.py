@@ -203,13 +203,18 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["clearance.permissions.HasRoleScope"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "clearance.schema.ClearanceAutoSchema",
+    # JSON only, bounded in size and nesting (see clearance.api.BoundedJSONParser).
+    "DEFAULT_PARSER_CLASSES": ["clearance.api.BoundedJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "clearance.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+# API request bodies: larger or deeper JSON is refused with 400 before it is parsed.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 256 * 1024, minimum=1024)
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32, minimum=4)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Clearance API",
     "DESCRIPTION": "AI governance: requests, reviews, systems and the deployment gate.",

@@ -1,15 +1,24 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import User
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from catalog.models import AISystem
+from clearance.api import OptionalURLField
 
 
 class AISystemSerializer(serializers.ModelSerializer[AISystem]):
-    business_owner = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
-    technical_owner = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
-    risk_owner = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
+    business_owner = serializers.SlugRelatedField[User](slug_field="username", read_only=True, allow_null=True,
+                                                  help_text="Username; null until one is assigned.")
+    technical_owner = serializers.SlugRelatedField[User](slug_field="username", read_only=True, allow_null=True,
+                                                   help_text="Username; null until one is assigned.")
+    risk_owner = serializers.SlugRelatedField[User](slug_field="username", read_only=True, allow_null=True,
+                                              help_text="Username; null until one is assigned.")
+    repo_url = OptionalURLField()
+    runbook_url = OptionalURLField()
+    dashboard_url = OptionalURLField()
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -22,6 +31,7 @@ class AISystemSerializer(serializers.ModelSerializer[AISystem]):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, obj: AISystem) -> str:
         request = self.context.get("request")
         path = obj.get_absolute_url()

@@ -6,7 +6,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 
-from governance.api.serializers import ErrorSerializer
+from clearance.api import ErrorSerializer
 
 _POLICY = {"name": "default", "version": "3500ca79b937be3ba085c3ced48f299b6eca9c36319102b5b59442aea49e70be"}
 _URL = "https://clearance.example.com/systems/support-copilot/#env-production"
@@ -120,4 +120,14 @@ GATE_ERROR_RESPONSES = {
     503: OpenApiResponse(ErrorSerializer, description="The database is down or did not answer within the gate's "
                                                       "statement timeout; nothing was decided. Retry after the "
                                                       "Retry-After header's seconds (clearance-check does)."),
+}
+
+DECISION_ERROR_RESPONSES = {
+    400: OpenApiResponse(ErrorSerializer, description="Bad body: not a JSON object, a missing or invalid field "
+                                                      "(named in `fields`), an expiry in the past or too far ahead."),
+    403: OpenApiResponse(ErrorSerializer, description="The caller may see the review but may not decide it (not a "
+                                                      "reviewer of its kind, or their own request), or the token "
+                                                      "lacks the `write` scope. Checked before the body is read."),
+    404: OpenApiResponse(ErrorSerializer, description="No such review, or one the caller may not see."),
+    409: OpenApiResponse(ErrorSerializer, description="The review is no longer open: someone decided it first."),
 }

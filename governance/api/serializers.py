@@ -6,14 +6,18 @@ from django.contrib.auth.models import User
 from rest_framework import serializers
 
 from catalog.models import AISystem
+from clearance.api import ErrorDetailSerializer, ErrorSerializer, OptionalURLField  # noqa: F401 - shared shapes
 from governance.choices import REVIEW_DECISIONS
 from governance.models import GateCheck, Review
 
 
 class ReviewSerializer(serializers.ModelSerializer[Review]):
-    assignee = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
-    decided_by = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
-    system = serializers.SlugRelatedField[AISystem](slug_field="slug", read_only=True)
+    assignee = serializers.SlugRelatedField[User](slug_field="username", read_only=True, allow_null=True,
+                                            help_text="Username; null while nobody has claimed it.")
+    decided_by = serializers.SlugRelatedField[User](slug_field="username", read_only=True, allow_null=True,
+                                              help_text="Username; null while it is open.")
+    system = serializers.SlugRelatedField[AISystem](slug_field="slug", read_only=True, allow_null=True,
+                                          help_text="The system under review; null for a review of a request.")
 
     class Meta:
         model = Review
@@ -78,25 +82,10 @@ class GateCheckResponseSerializer(serializers.Serializer[Any]):
                                      help_text="E.g. the policy file does not load and the last good one decided.")
 
 
-class ErrorDetailSerializer(serializers.Serializer[Any]):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    # The serializer metaclass takes declared fields off the class, so this does not replace
-    # Serializer.fields at run time; the checker sees only the class attribute.
-    fields = serializers.DictField(  # type: ignore[assignment]
-        child=serializers.ListField(child=serializers.CharField()), required=False
-    )
-
-
-class ErrorSerializer(serializers.Serializer[Any]):
-    """Every API error: ``{"error": {"code", "message", "fields"?}}``."""
-
-    error = ErrorDetailSerializer()
-
-
 class GateCheckSerializer(serializers.ModelSerializer[GateCheck]):
     system = serializers.SlugRelatedField[AISystem](slug_field="slug", read_only=True)
     user = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
+    pipeline_url = OptionalURLField()
 
     class Meta:
         model = GateCheck

@@ -16,12 +16,13 @@ from rest_framework.response import Response
 
 import clearance
 from clearance.api import error_body, signed_in_user
+from clearance.errors import NotAllowed
 from clearance.models import ApiToken
 from clearance.outages import statement_timeout
 from clearance.permissions import token_allows_system
 from clearance.policyfile import PolicyError
 from clearance.tokens import THROTTLE_DEGRADED_WARNING, Scope, TokenRateThrottle
-from governance.api.openapi import GATE_ERROR_RESPONSES, GATE_EXAMPLES
+from governance.api.openapi import DECISION_ERROR_RESPONSES, GATE_ERROR_RESPONSES, GATE_EXAMPLES
 from governance.api.serializers import (
     GateCheckRequestSerializer,
     GateCheckResponseSerializer,
@@ -30,6 +31,7 @@ from governance.api.serializers import (
     ReviewSerializer,
 )
 from governance.models import GateCheck, Review
+from governance.permissions import reviewer_refusal
 from governance.policy.checks import FIX_VIEWS
 from governance.policy.loader import load_readiness_policy, published_schema, readiness_policy_problem
 from governance.selectors.facts import system_for_facts
@@ -52,10 +54,21 @@ class ReviewViewSet(viewsets.ReadOnlyModelViewSet[Review]):
     def get_queryset(self) -> Any:
         return Review.objects.visible_to(self.request.user).select_related("assignee", "decided_by", "system")
 
-    @extend_schema(request=ReviewDecisionSerializer, responses={200: ReviewSerializer})
+    @extend_schema(
+        summary="Decide a review",
+        description="Approve, reject or request changes, with a rationale (and for an approval, conditions and "
+                    "an expiry). Who may decide is checked before the body is read.",
+        request=ReviewDecisionSerializer,
+        responses={200: ReviewSerializer, **DECISION_ERROR_RESPONSES},
+    )
     @action(detail=True, methods=["post"])
     def decision(self, request: Request, pk: str | None = None) -> Response:
         review = self.get_object()
+        # Who may decide comes before the body: a caller who may not decide learns nothing from
+        # the validation of what they sent, and a hostile body costs nothing.
+        refusal = reviewer_refusal(request.user, review)
+        if refusal:
+            raise NotAllowed(refusal)
         body = ReviewDecisionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         decided = review_decide(actor=signed_in_user(request), review=review, **body.validated_data)

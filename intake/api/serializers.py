@@ -3,14 +3,19 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from rest_framework import serializers
 
+from catalog.choices import RiskTier
 from catalog.models import AISystem
 from intake.models import UseCaseRequest
 
 
 class UseCaseRequestSerializer(serializers.ModelSerializer[UseCaseRequest]):
     requester = serializers.SlugRelatedField[User](slug_field="username", read_only=True)
-    system = serializers.SlugRelatedField[AISystem](slug_field="slug", read_only=True)
+    system = serializers.SlugRelatedField[AISystem](slug_field="slug", read_only=True, allow_null=True,
+                                          help_text="The catalog system made from it; null until triage creates one.")
     reference = serializers.CharField(read_only=True)
+    # Blank until the answers suggest a tier / until triage sets one.
+    suggested_tier = serializers.ChoiceField(choices=RiskTier.choices, allow_blank=True, read_only=True)
+    risk_tier = serializers.ChoiceField(choices=RiskTier.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = UseCaseRequest
