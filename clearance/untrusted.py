@@ -171,7 +171,7 @@ def check_storable(value: Any, *, where: str = "", max_depth: int = MAX_DEPTH,
             return
         if isinstance(item, float):
             if not math.isfinite(item):
-                raise UntrustedInputError(f"{label}: {item!r} is not a finite number")
+                raise UntrustedInputError(f"{label} must be a finite number, got {item!r}")
             return
         if isinstance(item, str):
             problem = text_problem(item)

@@ -3,6 +3,7 @@ and Model Card Toolkit formats. Typed, atomic, audited."""
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -22,6 +23,7 @@ from catalog.services.evidence import eval_result_record
 from catalog.services.systems import readiness_changed
 from clearance.audit import audit_record
 from clearance.errors import DomainError, InvalidTransition
+from clearance.untrusted import text_problem
 
 # The structured sections (one list, in card_formats) plus the free Markdown that holds the rest.
 MODEL_CARD_SECTIONS = (*card_formats.SECTIONS, "body_markdown")
@@ -43,7 +45,13 @@ def parse_metric_targets(text: str) -> list[dict[str, Any]]:
         if not match:
             raise DomainError(f"line {number}: write a target as 'metric >= 0.8' or 'metric <= 0.1'",
                               field="metric_targets")
-        targets.append({"metric": match.group(1), "op": match.group(2), "threshold": float(match.group(3))})
+        if len(match.group(1)) > card_formats.METRIC_MAX:
+            raise DomainError(f"line {number}: a metric name has at most {card_formats.METRIC_MAX} characters",
+                              field="metric_targets")
+        threshold = float(match.group(3))
+        if not math.isfinite(threshold):
+            raise DomainError(f"line {number}: {match.group(3)} is not a finite number", field="metric_targets")
+        targets.append({"metric": match.group(1), "op": match.group(2), "threshold": threshold})
     return targets
 
 
@@ -147,6 +155,8 @@ def model_card_import(*, actor: User, system: AISystem, fmt: str, content: bytes
         raise DomainError(f"format must be one of {', '.join(IMPORT_FORMATS)}", field="format")
     if len(content) > MAX_IMPORT_BYTES:
         raise DomainError("the file is larger than 2 MiB", field="file")
+    if text_problem(filename) or len(filename) > 255:
+        raise DomainError("the file name is not one that can be kept (a NUL character, or too long)", field="file")
     try:
         # The parsers take the byte-order mark off themselves and put it back on export.
         text = content.decode("utf-8")

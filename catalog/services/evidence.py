@@ -12,6 +12,7 @@ source's rows of those periods that the delivery no longer has (see ``_swap``).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -55,6 +56,24 @@ from clearance.audit import audit_record
 from clearance.errors import DomainError
 from clearance.leases import Heartbeat, LeaseLost, lease_deadline
 from clearance.outbox import outbox_complete, outbox_defer, outbox_enqueue
+from clearance.untrusted import text_problem
+
+
+def _check_eval_fields(*, value: float, **texts: str) -> None:
+    """What an evaluation result may hold, checked like a form would: a finite value, text without
+    NUL characters that fits its column, a metric name."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise DomainError(f"the value {value!r} is not a finite number", field="value")
+    for name, text in texts.items():
+        limit = EvalResult._meta.get_field(name).max_length
+        problem = text_problem(text)
+        if problem:
+            raise DomainError(f"{name.replace('_', ' ')} {problem}", field=name)
+        if limit is not None and len(text) > limit:
+            raise DomainError(f"{name.replace('_', ' ')} has at most {limit} characters ({len(text)} given)",
+                              field=name)
+    if not texts["metric"].strip():
+        raise DomainError("name the metric", field="metric")
 
 
 def eval_result_record(
@@ -73,6 +92,8 @@ def eval_result_record(
     actor: User | None = None,
 ) -> tuple[EvalResult, bool]:
     """Idempotent by the natural key; returns (result, created)."""
+    _check_eval_fields(metric=metric, value=value, source=source, source_run_id=source_run_id, dataset=dataset,
+                       model_version=model_version)
     if observed_at > timezone.now():
         raise DomainError("an evaluation cannot be observed in the future", field="observed_at")
     with transaction.atomic():

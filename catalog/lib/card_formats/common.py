@@ -4,10 +4,19 @@ textarea with CRLF line breaks, and a save that changes nothing must not count a
 
 from __future__ import annotations
 
+import hashlib
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
+
+from clearance.errors import DomainError
+
+# What the evaluation results a card reports may hold (the columns of EvalResult).
+METRIC_MAX = 100
+DATASET_MAX = 200
+RUN_ID_MAX = 200
 
 # The card's structured sections, in reading order (body_markdown holds everything else).
 SECTIONS = (
@@ -100,3 +109,38 @@ def parse_card_date(value: Any) -> datetime | None:
         return None
 
 
+def refuse_nul(text: str) -> None:
+    """A NUL character fits no text column: refused, with its line, like the forms refuse it."""
+    at = text.find("\x00")
+    if at >= 0:
+        raise DomainError(f"line {text.count(chr(10), 0, at) + 1}: the file contains a NUL character", field="file")
+
+
+def fit_run_id(value: str) -> str:
+    """A run id that fits its column: a longer one keeps its start and a digest of the whole, so
+    two long ids never collapse into one."""
+    if len(value) <= RUN_ID_MAX:
+        return value
+    return value[:RUN_ID_MAX - 17] + "#" + hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()[:16]
+
+
+def metric_value(raw: Any, where: str, field: str) -> float:
+    """A metric's value as a finite float (``.nan``, ``.inf``, ``1e400``, "Infinity" are refused),
+    naming where it is."""
+    if isinstance(raw, bool):
+        raise DomainError(f"{where} must be a number, got {raw!r}", field=field)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError, OverflowError):
+        raise DomainError(f"{where} must be a number, got {raw!r}", field=field) from None
+    if not math.isfinite(value):
+        raise DomainError(f"{where} must be a finite number, got {raw!r}", field=field)
+    return value
+
+
+def metric_name(raw: Any, where: str, field: str) -> str:
+    name = str(raw)
+    if len(name) > METRIC_MAX:
+        raise DomainError(f"{where}: a metric name has at most {METRIC_MAX} characters ({len(name)} here)",
+                          field=field)
+    return name

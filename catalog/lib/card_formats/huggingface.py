@@ -12,15 +12,21 @@ from typing import Any
 import yaml
 
 from catalog.lib.card_formats.common import (
+    DATASET_MAX,
     SECTION_TITLES,
     SECTIONS,
     EvalRow,
     ParsedCard,
+    fit_run_id,
+    metric_name,
+    metric_value,
     normalize_newlines,
     parse_card_date,
+    refuse_nul,
     same_text,
 )
 from clearance.errors import DomainError
+from clearance.untrusted import UntrustedInputError, load_yaml
 
 # Where a section the card did not have goes: the order of the Hugging Face template.
 HF_ORDER = ("model_details", "intended_use", "out_of_scope_use", "limitations", "caveats", "training_data",
@@ -156,12 +162,19 @@ def _block_content(block: dict[str, Any]) -> str:
 
 
 def parse_hugging_face(text: str, *, filename: str = "README.md") -> ParsedCard:
-    """Parse a model card README; a problem names the line and nothing is returned."""
+    """Parse a model card README; a problem names the line and nothing is returned.
+
+    The front matter is loaded safely and bounded (``clearance.untrusted.load_yaml``): dates come
+    back as ISO strings, ``!!binary``/``!!set`` and non-finite numbers are refused, aliases cannot
+    multiply the document."""
+    refuse_nul(text)
     bom = text.startswith("\ufeff")
     text = text.removeprefix("\ufeff")
     front_text, body, _ = _split_front_matter(text)
     try:
-        meta = yaml.safe_load(front_text) if front_text.strip() else {}
+        meta = load_yaml(front_text) if front_text.strip() else {}
+    except UntrustedInputError as exc:
+        raise DomainError(f"front matter: {exc.message}", field="file") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"line {mark.line + 2}" if mark is not None else "front matter"
@@ -256,15 +269,10 @@ def _hf_model_index(meta: dict[str, Any]) -> tuple[list[EvalRow], str]:
                 mwhere = f"{where}.metrics[{k}]"
                 if not isinstance(metric, dict) or not metric.get("type"):
                     raise DomainError(f"{mwhere}.type is required", field="model-index")
-                # Whatever the YAML holds; float() turns away what is not a number.
-                raw: Any = metric.get("value")
-                try:
-                    value = float(raw)
-                except (TypeError, ValueError):
-                    raise DomainError(f"{mwhere}.value must be a number, got {metric.get('value')!r}",
-                                      field="model-index") from None
-                rows.append(EvalRow(metric=str(metric["type"]), value=value, dataset=label[:200],
-                                    run_id=f"{model.get('name', m)}#{r}.{k}", dataset_type=str(dataset["type"])[:200],
+                value = metric_value(metric.get("value"), f"{mwhere}.value", "model-index")
+                rows.append(EvalRow(metric=metric_name(metric["type"], f"{mwhere}.type", "model-index"), value=value,
+                                    dataset=label[:DATASET_MAX], run_id=fit_run_id(f"{model.get('name', m)}#{r}.{k}"),
+                                    dataset_type=str(dataset["type"])[:200],
                                     num_few_shot=shots, source_url=url[:1000]))
     return rows, name
 

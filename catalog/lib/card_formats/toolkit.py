@@ -12,15 +12,21 @@ from typing import Any
 
 from catalog.lib import json_splice
 from catalog.lib.card_formats.common import (
+    DATASET_MAX,
     SECTIONS,
     EvalRow,
     ParsedCard,
+    fit_run_id,
+    metric_name,
+    metric_value,
     normalize_newlines,
     parse_card_date,
+    refuse_nul,
     same_text,
 )
 from catalog.lib.card_formats.huggingface import markdown_blocks
 from clearance.errors import DomainError
+from clearance.untrusted import UntrustedInputError, check_storable, load_json
 
 # Sections MCT v0.0.2 has no field for travel in model_details.documentation (a string the schema
 # declares for "a thorough description of the model and its usage") under these headings.
@@ -97,12 +103,14 @@ def _metric_label(metric: dict[str, Any]) -> str:
 
 
 def parse_model_card_toolkit(text: str, *, filename: str = "model_card.json") -> ParsedCard:
+    refuse_nul(text)
     bom = text.startswith("\ufeff")
     text = text.removeprefix("\ufeff")
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DomainError(f"line {exc.lineno}, column {exc.colno}: invalid JSON ({exc.msg})", field="file") from exc
+        doc = load_json(text)
+        check_storable(doc)
+    except UntrustedInputError as exc:
+        raise DomainError(exc.message, field="file") from exc
     _expect(doc, dict, "(document)")
     details = _expect(doc.get("model_details") or {}, dict, "model_details")
     params = _expect(doc.get("model_parameters") or {}, dict, "model_parameters")
@@ -131,10 +139,9 @@ def parse_model_card_toolkit(text: str, *, filename: str = "model_card.json") ->
         _expect(raw, (str, int, float), f"{where}.value")
         slice_ = str(metric.get("slice") or "")
         metric_lines.append(_metric_label(metric))
-        try:
-            evals.append(EvalRow(metric=mtype, value=float(raw), dataset=slice_[:200], run_id=f"{name or 'mct'}#{i}"))
-        except (TypeError, ValueError):
-            raise DomainError(f"{where}.value must be a number, got {raw!r}", field=f"{where}.value") from None
+        evals.append(EvalRow(metric=metric_name(mtype, f"{where}.type", f"{where}.type"),
+                             value=metric_value(raw, f"{where}.value", f"{where}.value"),
+                             dataset=slice_[:DATASET_MAX], run_id=fit_run_id(f"{name or 'mct'}#{i}")))
     ethical = []
     for i, item in enumerate(_expect(cons.get("ethical_considerations") or [], list,
                                      "considerations.ethical_considerations")):
