@@ -15,6 +15,7 @@ with a message that says where, instead of exhausting the stack, the memory or t
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import math
 import re
@@ -142,11 +143,29 @@ def text_problem(value: str) -> str | None:
     """Why a string cannot be stored in a text column, or None."""
     if "\x00" in value:
         return "contains a NUL character"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "contains an unpaired surrogate (not valid Unicode)"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains an unpaired surrogate (not valid Unicode)"
     return None
+
+
+def printable(value: str) -> str:
+    """The string with NUL characters and lone surrogates written as escapes, so a message that
+    quotes hostile input can still be stored and shown."""
+    if "\x00" not in value and value.isascii():
+        return value
+    return value.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def fit_identifier(value: str, limit: int) -> str:
+    """An identifier that fits a column of ``limit`` characters: a longer one keeps its start and a
+    digest of the whole, so two long identifiers never collapse into one."""
+    if len(value) <= limit:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{value[:limit - 17]}#{digest}"
 
 
 def _path(where: str, key: object) -> str:

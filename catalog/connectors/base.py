@@ -9,7 +9,6 @@ not evidence for this system. It knows nothing of the ORM: it reads a ``SourceCo
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Iterator
@@ -23,6 +22,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 from django.conf import settings
+
+from clearance.untrusted import UntrustedInputError, load_json
 
 
 class SourceError(Exception):
@@ -278,10 +279,13 @@ def _read_capped(chunks: Any, limit: int, where: str) -> bytes:
 
 
 def parse_json(body: bytes, where: str) -> Any:
+    """A JSON document, nested at most MAX_DEPTH deep (deeper is refused before the parser could
+    exhaust the stack). NaN and Infinity parse: some tools write them for an undefined metric, and
+    each value is judged on its own (``as_number``)."""
     try:
-        return json.loads(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SourceError(f"{where} is not valid JSON: {exc}") from exc
+        return load_json(body, allow_non_finite=True)
+    except UntrustedInputError as exc:
+        raise SourceError(f"{where} is not valid JSON: {exc.message}") from exc
 
 
 def read_json_document(config: SourceConfig) -> tuple[Any, datetime | None]:
@@ -325,7 +329,8 @@ def parse_instant(value: Any) -> datetime | None:
     if isinstance(value, str) and value.strip():
         try:
             moment = datetime.fromisoformat(value.strip())
-        except ValueError:
+            # In UTC, so an instant outside the representable years (year 1 at +14:00) is refused here.
+            return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+        except (ValueError, OverflowError):
             return None
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return None

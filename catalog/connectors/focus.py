@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,6 +23,7 @@ from catalog.connectors.base import (
     is_url,
     month_of,
 )
+from clearance.untrusted import UntrustedInputError, load_json
 
 # The columns a cost record cannot be built without (all mandatory in FOCUS 1.2). BillingCurrency
 # may be left out when the source names a default currency.
@@ -46,9 +46,10 @@ def parse_focus_date(value: str) -> datetime | None:
             return None
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        # Year 1 at +14:00 is before year 1 in UTC: out of range, like any date that does not exist.
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _decimal(raw: str) -> Decimal | None:
@@ -153,8 +154,8 @@ class FocusConnector(Connector):
             if tag_key:
                 raw_tags = row[i_tags] if i_tags is not None else ""
                 try:
-                    tags = json.loads(raw_tags) if raw_tags.strip() else {}
-                except json.JSONDecodeError:
+                    tags = load_json(raw_tags, allow_non_finite=True) if raw_tags.strip() else {}
+                except UntrustedInputError:
                     yield RowError(where, f"Tags is not a JSON object: {raw_tags[:60]!r}")
                     continue
                 if not isinstance(tags, dict) or str(tags.get(tag_key, "")) != slug:

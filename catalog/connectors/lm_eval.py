@@ -18,6 +18,7 @@ from catalog.connectors.base import (
     parse_instant,
     read_json_document,
 )
+from clearance.untrusted import fit_identifier
 
 NOT_METRICS = frozenset({"alias", "name", "sample_len", "sample_count", "samples", " ", ""})
 
@@ -77,11 +78,13 @@ class LmEvalConnector(Connector):
                 if number is None:
                     yield RowError(f"results.{task}.{key}", f"{value!r} is not a number")
                     continue
+                # Names are kept whole (an over-long one is refused at staging, as a form refuses
+                # it); only the run id, an identifier this connector composes, is fitted.
                 yield EvalRecord(
-                    run_id=run_id[:200],
-                    metric=metric[:100],
+                    run_id=fit_identifier(run_id, 200),
+                    metric=metric,
                     value=number,
                     observed_at=observed,
-                    dataset=(self.config.default_dataset or task)[:200],
-                    model_version=version[:100],
+                    dataset=self.config.default_dataset or task,
+                    model_version=version,
                 )

@@ -53,7 +53,11 @@ class OpenAICostsConnector(Connector):
                 if start is None or end is None or end <= start:
                     yield RowError(where, "start_time/end_time are not UNIX seconds with end after start")
                     continue
-                for r, result in enumerate(bucket.get("results") or []):
+                results = bucket.get("results") or []
+                if not isinstance(results, list):
+                    yield RowError(f"{where}.results", "is not a list of results")
+                    continue
+                for r, result in enumerate(results):
                     amount = result.get("amount") if isinstance(result, dict) else None
                     try:
                         value = Decimal(str(amount["value"])) if isinstance(amount, dict) and not isinstance(amount.get("value"), bool) else None

@@ -15,6 +15,7 @@ from catalog.connectors.base import (
     parse_instant,
     read_json_document,
 )
+from clearance.untrusted import fit_identifier
 
 
 def _object(value: Any) -> dict[str, Any]:
@@ -51,8 +52,8 @@ class PromptfooConnector(Connector):
         wanted = set(self.config.metrics)
 
         def record(metric: str, value: float) -> EvalRecord:
-            return EvalRecord(run_id=eval_id[:200], metric=metric, value=value, observed_at=observed,
-                              dataset=dataset[:200], model_version=version[:100])
+            return EvalRecord(run_id=fit_identifier(eval_id, 200), metric=metric, value=value, observed_at=observed,
+                              dataset=dataset, model_version=version)
 
         self.total = 2
         total = sum(counts.values())

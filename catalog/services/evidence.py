@@ -11,6 +11,7 @@ source's rows of those periods that the delivery no longer has (see ``_swap``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -56,7 +57,7 @@ from clearance.audit import audit_record
 from clearance.errors import DomainError
 from clearance.leases import Heartbeat, LeaseLost, lease_deadline
 from clearance.outbox import outbox_complete, outbox_defer, outbox_enqueue
-from clearance.untrusted import text_problem
+from clearance.untrusted import printable, text_problem
 
 
 def _check_eval_fields(*, value: float, **texts: str) -> None:
@@ -293,6 +294,49 @@ def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
     return f"INSERT INTO {qn(table)} ({', '.join(qn(c) for c in columns)}) VALUES ({', '.join(['%s'] * len(columns))})"  # noqa: S608
 
 
+BIGINT = (-(2**63), 2**63 - 1)
+
+
+@functools.cache
+def _columns(model: Any) -> tuple[dict[str, int], dict[str, Decimal]]:
+    """(text column → max length, decimal column → the bound its digits allow) of a staging table."""
+    fields = model._meta.get_fields()
+    lengths = {f.name: f.max_length for f in fields if getattr(f, "max_length", None)}
+    bounds = {f.name: Decimal(10) ** (f.max_digits - f.decimal_places) for f in fields
+              if getattr(f, "max_digits", None) is not None}
+    return lengths, bounds
+
+
+# A record's field → its staging column (the connectors' names differ for the ids).
+_RENAMED = {"run_id": "source_run_id", "row_id": "source_row_id"}
+
+
+def record_problem(item: EvalRecord | CostRow) -> str | None:
+    """Why a connector's record cannot be stored, or None: text with a NUL character or longer than
+    its column (refused, as the forms refuse it, never cut short), a non-finite value, an amount or
+    an integer beyond its column. The row is then skipped and reported like any rejected row."""
+    lengths, bounds = _columns(StagedEval if isinstance(item, EvalRecord) else StagedCost)
+    for name in item.__slots__:
+        value = getattr(item, name)
+        label = name.replace("_", " ")
+        if isinstance(value, str):
+            problem = text_problem(value)
+            if problem:
+                return f"{label} {problem}"
+            limit = lengths.get(_RENAMED.get(name, name))
+            if limit is not None and len(value) > limit:
+                return f"{label} has at most {limit} characters ({len(value)} here)"
+        elif isinstance(value, float) and not math.isfinite(value):
+            return f"{label} {value!r} is not a finite number"
+        elif isinstance(value, Decimal):
+            bound = bounds[name]
+            if not value.is_finite() or abs(value) >= bound:
+                return f"{label} {value} is not an amount below {bound:,}"
+        elif isinstance(value, int) and not isinstance(value, bool) and not BIGINT[0] <= value <= BIGINT[1]:
+            return f"{label} {value} is out of range"
+    return None
+
+
 class _Stager:
     """Writes a run's records to staging in committed batches and reports progress on the run row."""
 
@@ -325,10 +369,16 @@ class _Stager:
     def add(self, item: Any) -> None:
         counts = self.counts
         counts.read += 1
+        if isinstance(item, EvalRecord | CostRow):
+            problem = record_problem(item)
+            if problem is not None:
+                item = RowError(f"{item.run_id} {item.metric}" if isinstance(item, EvalRecord) else
+                                f"charge {item.row_id[:12]}", problem)
         if isinstance(item, RowError):
             counts.skipped += 1
             if len(counts.errors) < MAX_ROW_ERRORS:
-                counts.errors.append({"row": item.where, "reason": item.reason})
+                # Row and reason may quote the input: escaped, so the report itself can be stored.
+                counts.errors.append({"row": printable(item.where)[:300], "reason": printable(item.reason)[:1000]})
         elif isinstance(item, Ignored):
             counts.ignored += 1
             if self.replaces and item.period is not None:
@@ -463,6 +513,7 @@ def _finish_failed(run_id: int, attempts: int, message: str, counts: _Counts | N
                    outbox_id: int | None = None) -> None:
     _discard_staged(run_id)
     now = timezone.now()
+    message = printable(message)
     fields: dict[str, Any] = {"error": message[:4000]}
     if counts is not None:
         fields.update(rows_read=counts.read, rows_skipped=counts.skipped, rows_ignored=counts.ignored,

@@ -4,7 +4,6 @@ textarea with CRLF line breaks, and a save that changes nothing must not count a
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from clearance.errors import DomainError
+from clearance.untrusted import fit_identifier
 
 # What the evaluation results a card reports may hold (the columns of EvalResult).
 METRIC_MAX = 100
@@ -119,9 +119,7 @@ def refuse_nul(text: str) -> None:
 def fit_run_id(value: str) -> str:
     """A run id that fits its column: a longer one keeps its start and a digest of the whole, so
     two long ids never collapse into one."""
-    if len(value) <= RUN_ID_MAX:
-        return value
-    return value[:RUN_ID_MAX - 17] + "#" + hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()[:16]
+    return fit_identifier(value, RUN_ID_MAX)
 
 
 def metric_value(raw: Any, where: str, field: str) -> float:

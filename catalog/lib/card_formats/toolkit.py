@@ -50,6 +50,13 @@ MCT_FIELDS = {
 _METRIC_LINE = re.compile(r"^(?P<type>[^=]+?)\s*=\s*(?P<value>\S+?)(?:\s+\((?P<slice>.*)\))?$")
 
 
+def _expect_item(value: Any, where: str) -> dict[str, Any]:
+    """A list item that must be an object (null is not one)."""
+    if not isinstance(value, dict):
+        raise DomainError(f"{where}: expected dict, got {type(value).__name__}", field=where)
+    return value
+
+
 def _expect(value: Any, kind: type | tuple[type, ...], where: str) -> Any:
     if value is not None and not isinstance(value, kind):
         names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
@@ -61,7 +68,7 @@ def _descriptions(items: Any, where: str) -> list[str]:
     _expect(items, list, where)
     out = []
     for i, item in enumerate(items or []):
-        _expect(item, dict, f"{where}[{i}]")
+        _expect_item(item, f"{where}[{i}]")
         out.append(str(_expect(item.get("description", ""), str, f"{where}[{i}].description")))
     return out
 
@@ -111,18 +118,19 @@ def parse_model_card_toolkit(text: str, *, filename: str = "model_card.json") ->
         check_storable(doc)
     except UntrustedInputError as exc:
         raise DomainError(exc.message, field="file") from exc
-    _expect(doc, dict, "(document)")
-    details = _expect(doc.get("model_details") or {}, dict, "model_details")
-    params = _expect(doc.get("model_parameters") or {}, dict, "model_parameters")
-    quant = _expect(doc.get("quantitative_analysis") or {}, dict, "quantitative_analysis")
-    cons = _expect(doc.get("considerations") or {}, dict, "considerations")
+    if not isinstance(doc, dict):
+        raise DomainError(f"(document): expected a JSON object, got {type(doc).__name__}", field="(document)")
+    details = _expect(doc.get("model_details"), dict, "model_details") or {}
+    params = _expect(doc.get("model_parameters"), dict, "model_parameters") or {}
+    quant = _expect(doc.get("quantitative_analysis"), dict, "quantitative_analysis") or {}
+    cons = _expect(doc.get("considerations"), dict, "considerations") or {}
     name = str(_expect(details.get("name", ""), str, "model_details.name") or "")
     overview = _expect(details.get("overview", ""), str, "model_details.overview") or ""
     documentation = _expect(details.get("documentation", ""), str, "model_details.documentation") or ""
     doc_rest, carried = _split_documentation(documentation)
     data_lines = []
     for i, item in enumerate(_expect(params.get("data") or [], list, "model_parameters.data")):
-        _expect(item, dict, f"model_parameters.data[{i}]")
+        _expect_item(item, f"model_parameters.data[{i}]")
         label = _expect(item.get("name", ""), str, f"model_parameters.data[{i}].name") or f"dataset {i + 1}"
         desc = _expect(item.get("description", ""), str, f"model_parameters.data[{i}].description") or ""
         data_lines.append(f"{label}: {desc}" if desc else label)
@@ -131,7 +139,7 @@ def parse_model_card_toolkit(text: str, *, filename: str = "model_card.json") ->
     for i, metric in enumerate(_expect(quant.get("performance_metrics") or [], list,
                                        "quantitative_analysis.performance_metrics")):
         where = f"quantitative_analysis.performance_metrics[{i}]"
-        _expect(metric, dict, where)
+        _expect_item(metric, where)
         mtype = _expect(metric.get("type"), str, f"{where}.type")
         if not mtype:
             raise DomainError(f"{where}.type is required", field=f"{where}.type")
@@ -146,7 +154,7 @@ def parse_model_card_toolkit(text: str, *, filename: str = "model_card.json") ->
     for i, item in enumerate(_expect(cons.get("ethical_considerations") or [], list,
                                      "considerations.ethical_considerations")):
         where = f"considerations.ethical_considerations[{i}]"
-        _expect(item, dict, where)
+        _expect_item(item, where)
         line = str(_expect(item.get("name", ""), str, f"{where}.name") or "")
         mitigation = _expect(item.get("mitigation_strategy", ""), str, f"{where}.mitigation_strategy")
         ethical.append(f"{line} — mitigation: {mitigation}" if mitigation else line)
