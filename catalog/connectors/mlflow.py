@@ -146,7 +146,8 @@ class MlflowConnector(Connector):
                            or self.config.default_model_version)
                 dataset = (tags.get(self.config.dataset_key) or params.get(self.config.dataset_key)
                            or self.config.default_dataset)
-                metrics = data.get("metrics") if isinstance(data.get("metrics"), list) else []
+                raw_metrics = data.get("metrics")
+                metrics: list[Any] = raw_metrics if isinstance(raw_metrics, list) else []
                 keys = sorted({str(m.get("key")) for m in metrics if isinstance(m, dict)})
                 for key in keys:
                     if wanted and key not in wanted:

@@ -66,7 +66,8 @@ def _check_eval_fields(*, value: float, **texts: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise DomainError(f"the value {value!r} is not a finite number", field="value")
     for name, text in texts.items():
-        limit = EvalResult._meta.get_field(name).max_length
+        column = EvalResult._meta.get_field(name)
+        limit = getattr(column, "max_length", None)
         problem = text_problem(text)
         if problem:
             raise DomainError(f"{name.replace('_', ' ')} {problem}", field=name)
