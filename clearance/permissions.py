@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from rest_framework import permissions
 
 from clearance.models import ApiToken
@@ -55,6 +55,20 @@ def visible_tokens(user: User | AnonymousUser | None, tokens: QS) -> QS:
 def token_allows_system(token: ApiToken, slug: str) -> bool:
     """A token restricted to some systems may act only on those."""
     return not token.system_slugs or slug in token.system_slugs
+
+
+def token_restricted_to(request: Any, queryset: QS, *paths: str) -> QS:
+    """Narrow ``queryset`` to the systems a restricted token names; ``paths`` are the lookups from the
+    model to a system slug (any one matching keeps the row). Session callers and unrestricted tokens
+    keep everything ``visible_to`` gave them. A row reached by no path (a request not yet in the
+    catalog) is not the token's to read."""
+    token = getattr(request, "auth", None)
+    if not isinstance(token, ApiToken) or not token.system_slugs:
+        return queryset
+    match = Q()
+    for path in paths:
+        match |= Q(**{f"{path}__in": token.system_slugs})
+    return queryset.filter(match)
 
 
 def can_read_audit(user: User | AnonymousUser | None) -> bool:

@@ -7,6 +7,7 @@ from rest_framework import viewsets
 
 from catalog.api.serializers import AISystemSerializer
 from catalog.models import AISystem
+from clearance.permissions import token_restricted_to
 
 
 class AISystemFilter(filters.FilterSet):
@@ -23,8 +24,5 @@ class AISystemViewSet(viewsets.ReadOnlyModelViewSet[AISystem]):
     filterset_class = AISystemFilter
 
     def get_queryset(self) -> Any:
-        return (
-            AISystem.objects.visible_to(self.request.user)
-            .select_related("business_owner", "technical_owner", "risk_owner")
-            .order_by("slug")
-        )
+        systems = token_restricted_to(self.request, AISystem.objects.visible_to(self.request.user), "slug")
+        return systems.select_related("business_owner", "technical_owner", "risk_owner").order_by("slug")

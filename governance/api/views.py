@@ -19,7 +19,7 @@ from clearance.api import error_body, signed_in_user
 from clearance.errors import NotAllowed
 from clearance.models import ApiToken
 from clearance.outages import statement_timeout
-from clearance.permissions import token_allows_system
+from clearance.permissions import token_allows_system, token_restricted_to
 from clearance.policyfile import PolicyError
 from clearance.tokens import THROTTLE_DEGRADED_WARNING, Scope, TokenRateThrottle
 from governance.api.openapi import DECISION_ERROR_RESPONSES, GATE_ERROR_RESPONSES, GATE_EXAMPLES
@@ -52,7 +52,9 @@ class ReviewViewSet(viewsets.ReadOnlyModelViewSet[Review]):
     filterset_class = ReviewFilter
 
     def get_queryset(self) -> Any:
-        return Review.objects.visible_to(self.request.user).select_related("assignee", "decided_by", "system")
+        reviews = token_restricted_to(self.request, Review.objects.visible_to(self.request.user),
+                                      "system__slug", "request__system__slug")
+        return reviews.select_related("assignee", "decided_by", "system")
 
     @extend_schema(
         summary="Decide a review",
@@ -104,7 +106,8 @@ class GateChecksView(generics.ListAPIView[GateCheck]):
     filterset_fields = ["environment", "verdict"]
 
     def get_queryset(self) -> Any:
-        return GateCheck.objects.visible_to(self.request.user).select_related("system", "user")
+        checks = token_restricted_to(self.request, GateCheck.objects.visible_to(self.request.user), "system__slug")
+        return checks.select_related("system", "user")
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         # One transaction with a statement timeout around the whole call (token lookup included),

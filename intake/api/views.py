@@ -5,6 +5,7 @@ from typing import Any
 from django_filters import rest_framework as filters
 from rest_framework import viewsets
 
+from clearance.permissions import token_restricted_to
 from intake.api.serializers import UseCaseRequestSerializer
 from intake.models import UseCaseRequest
 
@@ -22,4 +23,5 @@ class UseCaseRequestViewSet(viewsets.ReadOnlyModelViewSet[UseCaseRequest]):
     filterset_class = UseCaseRequestFilter
 
     def get_queryset(self) -> Any:
-        return UseCaseRequest.objects.visible_to(self.request.user).select_related("requester", "system")
+        requests = token_restricted_to(self.request, UseCaseRequest.objects.visible_to(self.request.user), "system__slug")
+        return requests.select_related("requester", "system")
