@@ -374,6 +374,10 @@ EXPORT_MAX_ATTEMPTS = env_int("EXPORT_MAX_ATTEMPTS", 3, minimum=1)
 # --- Evidence pipeline ----------------------------------------------------------------------------
 # Files a source may read must lie inside these directories; URLs may redirect only within their host.
 EVIDENCE_ALLOWED_DIRS = env_list("EVIDENCE_ALLOWED_DIRS", [str(VAR_DIR / "evidence")])
+# Sources never fetch from loopback, link-local, private or multicast addresses (checked after DNS,
+# on every redirect and at connect time) unless the host (or host:port) is listed here, e.g. an
+# MLflow server on the same machine: EVIDENCE_ALLOWED_HOSTS=127.0.0.1,mlflow.internal:5000.
+EVIDENCE_ALLOWED_HOSTS = env_list("EVIDENCE_ALLOWED_HOSTS", [])
 (VAR_DIR / "evidence").mkdir(exist_ok=True)
 EVIDENCE_SECRET_KEY = env_str("EVIDENCE_SECRET_KEY")  # a Fernet key; derived from SECRET_KEY when unset
 EVIDENCE_HTTP_TIMEOUT = float(env_int("EVIDENCE_HTTP_TIMEOUT", 20, minimum=1))

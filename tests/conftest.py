@@ -182,3 +182,10 @@ def browser(live_server: Any) -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any) -> Any:
     return browser.new_page()
+
+
+@pytest.fixture
+def local_evidence_hosts(settings: Any) -> None:
+    """Sources in these tests read from servers on 127.0.0.1 (a real MLflow, a test HTTP server, the
+    demo's MLflow URL), which Clearance refuses unless the administrator allows the host."""
+    settings.EVIDENCE_ALLOWED_HOSTS = ["127.0.0.1"]

@@ -20,7 +20,7 @@ from governance.selectors.facts import collect_facts
 from intake.choices import RequestStatus
 from intake.models import UseCaseRequest
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("local_evidence_hosts")]
 
 PASSING = ("support-copilot", "invoice-extractor")
 # slug -> (the one requirement that blocks it, that requirement's status)

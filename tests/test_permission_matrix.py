@@ -36,6 +36,9 @@ from intake import services as intake
 from intake.models import UseCaseRequest
 from tests.conftest import PASSWORD, answers
 
+# The sources in these scenarios point at 127.0.0.1, which only an explicit allowance lets through.
+pytestmark = pytest.mark.usefixtures("local_evidence_hosts")
+
 # "owner" is the system's technical owner, "risk" its risk owner (who alone approves its waivers).
 PERSONAS = ["anon", "requester", "security", "legal", "lead", "owner", "risk", "auditor", "outsider"]
 LOGGED_IN = [p for p in PERSONAS if p != "anon"]

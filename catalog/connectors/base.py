@@ -1,6 +1,7 @@
 """The connector interface and what every connector shares: the records it yields, the errors it
 raises, and the only two ways it reaches its input (a file inside an allowed directory, or an
-http(s) URL whose redirects never leave the configured host).
+http(s) URL whose redirects never leave the configured host, and which never reaches a loopback,
+link-local, private or multicast address unless the host is in ``EVIDENCE_ALLOWED_HOSTS``).
 
 A connector is a small class: ``fetch()`` yields normalized records (``EvalRecord`` or ``CostRow``),
 ``RowError`` for input it rejects (with where and why) and ``Ignored`` for input that is fine but
@@ -9,8 +10,10 @@ not evidence for this system. It knows nothing of the ORM: it reads a ``SourceCo
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -144,11 +147,70 @@ def allowed_path(location: str) -> Path:
     return path
 
 
+def _host_allowed(host: str, port: int | None) -> bool:
+    allowed = {h.strip().lower() for h in settings.EVIDENCE_ALLOWED_HOSTS if h.strip()}
+    return host.lower() in allowed or f"{host.lower()}:{port}" in allowed
+
+
+def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """Why an address is not one a source may reach, or "" for a public one."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    for test, what in ((address.is_loopback, "loopback"), (address.is_link_local, "link-local"),
+                       (address.is_multicast, "multicast"), (address.is_unspecified, "unspecified"),
+                       (address.is_private, "private"), (address.is_reserved, "reserved"),
+                       (not address.is_global, "non-public")):
+        if test:
+            return what
+    return ""
+
+
+def resolve_public(host: str, port: int | None) -> str | None:
+    """The address to connect to for ``host``: None when the host is explicitly allowed (connect by
+    name), else its first resolved address after checking that every address it resolves to is
+    public or itself listed in ``EVIDENCE_ALLOWED_HOSTS``. Every address is checked, not only the one used, so a name with one public and one
+    private record is refused rather than left to the resolver's order."""
+    if _host_allowed(host, port):
+        return None
+    try:
+        infos = socket.getaddrinfo(host, port or 80, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise SourceUnavailable(f"could not resolve {host}: {exc}") from exc
+    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    if not addresses:
+        raise SourceUnavailable(f"could not resolve {host}")
+    for address in addresses:
+        why = _refusal(address)
+        if why and not _host_allowed(str(address), port):
+            shown = host if host == str(address) else f"{host} ({address})"
+            raise LocationRefused(
+                f"{shown} is a {why} address; Clearance does not fetch from internal addresses unless the "
+                f"administrator lists the host in EVIDENCE_ALLOWED_HOSTS"
+            )
+    return str(addresses[0])
+
+
+def _literal_refusal(host: str, port: int | None) -> None:
+    """At save time: refuse an address literal or a name that resolves to an internal address. A name
+    that does not resolve now is left to the fetch, which checks again."""
+    try:
+        resolve_public(host, port)
+    except SourceUnavailable:
+        return
+
+
 def check_location(location: str) -> None:
-    """Validate a location as configured (forms call this): URL scheme and host, or an allowed path."""
+    """Validate a location as configured (forms call this): URL scheme and host (not an internal
+    address), or an allowed path."""
     if is_url(location):
-        if not urlsplit(location).hostname:
+        parts = urlsplit(location)
+        if not parts.hostname:
             raise LocationRefused(f"{location!r} has no host")
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise LocationRefused(f"{location!r} has an invalid port") from exc
+        _literal_refusal(parts.hostname, port or (443 if parts.scheme == "https" else 80))
         return
     if urlsplit(location).scheme not in ("", "file"):
         raise LocationRefused(f"{location!r}: only http(s) URLs and files are supported")
@@ -199,7 +261,7 @@ class Http:
                     f"only {self.origin[0]}://{self.origin[1]}:{self.origin[2]} is configured"
                 )
             try:
-                request = self.client.build_request(method, url, **kwargs)
+                request = self._pinned_request(method, url, **kwargs)
                 response = self.client.send(request, stream=True)
             except httpx.TimeoutException as exc:
                 raise SourceUnavailable(
@@ -226,6 +288,21 @@ class Http:
                 raise SourceError(f"{where} answered HTTP {response.status_code}: {body.strip()[:300]}")
             return response
         raise SourceError(f"more than {self.MAX_REDIRECTS} redirects")
+
+    def _pinned_request(self, method: str, url: str, **kwargs: Any) -> httpx.Request:
+        """The request, sent to the address checked here rather than to the name: the connection
+        goes to that address literal, so a DNS answer that changes between the check and the
+        connect (rebinding) cannot move it to an internal one. The Host header and TLS server
+        name stay the original host, so virtual hosting and certificate checks are unchanged."""
+        request = self.client.build_request(method, url, **kwargs)
+        host = request.url.host
+        address = resolve_public(host, request.url.port or (443 if request.url.scheme == "https" else 80))
+        if address is None or address == host:
+            return request
+        request.url = request.url.copy_with(host=address)
+        if request.url.scheme == "https":
+            request.extensions = {**request.extensions, "sni_hostname": host}
+        return request
 
     def json(self, method: str, url: str, **kwargs: Any) -> Any:
         response = self._send(method, url, **kwargs)

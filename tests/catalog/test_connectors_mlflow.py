@@ -19,6 +19,9 @@ from catalog.models import EvalResult
 from catalog.services.evidence import source_create, sync_request, sync_run_execute
 from tests.catalog.evidence_helpers import make_system
 
+# The MLflow server runs on 127.0.0.1, which only an explicit allowance lets a source reach.
+pytestmark = pytest.mark.usefixtures("local_evidence_hosts")
+
 
 def free_port() -> int:
     with socket.socket() as s:

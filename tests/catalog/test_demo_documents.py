@@ -11,7 +11,7 @@ from catalog.selectors.gaps import ownership_gaps
 from clearance.demo import seed_demo
 from governance.models import DecisionRecord
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("local_evidence_hosts")]
 
 
 def test_demo_seeds_documents_registers_and_gaps():

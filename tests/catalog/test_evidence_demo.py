@@ -8,7 +8,7 @@ import pytest
 from catalog.models import CostRecord, EvalResult, EvidenceSource, SyncRun
 from clearance.demo import seed_demo
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("local_evidence_hosts")]
 
 
 def test_demo_evidence(client):

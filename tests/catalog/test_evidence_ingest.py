@@ -203,7 +203,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def server() -> Iterator[tuple[str, dict]]:
+def server(local_evidence_hosts) -> Iterator[tuple[str, dict]]:
     routes: dict = {}
     handler = type("H", (Handler,), {"routes": routes})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -258,7 +258,7 @@ def test_source_that_times_out(server, system, personas, settings):
     assert run.status == "failed" and "did not answer within 0.5 s" in run.error
 
 
-def test_unreachable_source_is_retried_then_failed(system, personas):
+def test_unreachable_source_is_retried_then_failed(local_evidence_hosts, system, personas):
     src = source(system, personas, "lm_eval", "http://127.0.0.1:9/results.json")
     run, _ = sync_request(actor=None, source=src)
     assert sync_run_execute(run_id=run.pk, final_attempt=False) == "retry"

@@ -17,7 +17,7 @@ from clearance.demo.seed import PORTFOLIO
 from clearance.models import AuditEvent
 from intake.models import UseCaseRequest
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("local_evidence_hosts")]
 
 
 def portfolio_with(tmp_path: Path, *items: dict[str, Any]) -> Path:

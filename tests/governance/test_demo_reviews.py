@@ -12,7 +12,7 @@ from governance.models import Review
 from governance.services.approvals import approvals_recheck
 from intake.models import Attachment, TimelineEntry, UseCaseRequest
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("local_evidence_hosts")]
 
 
 def test_demo_seeds_intake_and_review_features():

@@ -42,6 +42,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if "EVIDENCE_ALLOWED_HOSTS" not in os.environ:
+            # The demo's MLflow source points at a tracking server on this machine; sources elsewhere
+            # may not reach local addresses. The worker inherits the allowance through the environment.
+            os.environ["EVIDENCE_ALLOWED_HOSTS"] = "127.0.0.1"
+            settings.EVIDENCE_ALLOWED_HOSTS = ["127.0.0.1"]
         call_command("migrate", interactive=False, verbosity=0)
         try:
             seed = seed_demo()
