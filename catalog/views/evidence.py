@@ -121,14 +121,19 @@ def source_sync(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @login_required
 def run_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     run = get_visible_or_404(SyncRun.objects.visible_to(request.user).select_related("source__system", "requested_by"), pk=pk)
-    return render(request, "catalog/evidence/run_detail.html", {"run": run, "source": run.source, "system": run.source.system})
+    return render(request, "catalog/evidence/run_detail.html", {
+        "run": run, "source": run.source, "system": run.source.system,
+        "editable": can_edit_system(request.user, run.source.system),
+    })
 
 
 @login_required
 def run_progress(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The progress fragment htmx polls; it stops polling once the run is over."""
     run = get_visible_or_404(SyncRun.objects.visible_to(request.user).select_related("source__system"), pk=pk)
-    response = render(request, "catalog/evidence/run_progress.html", {"run": run})
+    response = render(request, "catalog/evidence/run_progress.html", {
+        "run": run, "editable": can_edit_system(request.user, run.source.system),
+    })
     if run.finished and request.htmx:
         response["HX-Trigger"] = "sync-finished"
     return response

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -31,9 +31,15 @@ def _filter_text(qs: Any, q: str, *fields: str) -> Any:
     return qs.filter(condition)
 
 
+def _visible_systems(user: User) -> Prefetch[Any]:
+    """A register row names only the systems the viewer may open (as ``visible_systems``): the
+    others answer 404 for them, so their slugs are not theirs to read."""
+    return Prefetch("systems", queryset=AISystem.objects.visible_to(user).order_by("name"), to_attr="visible_systems")
+
+
 @login_required
 def dataset_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    qs = Dataset.objects.visible_to(request.user).select_related("owner").prefetch_related("systems")
+    qs = Dataset.objects.visible_to(request.user).select_related("owner").prefetch_related(_visible_systems(request.user))
     q = request.GET.get("q", "").strip()
     classification = request.GET.get("classification", "")
     personal = request.GET.get("personal", "")
@@ -44,7 +50,8 @@ def dataset_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     if personal in ("yes", "no"):
         qs = qs.filter(personal_data=personal == "yes")
     if system:
-        qs = qs.filter(systems__slug=system)
+        # Only a system the viewer may open filters; another slug must not tell what links to it.
+        qs = qs.filter(systems__in=AISystem.objects.visible_to(request.user).filter(slug=system))
     return render(request, "catalog/dataset_list.html", {
         "page": paginate(request, qs.order_by("name")), "q": q, "classification": classification, "personal": personal,
         "system": system, "classifications": DataClassification.choices,
@@ -102,7 +109,7 @@ def dataset_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def vendor_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    qs = Vendor.objects.visible_to(request.user).select_related("owner").prefetch_related("systems")
+    qs = Vendor.objects.visible_to(request.user).select_related("owner").prefetch_related(_visible_systems(request.user))
     q = request.GET.get("q", "").strip()
     dpa = request.GET.get("dpa", "")
     residency = request.GET.get("residency", "").strip()
