@@ -107,3 +107,26 @@ def can_edit_register(user: User | AnonymousUser | None) -> bool:
     if not is_active_user(user):
         return False
     return has_role(user, *GOVERNANCE_TEAM, Role.SYSTEM_OWNER)
+
+
+# Roles whose holders may be named owner of a system: the people who ask for, build and run systems,
+# and the governance team. A read-only auditor, a reviewer (who would review their own system) or a
+# user without a role may not carry an owner's duties.
+OWNING_ROLES = (Role.REQUESTER, Role.SYSTEM_OWNER, Role.GOVERNANCE_LEAD, Role.ADMIN)
+OWNER_FIELDS = {"business": "Business owner", "technical": "Technical owner", "risk": "Risk owner"}
+
+
+def can_own_system(user: User | AnonymousUser | None) -> bool:
+    return user is not None and getattr(user, "is_active", False) and has_role(user, *OWNING_ROLES)
+
+
+def owner_problems(**owners: Any) -> dict[str, list[str]]:
+    """Each named owner (``business``, ``technical``, ``risk``; None for unassigned) who may not own
+    a system, by field, with the field's label."""
+    problems = {}
+    for kind, user in owners.items():
+        if user is not None and not can_own_system(user):
+            problems[kind] = [f"{OWNER_FIELDS[kind]}: {user.get_username()} holds no role that may own a system "
+                              f"(requester, system owner or governance lead)"]
+    return problems
+

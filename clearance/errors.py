@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DomainError(Exception):
     """A rule of the domain refused the operation; nothing was written."""
@@ -27,3 +29,16 @@ class NotAllowed(DomainError):
 
     status_code = 403
     code = "permission_denied"
+
+
+# The code of a ValidationError whose message already names its field by label ("Business problem:
+# …"); views show it as it is instead of prefixing the field's internal name.
+LABELLED = "labelled"
+
+
+def labelled_error(problems: dict[str, list[str]]) -> Any:
+    """A ValidationError by field whose messages each name their field by label."""
+    from django.core.exceptions import ValidationError
+
+    return ValidationError({name: [ValidationError(m, code=LABELLED) for m in messages]
+                            for name, messages in problems.items()})

@@ -14,7 +14,7 @@ from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest
 from django_htmx.middleware import HtmxDetails
 
-from clearance.errors import DomainError, NotAllowed
+from clearance.errors import LABELLED, DomainError, NotAllowed
 
 M = TypeVar("M", bound=Model)
 
@@ -50,9 +50,10 @@ def run_service(request: HttpRequest, form: forms.BaseForm | None, call: Callabl
         return None
     except ValidationError as exc:
         if hasattr(exc, "error_dict"):
-            for field, errors in exc.message_dict.items():
+            for field, errors in exc.error_dict.items():
                 for error in errors:
-                    _attach(request, form, field, error)
+                    for message in error.messages:
+                        _attach(request, form, field, message, labelled=error.code == LABELLED)
         else:
             for error in exc.messages:
                 _attach(request, form, None, error)
@@ -61,13 +62,15 @@ def run_service(request: HttpRequest, form: forms.BaseForm | None, call: Callabl
     return result
 
 
-def _attach(request: HttpRequest, form: forms.BaseForm | None, field: str | None, message: str) -> None:
+def _attach(request: HttpRequest, form: forms.BaseForm | None, field: str | None, message: str,
+            labelled: bool = False) -> None:
+    text = f"{field.replace('_', ' ')}: {message}" if field and not labelled else message
     if form is not None and field in getattr(form, "fields", {}):
         form.add_error(field, message)
     elif form is not None and hasattr(form, "cleaned_data"):
-        form.add_error(None, f"{field.replace('_', ' ')}: {message}" if field else message)
+        form.add_error(None, text)
     else:
-        messages.error(request, f"{field.replace('_', ' ')}: {message}" if field else message)
+        messages.error(request, text)
 
 
 def paginate(request: HttpRequest, queryset: Any, per_page: int = 25) -> Page[Any]:

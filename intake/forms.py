@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 
 from catalog.choices import DataCategory, RiskTier
 from intake.choices import Alternative, AnnexIIIArea, ProhibitedPractice
+from intake.completeness import LABELS
 from intake.models import UseCaseRequest
 from intake.services import ANSWER_FIELDS
 from intake.wizard import HELP, Section, Step, active_sections, values_of
@@ -47,35 +48,7 @@ class UseCaseRequestForm(forms.ModelForm[UseCaseRequest]):
     class Meta:
         model = UseCaseRequest
         fields = list(ANSWER_FIELDS)
-        labels = {
-            "problem": "Business problem",
-            "business_outcome": "Business outcome and KPI (with today's baseline)",
-            "why_ai": "Why AI?",
-            "users_affected": "Who is affected?",
-            "customer_facing": "Customers see or use the output",
-            "human_in_the_loop": "A person reviews outputs before they take effect",
-            "fallback": "Fallback when the model is wrong or unavailable",
-            "annex_iii_area": "Area of use (EU AI Act Annex III)",
-            "interacts_with_people": "People interact with the system directly (e.g. a chatbot)",
-            "generates_synthetic_content": "Generates text, images, audio or video",
-            "vendor_model": "Vendor or model in mind",
-            "expected_volume": "Expected volume (e.g. 2,000 requests a day)",
-            "department": "Department",
-            "kpi": "KPI",
-            "kpi_baseline": "KPI baseline (today's value)",
-            "kpi_target": "KPI target",
-            "deterministic_parts": "Parts that stay deterministic",
-            "data_sources": "Data sources",
-            "privacy_lawful_basis": "Lawful basis",
-            "privacy_data_subjects": "Data subjects",
-            "privacy_retention": "Retention",
-            "touches_annex_iii": "The output feeds decisions about people's access to work, credit, education, services or rights",
-            "annex_iii_details": "How the output is used in those decisions",
-            "latency_target": "Latency target",
-            "monthly_budget": "Monthly budget (EUR)",
-            "business_owner_candidate": "Business owner candidate",
-            "technical_owner_candidate": "Technical owner candidate",
-        }
+        labels = dict(LABELS)
         widgets = {
             "problem": forms.Textarea(attrs={"rows": 3}),
             "business_outcome": forms.Textarea(attrs={"rows": 3}),
@@ -97,9 +70,21 @@ class UseCaseRequestForm(forms.ModelForm[UseCaseRequest]):
             if name in self.fields:
                 label = self.fields[name].label
                 self.fields[name] = UserChoiceField(queryset=_user_choices(), required=False, label=label)
+        if "annex_iii_area" in self.fields:
+            # The area starts blank: a pre-selected area would be an answer nobody gave. "None of
+            # these" is what an unticked Annex III question means, not a choice in the list.
+            field = self.fields["annex_iii_area"]
+            assert isinstance(field, forms.ChoiceField)  # a model field with choices
+            field.choices = [("", "Choose the area")] + [c for c in AnnexIIIArea.choices if c[0] != AnnexIIIArea.NONE]
+            field.required = False
+            if self.instance.annex_iii_area == AnnexIIIArea.NONE and not self.is_bound:
+                self.initial["annex_iii_area"] = ""
 
     def answers(self) -> dict[str, Any]:
-        return {name: self.cleaned_data[name] for name in ANSWER_FIELDS if name in self.cleaned_data}
+        answers = {name: self.cleaned_data[name] for name in ANSWER_FIELDS if name in self.cleaned_data}
+        if "annex_iii_area" in answers and not answers["annex_iii_area"]:
+            answers["annex_iii_area"] = AnnexIIIArea.NONE
+        return answers
 
     def mark_invalid_fields(self) -> None:
         mark_invalid_fields(self)
@@ -127,10 +112,6 @@ class StepForm(UseCaseRequestForm):
         for name, field in self.fields.items():
             field.help_text = HELP.get(name, field.help_text)
             field.required = strict and any(name in sec.required for sec in self.sections)
-        if "annex_iii_area" in self.fields:
-            area = self.fields["annex_iii_area"]
-            assert isinstance(area, forms.ChoiceField)  # a model field with choices
-            area.choices = [("", "Choose the area"), *(c for c in AnnexIIIArea.choices if c[0] != AnnexIIIArea.NONE)]
 
     def section_fields(self) -> list[tuple[Section, list[Any]]]:
         return [(sec, [self[n] for n in sec.fields]) for sec in self.sections]

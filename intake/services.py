@@ -17,12 +17,14 @@ from django.utils import timezone
 
 from catalog.choices import DataCategory, RiskTier
 from catalog.models import AISystem
+from catalog.permissions import owner_problems
 from catalog.services.systems import system_create, system_set_owners, system_set_tier
 from clearance.audit import audit_record
 from clearance.errors import DomainError, InvalidTransition, NotAllowed
 from clearance.notifications import notify
 from clearance.outbox import outbox_enqueue
 from clearance.roles import Role
+from intake import completeness
 from intake.choices import (
     EDITABLE,
     TRANSITIONS,
@@ -100,6 +102,10 @@ def _validate_answers(answers: dict[str, Any]) -> None:
         errors["title"] = ["a request needs a title"]
     if errors:
         raise ValidationError(errors)
+    if "data_categories" in answers:
+        contradictions = completeness.contradictions(answers)
+        if contradictions:
+            raise completeness.as_error(contradictions)
 
 
 def _transition(*, actor: User | None, request: UseCaseRequest, to: str, data: dict[str, Any] | None = None) -> UseCaseRequest:
@@ -179,8 +185,9 @@ def request_save_step(
 
 
 def submission_problems(request: UseCaseRequest) -> dict[str, list[str]]:
-    """What stops this request from being submitted, by field (empty when it can be)."""
-    return {name: ["this answer is required to submit"] for name in REQUIRED_TO_SUBMIT if not getattr(request, name).strip()}
+    """What stops this request from being submitted, by field (empty when it can be): the one rule in
+    ``intake.completeness``, which the forms ask too."""
+    return completeness.submission_problems({name: getattr(request, name) for name in ANSWER_FIELDS})
 
 
 def request_submit(*, actor: User, request: UseCaseRequest) -> UseCaseRequest:
@@ -190,7 +197,7 @@ def request_submit(*, actor: User, request: UseCaseRequest) -> UseCaseRequest:
             raise NotAllowed("only the requester can submit a request")
         missing = submission_problems(locked)
         if missing:
-            raise ValidationError(missing)
+            raise completeness.as_error(missing)
         resubmission = locked.status == RequestStatus.CHANGES_REQUESTED
         suggestion = suggest_tier(questionnaire_facts(locked))
         locked.suggested_tier = suggestion.tier
@@ -288,6 +295,9 @@ def request_assign_owners(
     *, actor: User, request: UseCaseRequest, business: User | None, technical: User | None, risk: User | None
 ) -> UseCaseRequest:
     _require_lead(actor)
+    problems = owner_problems(business=business, technical=technical, risk=risk)
+    if problems:
+        raise completeness.as_error(problems)
     with transaction.atomic():
         locked = lock_request(request)
         if locked.status in (RequestStatus.DRAFT, RequestStatus.WITHDRAWN, RequestStatus.REJECTED):

@@ -15,8 +15,9 @@ from catalog.choices import (
     RiskTier,
 )
 from catalog.models import AISystem
+from catalog.permissions import owner_problems
 from clearance.audit import audit_record
-from clearance.errors import DomainError, InvalidTransition
+from clearance.errors import DomainError, InvalidTransition, labelled_error
 from clearance.outbox import outbox_enqueue
 
 
@@ -50,6 +51,9 @@ def system_create(
     unknown = set(data_categories or []) - set(DataCategory.values)
     if unknown:
         raise DomainError(f"unknown data categories: {', '.join(sorted(unknown))}", field="data_categories")
+    problems = owner_problems(business=business_owner, technical=technical_owner, risk=risk_owner)
+    if problems:
+        raise labelled_error({f"{kind}_owner": msgs for kind, msgs in problems.items()})
     try:
         with transaction.atomic():
             system = AISystem.objects.create(
@@ -73,6 +77,9 @@ def system_create(
 
 
 def system_set_owners(*, actor: User, system: AISystem, business: User | None, technical: User | None, risk: User | None) -> AISystem:
+    problems = owner_problems(business=business, technical=technical, risk=risk)
+    if problems:
+        raise labelled_error(problems)
     with transaction.atomic():
         locked = AISystem.objects.select_for_update().get(pk=system.pk)
         before = {"business": locked.business_owner_id, "technical": locked.technical_owner_id, "risk": locked.risk_owner_id}

@@ -43,7 +43,8 @@ def test_submit_names_the_missing_fields_and_writes_nothing(personas):
     before = AuditEvent.objects.count()
     with pytest.raises(ValidationError) as info:
         services.request_submit(actor=personas["requester"], request=req)
-    assert set(info.value.message_dict) == {"problem", "business_outcome", "why_ai"}
+    assert set(info.value.message_dict) == {"problem", "business_outcome", "why_ai", "alternatives_considered",
+                                            "data_categories"}
     req.refresh_from_db()
     assert req.status == "draft" and AuditEvent.objects.count() == before
 
