@@ -279,9 +279,15 @@ def request_step(request: AuthenticatedHttpRequest, pk: int, step: str) -> HttpR
 def _review_step(request: AuthenticatedHttpRequest, obj: UseCaseRequest) -> HttpResponse:
     gaps = wizard.questionnaire_gaps(obj)
     if request.method == "POST":
+        # The guided form asks more than triage needs, and triage's own rule (the one the submit
+        # service applies) on top: both are named here, before anything is sent.
+        problems = services.submission_problems(obj)
+        for field_messages in problems.values():
+            for message in field_messages:
+                messages.error(request, message)
         if gaps:
             messages.error(request, "Some answers are still missing; each step below says which.")
-        else:
+        elif not problems:
             done = run_service(request, None, lambda: services.request_submit(actor=request.user, request=obj),
                                "Request submitted for triage.")
             if done is not None:
