@@ -27,6 +27,8 @@ os.environ.setdefault("CLEARANCE_VAR_DIR", tempfile.mkdtemp(prefix="clearance-be
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clearance.settings")
 # Measure the gate, not the per-token rate limit (thousands of calls with one token).
 os.environ.setdefault("GATE_RATE_LIMIT", "1000000/min")
+# The demo portfolio it seeds has an MLflow source on this machine, which must be allowed explicitly.
+os.environ.setdefault("EVIDENCE_ALLOWED_HOSTS", "127.0.0.1")
 
 import django  # noqa: E402
 
