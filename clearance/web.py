@@ -55,8 +55,8 @@ def run_service(request: HttpRequest, form: forms.BaseForm | None, call: Callabl
                     for message in error.messages:
                         _attach(request, form, field, message, labelled=error.code == LABELLED)
         else:
-            for error in exc.messages:
-                _attach(request, form, None, error)
+            for text in exc.messages:
+                _attach(request, form, None, text)
         return None
     messages.success(request, success)
     return result

@@ -96,4 +96,5 @@ def submission_problems(values: dict[str, Any]) -> dict[str, list[str]]:
 def as_error(problems: dict[str, list[str]]) -> Exception:
     """The problems as one ValidationError; each message already names its question, which the
     views show as it is (code ``labelled``) rather than behind the field's internal name."""
-    return labelled_error(problems)
+    error: Exception = labelled_error(problems)
+    return error

@@ -176,7 +176,7 @@ def resolve_public(host: str, port: int | None) -> str | None:
         infos = socket.getaddrinfo(host, port or 80, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise SourceUnavailable(f"could not resolve {host}: {exc}") from exc
-    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     if not addresses:
         raise SourceUnavailable(f"could not resolve {host}")
     for address in addresses:
