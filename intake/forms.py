@@ -75,7 +75,7 @@ class UseCaseRequestForm(forms.ModelForm[UseCaseRequest]):
             # these" is what an unticked Annex III question means, not a choice in the list.
             field = self.fields["annex_iii_area"]
             assert isinstance(field, forms.ChoiceField)  # a model field with choices
-            field.choices = [("", "Choose the area")] + [c for c in AnnexIIIArea.choices if c[0] != AnnexIIIArea.NONE]
+            field.choices = [("", "Choose the area"), *AnnexIIIArea.choices]
             field.required = False
             if self.instance.annex_iii_area == AnnexIIIArea.NONE and not self.is_bound:
                 self.initial["annex_iii_area"] = ""
@@ -112,6 +112,10 @@ class StepForm(UseCaseRequestForm):
         for name, field in self.fields.items():
             field.help_text = HELP.get(name, field.help_text)
             field.required = strict and any(name in sec.required for sec in self.sections)
+        if "annex_iii_area" in self.fields:
+            # Here the area is asked only once Annex III is ticked, so "none of these" is no answer.
+            self.fields["annex_iii_area"].choices = [
+                c for c in self.fields["annex_iii_area"].choices if c[0] != AnnexIIIArea.NONE]
 
     def section_fields(self) -> list[tuple[Section, list[Any]]]:
         return [(sec, [self[n] for n in sec.fields]) for sec in self.sections]
