@@ -36,7 +36,7 @@ def test_request_to_gate_through_the_pages(client, personas):
     req = UseCaseRequest.objects.get()
     assert response.url == f"/requests/{req.pk}/" and req.status == "draft"
     response = client.post(f"/requests/{req.pk}/submit/", follow=True)
-    assert "why ai: this answer is required to submit" in response.content.decode().lower()
+    assert "why ai?: this answer is needed before the request goes to triage" in response.content.decode().lower()
     client.post(f"/requests/{req.pk}/edit/", {**form, "submit": "1"})
     req.refresh_from_db()
     assert req.status == "submitted"

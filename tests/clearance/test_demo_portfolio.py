@@ -66,7 +66,8 @@ def test_an_unknown_persona_is_named(tmp_path: Path) -> None:
 def test_a_request_that_ends_in_another_state_stops_the_seed(tmp_path: Path) -> None:
     item = {"story": "should be approved.", "request": {
         "by": "requester", "state": "approved", "tier": "minimal",
-        "answers": {"title": "Test request", "problem": "p", "business_outcome": "o", "why_ai": "w"},
+        "answers": {"title": "Test request", "problem": "Long ticket threads.", "business_outcome": "Faster replies.",
+                    "why_ai": "Free text.", "alternatives_considered": ["rules"], "data_categories": ["confidential"]},
         "reviews": {"legal": {"decision": "changes_requested", "rationale": "Say more."}}}}
     with pytest.raises(DemoDataError, match=r"\(Test request\)\.request: the request ended changes_requested, "
                                             r"not approved"):
