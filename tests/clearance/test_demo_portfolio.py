@@ -37,10 +37,19 @@ def catalog_system(**extra: Any) -> dict[str, Any]:
         "owners": {"business": "engineer", "technical": "owner", "risk": "risk"}, "stage": "pilot", **extra}}
 
 
+@pytest.fixture(autouse=True)
+def _audit_before() -> None:
+    # A fresh database already holds one event: migrate activated the readiness policy.
+    _audit_events_before[:] = list(AuditEvent.objects.values_list("pk", flat=True))
+
+
+_audit_events_before: list[int] = []
+
+
 def assert_nothing_written() -> None:
     assert get_user_model().objects.count() == 0
     assert AISystem.objects.count() == 0 and UseCaseRequest.objects.count() == 0
-    assert AuditEvent.objects.count() == 0
+    assert list(AuditEvent.objects.values_list("pk", flat=True)) == _audit_events_before
 
 
 def test_a_small_portfolio_seeds(tmp_path: Path) -> None:
