@@ -176,8 +176,9 @@ def test_the_metric_breakdown_follows_the_engine_with_waivers_and_budget(client,
 
 
 @pytest.fixture
-def tiered_policy(settings, tmp_path):
-    """The shipped policy with the evaluation required of high-risk systems only, and a cost requirement."""
+def tiered_policy(settings, tmp_path, db):
+    """The shipped policy with the evaluation required of high-risk systems only, and a cost requirement,
+    recorded as the active version (every process decides with the active version, not the file)."""
     text = (ROOT / "policies" / "readiness.yaml").read_text()
     text = text.replace("    check: eval_threshold\n    params: {max_age_days: 30}\n    environments: [production]\n",
                         "    check: eval_threshold\n    params: {max_age_days: 30}\n    environments: [production]\n"
@@ -188,6 +189,14 @@ def tiered_policy(settings, tmp_path):
     for name in ("tiering.yaml", "reviews.yaml"):
         (tmp_path / name).write_text((ROOT / "policies" / name).read_text())
     settings.POLICY_DIR = tmp_path
+    from django.utils import timezone as tz
+
+    from clearance.policyfile import content_hash
+    from governance.models import PolicyActivation, PolicyVersion
+
+    digest = content_hash(text.encode())
+    version = PolicyVersion.objects.create(digest=digest, name="tiered", content=text, created_at=tz.now())
+    PolicyActivation.objects.create(version=version, digest=digest, activated_at=tz.now(), via="command")
     policy_loader._loader.clear()
     yield
     policy_loader._loader.clear()
