@@ -114,8 +114,10 @@ class StepForm(UseCaseRequestForm):
             field.required = strict and any(name in sec.required for sec in self.sections)
         if "annex_iii_area" in self.fields:
             # Here the area is asked only once Annex III is ticked, so "none of these" is no answer.
-            self.fields["annex_iii_area"].choices = [
-                c for c in self.fields["annex_iii_area"].choices if c[0] != AnnexIIIArea.NONE]
+            area = self.fields["annex_iii_area"]
+            # A model field with choices: Django hands them over as a list of (value, label) pairs.
+            assert isinstance(area, forms.ChoiceField) and isinstance(area.choices, list)
+            area.choices = [c for c in area.choices if c[0] != AnnexIIIArea.NONE]
 
     def section_fields(self) -> list[tuple[Section, list[Any]]]:
         return [(sec, [self[n] for n in sec.fields]) for sec in self.sections]

@@ -13,8 +13,8 @@ import getpass
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -63,7 +63,7 @@ def policy_check_file(path: Path) -> tuple[Policy, str, int]:
     return policy, raw.decode("utf-8"), cases
 
 
-def policy_activate(*, actor: Any, path: Path, via: str = PolicyActivation.Via.COMMAND, operator: str = "") -> Activation:
+def policy_activate(*, actor: User | None, path: Path, via: str = PolicyActivation.Via.COMMAND, operator: str = "") -> Activation:
     """Make the policy in ``path`` the active version for every process, after lint and its tests.
     ``operator`` names who ran it when there is no user account (the OS user of a deploy)."""
     policy, text, cases = policy_check_file(path)
