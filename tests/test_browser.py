@@ -24,12 +24,13 @@ def test_requester_submits_a_request_in_a_real_browser(page, live_server, person
     page.get_by_label("Title").fill("Support ticket summaries")
     page.get_by_role("button", name="Save and submit").click()
     error = page.locator("#id_problem_error")
-    assert "required to submit" in error.inner_text()
+    assert "this answer is needed before the request goes to triage" in error.inner_text()
     assert page.get_by_label("Business problem").get_attribute("aria-invalid") == "true"
 
     page.get_by_label("Business problem").fill("Agents read long ticket threads before replying.")
     page.get_by_label("Business outcome and KPI (with today's baseline)").fill("Handling time 14 → 10 minutes.")
     page.get_by_label("Why AI?").fill("Threads are free text.")
+    page.get_by_label("Rules or a deterministic workflow").check()
     page.get_by_label("Personal data", exact=True).check()
     page.get_by_role("button", name="Save and submit").click()
     page.wait_for_url("**/requests/*/")
