@@ -93,13 +93,14 @@ def stack(transactional_db: None, tmp_path: Path, settings: Any, broker_url: str
     settings.OUTBOX_REDELIVER_SECONDS, settings.OUTBOX_REDELIVER_MAX_SECONDS = REDELIVER, 2 * REDELIVER
     settings.JOB_LEASE_SECONDS, settings.JOB_HEARTBEAT_SECONDS = LEASE, HEARTBEAT
     settings.EVIDENCE_ALLOWED_DIRS = [str(tmp_path)]
+    settings.EVIDENCE_ALLOWED_HOSTS = ["127.0.0.1"]  # the stalled source is a test server on loopback
     queue = f"clearance-faults-{uuid.uuid4().hex[:8]}"
     default_queue = celery_app.conf.task_default_queue
     celery_app.conf.task_default_queue = queue
     smtp = SmtpServer()
     env = base_env(
         DATABASE_URL=database_url(), CELERY_BROKER_URL=broker_url, CLEARANCE_VAR_DIR=str(settings.VAR_DIR),
-        CELERY_QUEUE=queue, OUTBOX_SWEEP_SECONDS=str(SWEEP), OUTBOX_REDELIVER_SECONDS=str(REDELIVER),
+        CELERY_QUEUE=queue, EVIDENCE_ALLOWED_HOSTS="127.0.0.1", OUTBOX_SWEEP_SECONDS=str(SWEEP), OUTBOX_REDELIVER_SECONDS=str(REDELIVER),
         OUTBOX_REDELIVER_MAX_SECONDS=str(2 * REDELIVER), JOB_LEASE_SECONDS=str(LEASE),
         JOB_HEARTBEAT_SECONDS=str(HEARTBEAT), EVIDENCE_DISPATCH_SECONDS=str(4 * SWEEP),
         # The other sweeps would mend some of what the outbox must recover by itself: keep them out.
