@@ -6,4 +6,5 @@ class ClearanceConfig(AppConfig):
     verbose_name = "Platform (audit, outbox, tokens)"
 
     def ready(self) -> None:
-        from clearance import schema  # noqa: F401 - registers the OpenAPI auth extension
+        from clearance import checks, schema  # noqa: F401 - register the deploy checks and the OpenAPI auth extension
+

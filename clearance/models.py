@@ -30,7 +30,11 @@ class AuditHead(models.Model):
 
 
 class AuditEvent(models.Model):
-    """One append-only, hash-chained record of something that happened."""
+    """One append-only, hash-chained record of something that happened.
+
+    ``hash`` is an HMAC-SHA256 under the key named by ``key_id`` (keys live in settings, never in the
+    database); an empty ``key_id`` marks an event written before keying, hashed with plain SHA-256.
+    """
 
     seq = models.PositiveBigIntegerField(unique=True)
     occurred_at = models.DateTimeField(db_index=True)
@@ -45,6 +49,7 @@ class AuditEvent(models.Model):
     data = models.JSONField(default=dict)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    key_id = models.CharField(max_length=32, blank=True, default="")
 
     class Meta:
         ordering = ["-seq"]

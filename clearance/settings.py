@@ -16,6 +16,7 @@ import django_stubs_ext
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from clearance import keyring
 from clearance.env import env_bool, env_int, env_list, env_str
 
 # Lets generic Django classes be subscripted at run time (``forms.ModelForm[AISystem]``), as the
@@ -231,6 +232,33 @@ SPECTACULAR_SETTINGS = {
 # not silently invalidate or weaken the other.
 TOKEN_PEPPER = env_str("TOKEN_PEPPER") or f"pepper:{SECRET_KEY}"
 
+# --- Audit trail ---------------------------------------------------------------------------------
+# Event hashes are HMAC-SHA256 under a key the database does not hold. AUDIT_KEY (with AUDIT_KEY_ID,
+# default k1) signs new events; AUDIT_KEYS ("id=secret,id=secret") lists every key still needed to
+# verify older events after a rotation. Unset, a key is derived from SECRET_KEY (embedded mode only:
+# `check --deploy` refuses it). Events written before keying have no key id and a plain SHA-256.
+_audit_keys = keyring.audit_keys(key=env_str("AUDIT_KEY"), key_id=env_str("AUDIT_KEY_ID"),
+                                 keys=env_str("AUDIT_KEYS"), secret_key=SECRET_KEY)
+AUDIT_KEY_ID = _audit_keys.current_id
+AUDIT_KEYS = _audit_keys.keys
+AUDIT_KEY_DERIVED = _audit_keys.derived
+# Unkeyed (legacy) events above this seq are refused; set it to the last seq written before keying
+# (0 for an installation that started keyed). Unset: only "no unkeyed event after a keyed one".
+AUDIT_LEGACY_MAX_SEQ: int | None = (
+    env_int("AUDIT_LEGACY_MAX_SEQ", 0, minimum=0) if env_str("AUDIT_LEGACY_MAX_SEQ").strip() else None
+)
+# The head is anchored outside the database: every AUDIT_CHECKPOINT_SECONDS beat appends a signed
+# (Ed25519) checkpoint of (seq, hash, time) to AUDIT_CHECKPOINT_FILE, which audit_verify compares with
+# the table. AUDIT_CHECKPOINT_KEY: base64 of the 32-byte private key or a PEM; unset, derived from
+# SECRET_KEY (embedded mode only). AUDIT_CHECKPOINT_PUBLIC_KEYS: earlier keys' public halves.
+AUDIT_CHECKPOINT_KEY, AUDIT_CHECKPOINT_KEY_DERIVED = keyring.checkpoint_private_key(
+    value=env_str("AUDIT_CHECKPOINT_KEY"), secret_key=SECRET_KEY
+)
+AUDIT_CHECKPOINT_PUBLIC_KEYS = keyring.checkpoint_public_keys(
+    values=env_str("AUDIT_CHECKPOINT_PUBLIC_KEYS"), private=AUDIT_CHECKPOINT_KEY
+)
+AUDIT_CHECKPOINT_FILE = Path(env_str("AUDIT_CHECKPOINT_FILE", str(VAR_DIR / "audit-checkpoints.jsonl")))
+
 # --- Rate limits -------------------------------------------------------------------------------------
 # Counted in a cache every gunicorn worker shares: Redis when THROTTLE_CACHE_URL names one, else files
 # under the var directory (shared by the processes of one host).
@@ -344,6 +372,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_int("EXPORT_REAP_SECONDS", 60, minimum=1),
     },
     # One dispatcher reads each evidence source's own interval (editable in the app, no deploy).
+    # The audit chain's head, signed and appended to AUDIT_CHECKPOINT_FILE (outside the database).
+    "audit-checkpoint": {
+        "task": "clearance.audit_checkpoint",
+        "schedule": env_int("AUDIT_CHECKPOINT_SECONDS", 300, minimum=1),
+    },
     "dispatch-evidence-syncs": {
         "task": "catalog.dispatch_due_sources",
         "schedule": env_int("EVIDENCE_DISPATCH_SECONDS", 60, minimum=1),

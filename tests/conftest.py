@@ -153,6 +153,13 @@ def make_ready(system: Any, personas: dict[str, Any]) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _private_audit_checkpoints(settings: Any, tmp_path: Any) -> None:
+    """Each test's audit checkpoints go to its own file, never to the var directory's (whose
+    checkpoints describe the development database, not the test one)."""
+    settings.AUDIT_CHECKPOINT_FILE = tmp_path / "audit-checkpoints.jsonl"
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings: Any) -> None:
     # PBKDF2 at production strength costs ~0.2 s a user; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
