@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ClearanceConfig(AppConfig):
@@ -8,3 +11,16 @@ class ClearanceConfig(AppConfig):
     def ready(self) -> None:
         from clearance import checks, schema  # noqa: F401 - register the deploy checks and the OpenAPI auth extension
 
+        post_migrate.connect(_grant_runtime_role, sender=self)
+
+
+def _grant_runtime_role(using: str = "default", **kwargs: Any) -> None:
+    """After every migrate (run as the owner), give DB_RUNTIME_ROLE its privileges on the tables as
+    they now are, so a new table never leaves the running app without access."""
+    from django.conf import settings
+    from django.db import connections
+
+    from clearance.dbroles import apply_grants
+
+    if settings.DB_RUNTIME_ROLE and connections[using].vendor == "postgresql":
+        apply_grants(settings.DB_RUNTIME_ROLE, connections[using])

@@ -122,6 +122,9 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
 else:
     raise ImproperlyConfigured(f"DATABASE_URL must be postgres:// or sqlite://, got {_db['ENGINE']}")
 DATABASES = {"default": _db}
+# The PostgreSQL role the app runs as in production, owning nothing; when set, `migrate` (run as the
+# owner role) grants it what it needs after each run (clearance/dbroles.py, `manage.py db_roles`).
+DB_RUNTIME_ROLE = env_str("DB_RUNTIME_ROLE")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -109,6 +109,8 @@ def stack(transactional_db: None, tmp_path: Path, settings: Any, broker_url: str
         EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend", EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=str(smtp.port), EMAIL_TIMEOUT="60", EVIDENCE_ALLOWED_DIRS=str(tmp_path),
         EVIDENCE_HTTP_TIMEOUT="60",
+        # Checkpoints of the test database belong in the test's directory, not the var directory's file.
+        AUDIT_CHECKPOINT_FILE=str(settings.AUDIT_CHECKPOINT_FILE),
     )
     stack = Stack(queue, env, tmp_path, smtp)
     try:

@@ -20,13 +20,23 @@ def manage(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.
 
 
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "DEBUG"}}
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "DEBUG"} and not k.startswith("AUDIT_")}
     return {**env, "CLEARANCE_VAR_DIR": str(tmp_path / "var"), **extra}
+
+
+PRODUCTION_AUDIT_KEYS = {
+    "AUDIT_KEY": "a-long-random-audit-hmac-secret-kept-out-of-the-database",
+    "AUDIT_KEY_ID": "2026a",
+    # A fixed test key (32 bytes, base64), made by `manage.py audit_checkpoint --generate-key`.
+    "AUDIT_CHECKPOINT_KEY": "f3q8Uq8W3+o6b2+H0d1pL6b3m6vJc5k9m0mYt9q2x0A=",
+}
 
 
 def test_check_deploy_is_clean_under_production_settings(tmp_path):
     env = clean_env(
         tmp_path,
+        **PRODUCTION_AUDIT_KEYS,
         SECRET_KEY="k" * 20 + "-production-secret-with-enough-entropy-" + "x9Q2!" * 4,
         DATABASE_URL="postgres://clearance@127.0.0.1:5432/clearance",
         CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
@@ -36,6 +46,31 @@ def test_check_deploy_is_clean_under_production_settings(tmp_path):
     )
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_deploy_refuses_audit_keys_derived_from_secret_key(tmp_path):
+    env = clean_env(
+        tmp_path,
+        SECRET_KEY="k" * 20 + "-production-secret-with-enough-entropy-" + "x9Q2!" * 4,
+        ALLOWED_HOSTS="clearance.example.com", HTTPS="true", TOKEN_PEPPER="another-long-server-side-secret",
+    )
+    result = manage("check", "--deploy", env=env)
+    assert result.returncode != 0
+    assert "clearance.E001" in result.stderr and "AUDIT_KEY is not set" in result.stderr
+    assert "clearance.E002" in result.stderr and "AUDIT_CHECKPOINT_KEY is not set" in result.stderr
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"AUDIT_KEY": "short"}, "AUDIT_KEY: the secret of key 'k1' must be at least 32 characters"),
+    ({"AUDIT_KEYS": "k1=" + "s" * 40}, "AUDIT_KEY_ID must name the key of AUDIT_KEYS"),
+    ({"AUDIT_KEYS": "k1=" + "s" * 40, "AUDIT_KEY_ID": "k2"}, "AUDIT_KEY_ID 'k2' is not one of the ids in AUDIT_KEYS"),
+    ({"AUDIT_KEY": "s" * 40, "AUDIT_KEY_ID": "bad id!"}, "AUDIT_KEY_ID: key id 'bad id!' must be"),
+    ({"AUDIT_CHECKPOINT_KEY": "not base64!"}, "AUDIT_CHECKPOINT_KEY is not valid base64"),
+    ({"AUDIT_CHECKPOINT_KEY": "c2hvcnQ="}, "AUDIT_CHECKPOINT_KEY must be 32 bytes"),
+])
+def test_a_bad_audit_key_is_named_at_start_up(tmp_path, extra, message):
+    result = manage("check", env=clean_env(tmp_path, **extra))
+    assert result.returncode != 0 and message in result.stderr, result.stderr[-2000:]
 
 
 def test_a_bad_setting_is_named_at_start_up(tmp_path):
