@@ -358,3 +358,18 @@ def test_hmac_is_what_the_module_says(chain):
                        "prev_hash": event.prev_hash, "key_id": "k1"},
                       sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert event.hash == hmac.new(K1.encode(), blob.encode(), hashlib.sha256).hexdigest()
+
+
+def test_the_audit_page_names_a_rollback_behind_a_checkpoint(chain, client, personas):
+    from tests.conftest import PASSWORD
+
+    client.login(username="auditor", password=PASSWORD)
+    written = write_checkpoint()
+    page = client.get("/audit/?verify=1").content.decode()
+    assert "Chain intact: 12 events verified" in page and "Checkpoints: 1 verified, the latest at seq 12" in page
+    _owner_session()
+    AuditEvent.objects.filter(seq__gt=9).delete()
+    AuditHead.objects.filter(pk=1).update(seq=9, hash=chain[8].hash)
+    page = client.get("/audit/?verify=1").content.decode()
+    assert "Chain intact: 9 events verified" in page
+    assert f"Contradicts its checkpoints: checkpoint at seq 12 signed {written.time}: database ends at seq 9" in page
