@@ -6,7 +6,7 @@ from clearance.models import ApiToken, AuditEvent, Notification, OutboxMessage
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ["seq", "occurred_at", "actor_repr", "action", "object_type", "object_repr"]
+    list_display = ["seq", "occurred_at", "actor_repr", "action", "object_type", "object_repr", "key_id"]
     list_filter = ["action"]
     search_fields = ["object_repr", "actor_repr", "action"]
 

@@ -135,7 +135,8 @@ def read_checkpoints(path: Path) -> tuple[list[Checkpoint], str, int | None]:
             if parsed.prev != expected_prev:
                 return found, (f"checkpoint line {line_no} ({parsed.describe()}) does not follow the line before "
                                "it: a checkpoint was removed, inserted or reordered"), line_no
-            if found and (parsed.seq < found[-1].seq or parsed.time < found[-1].time):
+            # Only the seq must not go back: a clock stepped back by NTP is not tampering.
+            if found and parsed.seq < found[-1].seq:
                 return found, (f"checkpoint line {line_no} ({parsed.describe()}) goes back from "
                                f"{found[-1].describe()}"), line_no
             found.append(parsed)
@@ -188,12 +189,19 @@ class CheckpointWritten:
 
 
 def _last_line(path: Path) -> str:
-    last = ""
-    with path.open(encoding="utf-8") as handle:
-        for raw_line in handle:
-            if raw_line.strip():
-                last = raw_line.rstrip("\n")
-    return last
+    """The file's last non-empty line, read from the end (the file only grows)."""
+    with path.open("rb") as handle:
+        end = handle.seek(0, os.SEEK_END)
+        chunk, size = b"", 4096
+        while True:
+            start = max(0, end - size)
+            handle.seek(start)
+            chunk = handle.read(end - start)
+            lines = [line for line in chunk.split(b"\n") if line.strip()]
+            # A complete last line is preceded by a newline inside the chunk, or starts the file.
+            if start == 0 or (lines and chunk.rstrip(b"\n").rfind(b"\n") >= 0):
+                return lines[-1].decode("utf-8") if lines else ""
+            size *= 2
 
 
 def write_checkpoint(*, force: bool = False) -> CheckpointWritten:

@@ -373,3 +373,14 @@ def test_the_audit_page_names_a_rollback_behind_a_checkpoint(chain, client, pers
     page = client.get("/audit/?verify=1").content.decode()
     assert "Chain intact: 9 events verified" in page
     assert f"Contradicts its checkpoints: checkpoint at seq 12 signed {written.time}: database ends at seq 9" in page
+
+
+def test_a_long_checkpoint_file_keeps_linking_each_line_to_the_last(chain, personas):
+    # Past the 4 KiB the checkpointer reads back from the end of the file to find its last line.
+    for i in range(40):
+        audit_record(actor=None, action=f"test.many.{i}", obj=personas["lead"])
+        assert write_checkpoint().written
+    path = Path(settings.AUDIT_CHECKPOINT_FILE)
+    assert path.stat().st_size > 3 * 4096
+    report = verify_checkpoints()
+    assert report.ok and report.checked == 40 and report.latest is not None and report.latest.seq == 52
