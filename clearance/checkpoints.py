@@ -78,7 +78,7 @@ class CheckpointRefused(Exception):
     """The chain or the file does not verify: no checkpoint is signed over it."""
 
 
-def _message(fields: dict[str, Any]) -> bytes:
+def signing_message(fields: dict[str, Any]) -> bytes:
     body = json.dumps({name: fields[name] for name in FIELDS}, sort_keys=True, separators=(",", ":"))
     return SIGNING_CONTEXT + body.encode("utf-8")
 
@@ -109,7 +109,7 @@ def _parse(line_no: int, text: str, keys: dict[str, Ed25519PublicKey]) -> Checkp
         return (f"{where} is signed by unknown key {kid!r}: forged, or signed by a key whose public half is "
                 "not in AUDIT_CHECKPOINT_PUBLIC_KEYS")
     try:
-        public.verify(base64.b64decode(sig, validate=True), _message(raw))
+        public.verify(base64.b64decode(sig, validate=True), signing_message(raw))
     except (InvalidSignature, binascii.Error, ValueError):
         return f"{where}: the signature does not verify: the line was edited or forged"
     return Checkpoint(line_no, seq, digest, time, kid, prev, text)
@@ -255,7 +255,7 @@ def write_checkpoint(*, force: bool = False) -> CheckpointWritten:
             "kid": key_fingerprint(key.public_key()),
             "prev": _line_digest(last_text) if last_text else "",
         }
-        fields["sig"] = base64.b64encode(key.sign(_message(fields))).decode("ascii")
+        fields["sig"] = base64.b64encode(key.sign(signing_message(fields))).decode("ascii")
         handle.write(json.dumps(fields, sort_keys=True, separators=(",", ":")) + "\n")
         handle.flush()
         os.fsync(handle.fileno())

@@ -300,10 +300,10 @@ def test_a_forged_checkpoint_line_is_named(chain, personas):
     intruder = Ed25519PrivateKey.generate()
 
     def resign(fields: dict[str, Any]) -> None:
-        from clearance.checkpoints import _message
+        from clearance.checkpoints import signing_message
 
         fields.update(seq=9, hash=chain[8].hash, kid=key_fingerprint(intruder.public_key()))
-        fields["sig"] = base64.b64encode(intruder.sign(_message(fields))).decode()
+        fields["sig"] = base64.b64encode(intruder.sign(signing_message(fields))).decode()
 
     _edit_line(path, 0, resign)
     with pytest.raises(CommandError, match="checkpoint line 1 .* unknown key"):
