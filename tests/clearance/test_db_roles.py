@@ -36,13 +36,13 @@ def _drop(cursor: Any, role: str) -> None:
 
 
 @pytest.fixture
-def runtime_role() -> Iterator[str]:
-    # Roles are cluster-wide: name it after this test database so parallel runs do not collide.
+def bare_role() -> Iterator[str]:
+    """A login role with no privileges yet. Roles are cluster-wide: it is named after this test
+    database so parallel runs do not collide."""
     role = re.sub(r"[^a-z0-9_]", "_", f"{connection.settings_dict['NAME']}_runtime".lower())[:63]
     with connection.cursor() as cursor:
         _drop(cursor, role)
         cursor.execute(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS')
-    call_command("db_roles", "--apply", "--role", role)
     try:
         yield role
     finally:
@@ -52,6 +52,12 @@ def runtime_role() -> Iterator[str]:
                 [role],
             )
             _drop(cursor, role)
+
+
+@pytest.fixture
+def runtime_role(bare_role: str) -> str:
+    call_command("db_roles", "--apply", "--role", bare_role)
+    return bare_role
 
 
 def runtime_connect(role: str) -> psycopg.Connection[Any]:
@@ -136,3 +142,16 @@ def test_generated_grants_cover_every_table_and_keep_the_audit_table_append_only
     assert granted["django_migrations"] == "SELECT"
     assert granted["clearance_audithead"] == "SELECT, INSERT, UPDATE, DELETE"
     assert not any("TRUNCATE" in s or "TRIGGER" in s or "REFERENCES" in s for s in statements)
+
+
+def test_migrate_grants_the_runtime_role_its_privileges(bare_role, settings):
+    with runtime_connect(bare_role) as conn, conn.cursor() as cursor:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            cursor.execute("SELECT count(*) FROM clearance_auditevent")
+    settings.DB_RUNTIME_ROLE = bare_role
+    call_command("migrate", verbosity=0)
+    with runtime_connect(bare_role) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM clearance_auditevent")
+        cursor.execute("SELECT count(*) FROM catalog_aisystem")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            cursor.execute("DELETE FROM clearance_auditevent")
