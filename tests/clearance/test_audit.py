@@ -104,3 +104,33 @@ def test_concurrent_writers_never_fork_the_chain(personas):
     report = verify_chain()
     assert report.ok and AuditHead.objects.get().seq == report.checked
     assert AuditEvent.objects.filter(action__startswith="test.concurrent").count() == 40
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verifying_while_events_are_appended_reports_no_false_break(personas):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent writers; SQLite serializes them by its file lock")
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            while not stop.is_set():
+                audit_record(actor=None, action="test.live", obj=personas["lead"])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=writer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        reports = [verify_chain() for _ in range(15)]
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not errors
+    assert [r.problem for r in reports if not r.ok] == []
+    assert reports[-1].checked > reports[0].checked  # the chain did grow while it was verified

@@ -384,3 +384,15 @@ def test_a_long_checkpoint_file_keeps_linking_each_line_to_the_last(chain, perso
     assert path.stat().st_size > 3 * 4096
     report = verify_checkpoints()
     assert report.ok and report.checked == 40 and report.latest is not None and report.latest.seq == 52
+
+
+def test_a_head_moved_back_over_kept_events_is_named(chain):
+    _owner_session()
+    AuditHead.objects.filter(pk=1).update(seq=9, hash=chain[8].hash)
+    expect_broken(10, "head", "the head says #9 but the chain goes on to #12")
+
+
+def test_a_rewritten_head_hash_is_named(chain):
+    _owner_session()
+    AuditHead.objects.filter(pk=1).update(hash="f" * 64)
+    expect_broken(12, "head", "the head row was rewritten")
