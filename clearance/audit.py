@@ -190,7 +190,7 @@ def _walk(events: Iterable[AuditEvent], *, first_seq: int, prev_hash: str, keyed
             return broken(event.seq, "unknown-key",
                           f"event #{event.seq} names unknown key id {event.key_id!r} "
                           "(not in AUDIT_KEYS: a forged id, or a retired key dropped from settings)")
-        if event_hash(event, keys) != event.hash:
+        if not hmac.compare_digest(event_hash(event, keys), event.hash):
             how = f"HMAC under key {event.key_id!r}" if event.key_id else "unkeyed SHA-256"
             return broken(event.seq, "hash-mismatch",
                           f"event #{event.seq} hash mismatch ({how}): it was changed after it was written")
