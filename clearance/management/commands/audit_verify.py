@@ -41,7 +41,7 @@ class Command(BaseCommand):
                 f"audit chain CONTRADICTS its checkpoints at {where} ({anchors.reason}): {anchors.problem} "
                 f"[{anchors.path}]"
             )
-        keyed = f"{report.keyed} keyed ({', '.join(report.key_ids) or 'no key'})"
+        keyed = f"{report.keyed} keyed" + (f" ({', '.join(report.key_ids)})" if report.key_ids else "")
         legacy = f", {report.legacy} unkeyed from before keying (#1-#{report.legacy})" if report.legacy else ""
         self.stdout.write(self.style.SUCCESS(
             f"audit chain intact: {report.checked} events verified, {keyed}{legacy}"
