@@ -1,0 +1,285 @@
+"""Statement of applicability and control status, computed from the gate's own facts and engine.
+
+Nothing here judges evidence the gate also judges: a control mapped to readiness requirement R takes
+R's status and reason from ``governance.policy.engine.evaluate`` run on the snapshot
+``governance.selectors.facts.collect_facts_many`` reads (the gate's code path), with the active
+policy version the gate decides with. So the compliance page can never say "met" where the gate
+says "missing". Status is not stored: every read computes it (a fixed number of queries for any
+number of systems).
+
+Which environment: compliance is about the system as it runs for people, so requirements are read
+in ``production`` (or the policy's first environment when it has none).
+
+Combining a control's evidence (each mapped requirement that applies, and the attestation when the
+mapping asks for one): one input gives its status unchanged; several give ``failed`` if any failed,
+``met`` when all are met, ``waived`` when all pass and one is waived, ``partially_met`` when some pass,
+else ``stale`` when any is stale, else ``missing``. A requirement the policy puts out of scope for the
+system (its tier or condition) or leaves out of the environment gives no evidence; when nothing is
+left, the control is ``not_applicable`` with the engine's reason. A requirement id the active policy
+does not have at all is ``failed`` (the mapping is out of date: fail closed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from catalog.models import AISystem
+from clearance.policyfile import PolicyError
+from compliance.choices import COVERED, ControlStatus, GpaiModel, OperatorRole
+from compliance.loader import Control, Framework, Library, Mapping, load_library
+from compliance.models import Attestation, OperatorProfile
+from governance.choices import RequirementStatus
+from governance.policy.engine import ABSENT, NOT_APPLICABLE, Evaluation, evaluate
+from governance.policy.facts import SystemFacts
+from governance.policy.loader import Policy, load_readiness_policy
+from governance.selectors.evidence import choose_environment
+from governance.selectors.facts import collect_facts_many
+
+ENVIRONMENT = "production"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The system's operator role and model facts; ``derived`` when no one has set them yet."""
+
+    role: str
+    gpai_model: str
+    generative: bool
+    derived: bool
+    reason: str
+
+
+def profile_of(system: AISystem, row: OperatorProfile | None) -> Profile:
+    if row is not None:
+        return Profile(row.role, row.gpai_model, row.generative, False,
+                       f"set by {row.updated_by.get_username() if row.updated_by else 'the system'}")
+    if system.vendor:
+        return Profile(OperatorRole.DEPLOYER, GpaiModel.NONE, False, True,
+                       f"assumed: bought from {system.vendor} and used under our authority (set it on this page)")
+    return Profile(OperatorRole.PROVIDER, GpaiModel.NONE, False, True,
+                   "assumed: built in-house and put into service under our name (set it on this page)")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    kind: str  # "requirement" or "attestation"
+    ref: str  # the requirement id, or the attestation's control key
+    status: str
+    message: str
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class ControlResult:
+    control: Control
+    status: str
+    reason: str
+    evidence: tuple[Evidence, ...] = ()
+    in_force: bool = True
+
+    @property
+    def applicable(self) -> bool:
+        return self.status != ControlStatus.NOT_APPLICABLE
+
+    @property
+    def fix(self) -> str:
+        return next((e.fix for e in self.evidence if e.fix and e.status not in COVERED), "")
+
+
+def applicability(control: Control, facts: SystemFacts, profile: Profile) -> tuple[bool, str]:
+    """Whether the control binds this system, and why (or why not), from the framework's data."""
+    rule = control.applies
+    why: list[str] = []
+    if rule.roles is not None:
+        if profile.role not in rule.roles:
+            return False, f"binds {', '.join(rule.roles)}; we are the {profile.role}"
+        why.append(f"we are the {profile.role}")
+    if rule.tiers is not None:
+        if facts.risk_tier not in rule.tiers:
+            return False, f"for {', '.join(rule.tiers)}-risk systems; this one is {facts.risk_tier}"
+        why.append(f"tier {facts.risk_tier}")
+    if rule.gpai is not None:
+        if profile.gpai_model not in rule.gpai:
+            return False, "for providers of general-purpose AI models; this system provides none of that kind"
+        why.append(f"general-purpose model ({profile.gpai_model})")
+    if rule.generative is not None:
+        if profile.generative != rule.generative:
+            return False, "for generative AI systems; this one is not marked generative"
+        why.append("generative")
+    return True, ", ".join(why) or "applies to every system"
+
+
+def combine(inputs: list[Evidence]) -> str:
+    statuses = [e.status for e in inputs]
+    if len(statuses) == 1:
+        return statuses[0]
+    passing = [s for s in statuses if s in (RequirementStatus.MET, RequirementStatus.WAIVED)]
+    if RequirementStatus.FAILED in statuses:
+        return ControlStatus.FAILED
+    if len(passing) == len(statuses):
+        return ControlStatus.WAIVED if RequirementStatus.WAIVED in statuses else ControlStatus.MET
+    if passing:
+        return ControlStatus.PARTIALLY_MET
+    return ControlStatus.STALE if RequirementStatus.STALE in statuses else ControlStatus.MISSING
+
+
+def attestation_evidence(key: str, attestation: Attestation | None, now: datetime) -> Evidence:
+    if attestation is None:
+        return Evidence("attestation", key, ControlStatus.MISSING, "nobody has attested this control",
+                        "An owner of the system attests it on this page, with a statement and evidence.")
+    who = attestation.owner.get_username()
+    if attestation.is_stale(now):
+        return Evidence("attestation", key, ControlStatus.STALE,
+                        f"attested by {who} on {attestation.reviewed_at:%Y-%m-%d}; stale since "
+                        f"{attestation.expires_at:%Y-%m-%d %H:%M} UTC",
+                        "Review the attestation and record it again.")
+    return Evidence("attestation", key, ControlStatus.MET,
+                    f"attested by {who} on {attestation.reviewed_at:%Y-%m-%d}, valid until "
+                    f"{attestation.expires_at:%Y-%m-%d}: {attestation.statement}")
+
+
+def judge_control(control: Control, mapping: Mapping, facts: SystemFacts, profile: Profile,
+                  policy: Policy | None, evaluation: Evaluation | None, failure: str,
+                  attestation: Attestation | None, now: datetime) -> ControlResult:
+    """One control for one system. ``evaluation`` is the engine's verdict for the system (None with
+    ``failure`` saying why: no policy, or an evaluation that raised)."""
+    in_force = control.applies_from is None or control.applies_from <= now.date()
+    applies, why = applicability(control, facts, profile)
+    if not applies:
+        return ControlResult(control, ControlStatus.NOT_APPLICABLE, why, in_force=in_force)
+    if policy is None:
+        # Which requirements evidence the control depends on the policy: with none, nothing is known.
+        return ControlResult(control, ControlStatus.FAILED, failure,
+                             (Evidence("policy", "readiness policy", ControlStatus.FAILED, failure,
+                                       "Activate a readiness policy that loads (`manage.py policy activate`)."),),
+                             in_force)
+    inputs: list[Evidence] = []
+    dropped: list[str] = []
+    known = {r.id: r for r in policy.requirements}
+    for req_id in mapping.requirements:
+        if evaluation is None:
+            inputs.append(Evidence("requirement", req_id, RequirementStatus.FAILED, failure))
+            continue
+        if req_id not in known:
+            inputs.append(Evidence("requirement", req_id, RequirementStatus.FAILED,
+                                   f"the active policy {evaluation.policy_name} has no requirement {req_id!r}; "
+                                   f"the mapping is out of date",
+                                   "Fix the mapping file and run `manage.py framework_lint`."))
+            continue
+        status, message = evaluation.outcome_of(req_id)
+        if status in (NOT_APPLICABLE, ABSENT):
+            dropped.append(f"{req_id}: {message}")
+            continue
+        result = next(r for r in evaluation.requirements if r.id == req_id)
+        inputs.append(Evidence("requirement", req_id, status, message, result.fix))
+    if mapping.attestation:
+        inputs.append(attestation_evidence(control.key, attestation, now))
+    if not inputs:
+        return ControlResult(control, ControlStatus.NOT_APPLICABLE,
+                             "the policy requires none of its evidence of this system (" + "; ".join(dropped) + ")",
+                             in_force=in_force)
+    return ControlResult(control, combine(inputs), why, tuple(inputs), in_force)
+
+
+@dataclass
+class SystemCompliance:
+    system: AISystem
+    profile: Profile
+    environment: str = ""
+    policy_name: str = ""
+    policy_error: str = ""
+    # framework id -> one result per control, in file order
+    results: dict[str, list[ControlResult]] = field(default_factory=dict)
+
+    def counts(self, framework_id: str) -> dict[str, int]:
+        found = {s: 0 for s in ControlStatus.values}
+        for r in self.results.get(framework_id, []):
+            found[r.status] += 1
+        return found
+
+
+def _policy() -> tuple[Policy | None, str]:
+    try:
+        return load_readiness_policy(), ""
+    except PolicyError as exc:
+        return None, f"the readiness policy could not be loaded: {exc.message}"
+
+
+def compliance_many(systems: Iterable[AISystem], now: datetime, library: Library | None = None,
+                    frameworks: list[str] | None = None) -> dict[int, SystemCompliance]:
+    """Each system's statement of applicability and control status, in a number of queries that
+    does not grow with the number of systems or controls (systems read through ``for_facts``)."""
+    by_id = {s.pk: s for s in systems}
+    library = library or load_library()
+    chosen: list[Framework] = [library.frameworks[f] for f in (frameworks or list(library.frameworks))]
+    facts = collect_facts_many(list(by_id.values()), now)
+    profiles = {p.system_id: p for p in OperatorProfile.objects.filter(system__in=list(by_id))
+                .select_related("updated_by")}
+    latest: dict[tuple[int, str], Attestation] = {}
+    for attestation in (Attestation.objects.filter(system__in=list(by_id)).select_related("owner")
+                        .order_by("system_id", "control", "-reviewed_at", "-pk")):
+        latest.setdefault((attestation.system_id, attestation.control), attestation)
+    policy, policy_error = _policy()
+    environment = choose_environment(policy, ENVIRONMENT) if policy is not None else ""
+    out: dict[int, SystemCompliance] = {}
+    for pk, system in by_id.items():
+        evaluation: Evaluation | None = None
+        failure = policy_error
+        if policy is not None:
+            try:
+                evaluation = evaluate(policy, environment, facts[pk], now)
+            except Exception as exc:  # fail closed, as the gate does
+                failure = f"the evaluation could not complete: {exc}"
+        profile = profile_of(system, profiles.get(pk))
+        sc = SystemCompliance(system, profile, environment, policy.name if policy else "", policy_error)
+        mappings = library.mappings.get(policy.name, {}) if policy is not None else {}
+        for framework in chosen:
+            sc.results[framework.id] = [
+                judge_control(control, mappings.get(control.key) or Mapping(control.key, (), True), facts[pk],
+                              profile, policy, evaluation, failure, latest.get((pk, control.key)), now)
+                for control in framework.controls
+            ]
+        out[pk] = sc
+    return out
+
+
+@dataclass
+class Coverage:
+    framework: Framework
+    applicable: int = 0
+    met: int = 0
+    totals: dict[str, int] = field(default_factory=dict)
+    families: list[str] = field(default_factory=list)
+    # per system: (system, per family (met, applicable), share met over all its applicable controls)
+    rows: list[tuple[AISystem, list[tuple[int, int]], int, int]] = field(default_factory=list)
+
+    @property
+    def share(self) -> float | None:
+        return self.met / self.applicable if self.applicable else None
+
+
+def coverage(framework_id: str, systems: list[AISystem], now: datetime, library: Library | None = None) -> Coverage:
+    """Share of applicable controls met across the systems, and a systems × family table."""
+    library = library or load_library()
+    framework = library.frameworks[framework_id]
+    result = Coverage(framework, totals={s: 0 for s in ControlStatus.values},
+                      families=[f.id for f in framework.families])
+    per_system = compliance_many(systems, now, library, [framework_id])
+    for system in systems:
+        cells = {f: [0, 0] for f in result.families}
+        met = applicable = 0
+        for r in per_system[system.pk].results[framework_id]:
+            result.totals[r.status] += 1
+            if not r.applicable:
+                continue
+            cells[r.control.family][1] += 1
+            applicable += 1
+            if r.status in COVERED:
+                cells[r.control.family][0] += 1
+                met += 1
+        result.applicable += applicable
+        result.met += met
+        result.rows.append((system, [(cells[f][0], cells[f][1]) for f in result.families], met, applicable))
+    return result
