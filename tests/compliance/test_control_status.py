@@ -6,6 +6,7 @@ closed when the policy does not load."""
 from __future__ import annotations
 
 from datetime import timedelta
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st

@@ -1,0 +1,114 @@
+"""Compliance pages: a system's statement of applicability with each control's status and evidence,
+and the portfolio coverage of one framework. Every status comes from ``compliance.selectors`` (the
+gate's facts and engine); the number of queries does not grow with systems or controls."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from catalog.models import AISystem
+from clearance.web import AuthenticatedHttpRequest, get_visible_or_404, run_service
+from compliance.choices import ControlStatus
+from compliance.forms import AttestationForm, OperatorProfileForm
+from compliance.loader import Library, load_library
+from compliance.permissions import can_attest, can_view_coverage
+from compliance.selectors import compliance_many, coverage
+from compliance.services import attestation_record, operator_profile_set
+from governance.selectors.facts import for_facts
+
+
+def _system(request: AuthenticatedHttpRequest, slug: str) -> AISystem:
+    return get_visible_or_404(for_facts(AISystem.objects.visible_to(request.user)), slug=slug)
+
+
+def _controls(library: Library) -> list[tuple[str, str]]:
+    return [(c.key, f"{f.name} · {c.ref or c.id} {c.title}") for f in library.frameworks.values() for c in f.controls]
+
+
+def _render_system(request: AuthenticatedHttpRequest, system: AISystem, library: Library,
+                   attest_form: AttestationForm | None = None, profile_form: OperatorProfileForm | None = None,
+                   status: int = 200) -> HttpResponse:
+    now = timezone.now()
+    sc = compliance_many([system], now, library)[system.pk]
+    editable = can_attest(request.user, system)
+    if editable:
+        attest_form = attest_form or AttestationForm(controls=_controls(library),
+                                                     initial={"control": request.GET.get("control", "")})
+        profile_form = profile_form or OperatorProfileForm(initial={
+            "role": sc.profile.role, "gpai_model": sc.profile.gpai_model, "generative": sc.profile.generative})
+    frameworks = [(library.frameworks[fid], results,
+                   [(status, ControlStatus(status).label, n) for status, n in sc.counts(fid).items() if n],
+                   {c.key: library.related(c.key) for c in library.frameworks[fid].controls})
+                  for fid, results in sc.results.items()]
+    return render(request, "compliance/system.html", {
+        "system": system, "sc": sc, "frameworks": frameworks, "editable": editable, "now": now,
+        "attest_form": attest_form, "profile_form": profile_form,
+    }, status=status)
+
+
+@login_required
+def system_compliance(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    """The statement of applicability: which controls bind this system and why, each one's status, the
+    evidence that decided it and where to fix it."""
+    system = _system(request, slug)
+    return _render_system(request, system, load_library())
+
+
+@login_required
+@require_POST
+def attest(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    system = _system(request, slug)
+    if not can_attest(request.user, system):
+        raise PermissionDenied("only the system's owners and the governance team may attest its controls")
+    library = load_library()
+    form = AttestationForm(request.POST, controls=_controls(library))
+    if form.is_valid():
+        done = run_service(request, form, lambda: attestation_record(
+            actor=request.user, system=system, control=form.cleaned_data["control"],
+            statement=form.cleaned_data["statement"], evidence_url=form.cleaned_data["evidence_url"],
+            expires_at=form.expires_at(), library=library), "Attestation recorded.")
+        if done is not None:
+            return redirect(f"{request.path.rsplit('attest/', 1)[0]}#attest")
+    return _render_system(request, system, library, attest_form=form, status=400)
+
+
+@login_required
+@require_POST
+def operator_profile(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    system = _system(request, slug)
+    if not can_attest(request.user, system):
+        raise PermissionDenied("only the system's owners and the governance team may set its operator role")
+    form = OperatorProfileForm(request.POST)
+    if form.is_valid():
+        done = run_service(request, form, lambda: operator_profile_set(
+            actor=request.user, system=system, role=form.cleaned_data["role"],
+            gpai_model=form.cleaned_data["gpai_model"], generative=form.cleaned_data["generative"],
+            note=form.cleaned_data["note"]), "Operator role saved.")
+        if done is not None:
+            return redirect(f"{request.path.rsplit('profile/', 1)[0]}#profile")
+    return _render_system(request, system, load_library(), profile_form=form, status=400)
+
+
+@login_required
+def coverage_page(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """One framework across every system the reader may see: share of applicable controls met, and a
+    systems × control-family table (paged; the totals count every visible system)."""
+    if not can_view_coverage(request.user):
+        raise PermissionDenied("sign in with an active account")
+    library = load_library()
+    framework_id = request.GET.get("framework") or next(iter(library.frameworks))
+    if framework_id not in library.frameworks:
+        raise Http404("no such framework")
+    systems = list(for_facts(AISystem.objects.visible_to(request.user)).order_by("name"))
+    result = coverage(framework_id, systems, timezone.now(), library)
+    page = Paginator(result.rows, 50).get_page(request.GET.get("page"))
+    return render(request, "compliance/coverage.html", {
+        "cov": result, "page": page, "frameworks": list(library.frameworks.values()),
+        "families": [result.framework.family(f) for f in result.families],
+    })
