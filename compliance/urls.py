@@ -9,4 +9,5 @@ urlpatterns = [
     path("systems/<slug:slug>/compliance/attest/", views.attest, name="compliance-attest"),
     path("systems/<slug:slug>/compliance/profile/", views.operator_profile, name="compliance-profile"),
     path("compliance/", views.coverage_page, name="compliance-coverage"),
+    path("compliance/export.csv", views.coverage_csv, name="compliance-csv"),
 ]

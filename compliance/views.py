@@ -4,6 +4,8 @@ gate's facts and engine); the number of queries does not grow with systems or co
 
 from __future__ import annotations
 
+import csv
+
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -112,3 +114,41 @@ def coverage_page(request: AuthenticatedHttpRequest) -> HttpResponse:
         "cov": result, "page": page, "frameworks": list(library.frameworks.values()),
         "families": [result.framework.family(f) for f in result.families],
     })
+
+
+CSV_HEADER = ["system", "system_name", "risk_tier", "operator_role", "framework", "control", "reference", "title",
+              "family", "applies_from", "applicable", "status", "reason", "evidence"]
+
+
+def _cell(value: str) -> str:
+    """A spreadsheet must not read a cell as a formula (CSV injection): such text gets a leading quote."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+@login_required
+def coverage_csv(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Every control × every visible system of one framework (all frameworks without ``framework``)."""
+    if not can_view_coverage(request.user):
+        raise PermissionDenied("sign in with an active account")
+    library = load_library()
+    wanted = request.GET.get("framework", "")
+    if wanted and wanted not in library.frameworks:
+        raise Http404("no such framework")
+    frameworks = [wanted] if wanted else list(library.frameworks)
+    systems = list(for_facts(AISystem.objects.visible_to(request.user)).order_by("name"))
+    per_system = compliance_many(systems, timezone.now(), library, frameworks)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="compliance-{wanted or "all"}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(CSV_HEADER)
+    for system in systems:
+        sc = per_system[system.pk]
+        for framework_id in frameworks:
+            for r in sc.results[framework_id]:
+                c = r.control
+                writer.writerow([_cell(v) for v in (
+                    system.slug, system.name, system.risk_tier, sc.profile.role, framework_id, c.id, c.ref, c.title,
+                    c.family, c.applies_from.isoformat() if c.applies_from else "", "yes" if r.applicable else "no",
+                    r.status, r.reason, " | ".join(f"{e.ref}: {e.status}: {e.message}" for e in r.evidence),
+                )])
+    return response

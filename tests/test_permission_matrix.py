@@ -115,6 +115,7 @@ MATRIX: dict[str, dict[str, int]] = {
     "compliance-attest": everyone(405),
     "compliance-profile": everyone(405),
     "compliance-coverage": everyone(200),
+    "compliance-csv": everyone(200),
     # catalog documents
     "model-card-import": everyone(405),
     "model-card-compare": only(SYSTEM_READERS, 404),
@@ -473,7 +474,7 @@ NO_POST = {
     "home", "notifications", "request-list", "request-detail", "attachment-download", "triage-board",
     "triage-agenda", "queue", "review-detail", "portfolio", "audit-trail", "system-list", "system-detail",
     "model-card-detail", "system-evidence", "evidence-source-detail", "sync-run-detail", "sync-run-progress",
-    "evidence-portfolio", "system-compliance", "compliance-coverage", "model-card-compare", "model-card-export", "decision-detail", "decision-pdf",
+    "evidence-portfolio", "system-compliance", "compliance-coverage", "compliance-csv", "model-card-compare", "model-card-export", "decision-detail", "decision-pdf",
     "model-card-pdf", "export-detail", "export-progress", "export-download", "dataset-list", "dataset-detail",
     "vendor-list", "vendor-detail", "ownership-gaps", "search", "api-gate-client", "api-policy-schema", "api-schema",
     "api-docs", "api-root", "api-system-list", "api-system-detail", "api-request-list", "api-request-detail",

@@ -121,3 +121,26 @@ def test_query_counts_do_not_grow_with_systems(client, personas):
     assert many == few, (few, many)
     assert _queries(client, reverse("system-compliance", args=["sys-14"])) == system_few
     assert many <= 20
+
+
+def test_csv_has_every_control_for_every_visible_system_and_defuses_formulas(client, personas):
+    import csv as csv_module
+    import io
+
+    add_system(personas, "csv-a", "high")
+    hostile = add_system(personas, "csv-b", "minimal", owners=False, card=False, runbook=False, metrics=())
+    AISystem.objects.filter(pk=hostile.pk).update(name="=HYPERLINK(\"https://evil.example\")")
+    client.force_login(personas["lead"])
+    response = client.get(reverse("compliance-csv") + "?framework=nist-ai-rmf")
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv_module.DictReader(io.StringIO(response.content.decode())))
+    assert len(rows) == 2 * 72
+    assert {r["system"] for r in rows} == {"csv-a", "csv-b"}
+    assert all(r["system_name"][0] != "=" for r in rows)
+    assert any(r["system_name"].startswith("'=HYPERLINK") for r in rows)
+    measured = next(r for r in rows if r["system"] == "csv-a" and r["control"] == "MEASURE 2.3")
+    assert measured["status"] == "met" and "evaluation-threshold: met" in measured["evidence"]
+    everything = client.get(reverse("compliance-csv"))
+    assert len(everything.content.decode().splitlines()) == 1 + 2 * 144
+    client.force_login(personas["outsider"])
+    assert len(client.get(reverse("compliance-csv")).content.decode().splitlines()) == 1
