@@ -165,10 +165,10 @@ class Control:
     condition_note: str = ""
     applies_from: date | None = None
     date_source: str = ""
+    key: str = field(init=False, default="")  # "<framework id>/<control id>"
 
-    @property
-    def key(self) -> str:
-        return f"{self.framework}/{self.id}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.framework}/{self.id}")
 
 
 @dataclass(frozen=True)
@@ -385,22 +385,22 @@ def build_library(files: Iterable[tuple[Path, bytes]], policies: PolicyIds | Non
 
         if doc["kind"] == "FrameworkMapping":
             policy = doc["policy"]
-            if policy in mappings:
-                problems.append(Problem(f"a second mapping file for policy {policy!r}", lines.line(["policy"])))
             requirement_ids = None
             if policies is not None:
                 requirement_ids = policies.get(policy)
                 if requirement_ids is None:
                     problems.append(Problem(f"maps to policy {policy!r}, which is not a known readiness policy "
                                             f"(known: {', '.join(sorted(policies)) or 'none'})", lines.line(["policy"])))
-            entries: dict[str, Mapping] = {}
+            # Several files may map for one policy (an organisation's own framework brings its own).
+            entries = mappings.setdefault(policy, {})
             for index, spec in enumerate(doc["mappings"]):
                 here: list[str | int] = ["mappings", index]
                 key = spec["control"]
                 if key not in known:
                     unknown_control(key, [*here, "control"])
                 if key in entries:
-                    problems.append(Problem(f"control {key!r} is mapped twice", lines.line([*here, "control"])))
+                    problems.append(Problem(f"control {key!r} is mapped twice for policy {policy}",
+                                            lines.line([*here, "control"])))
                 reqs = tuple(spec.get("requirements", ()))
                 for r_index, req in enumerate(reqs):
                     if requirement_ids is not None and req not in requirement_ids:
@@ -410,7 +410,6 @@ def build_library(files: Iterable[tuple[Path, bytes]], policies: PolicyIds | Non
                     problems.append(Problem(f"control {key}: neither requirements nor attestation evidence it",
                                             lines.line(here)))
                 entries[key] = Mapping(key, reqs, bool(spec.get("attestation", False)))
-            mappings.setdefault(policy, entries)
         else:
             for index, spec in enumerate(doc["links"]):
                 for c_index, key in enumerate(spec["controls"]):

@@ -39,6 +39,11 @@ from governance.selectors.facts import collect_facts_many
 
 ENVIRONMENT = "production"
 
+# Facts are read this many systems at a time: the gate's snapshot query for evaluation results is one
+# OR of (system, metric) pairs, which SQLite refuses past a depth of 1,000 terms. So the query count
+# grows by the facts' fixed count per 200 systems (measured by bench/compliance_coverage.py).
+FACTS_CHUNK = 200
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -84,6 +89,10 @@ class ControlResult:
         return self.status != ControlStatus.NOT_APPLICABLE
 
     @property
+    def attestable(self) -> bool:
+        return any(e.kind == "attestation" for e in self.evidence)
+
+    @property
     def fix(self) -> str:
         return next((e.fix for e in self.evidence if e.fix and e.status not in COVERED), "")
 
@@ -111,33 +120,115 @@ def applicability(control: Control, facts: SystemFacts, profile: Profile) -> tup
     return True, ", ".join(why) or "applies to every system"
 
 
+_PASSING = frozenset({"met", "waived"})
+
+
 def combine(inputs: list[Evidence]) -> str:
-    statuses = [e.status for e in inputs]
+    statuses = [str(e.status) for e in inputs]
     if len(statuses) == 1:
         return statuses[0]
-    passing = [s for s in statuses if s in (RequirementStatus.MET, RequirementStatus.WAIVED)]
-    if RequirementStatus.FAILED in statuses:
-        return ControlStatus.FAILED
-    if len(passing) == len(statuses):
-        return ControlStatus.WAIVED if RequirementStatus.WAIVED in statuses else ControlStatus.MET
+    passing = sum(1 for s in statuses if s in _PASSING)
+    if "failed" in statuses:
+        return ControlStatus.FAILED.value
+    if passing == len(statuses):
+        return ControlStatus.WAIVED.value if "waived" in statuses else ControlStatus.MET.value
     if passing:
-        return ControlStatus.PARTIALLY_MET
-    return ControlStatus.STALE if RequirementStatus.STALE in statuses else ControlStatus.MISSING
+        return ControlStatus.PARTIALLY_MET.value
+    return ControlStatus.STALE.value if "stale" in statuses else ControlStatus.MISSING.value
+
+
+# One object for every control nobody has attested (the page links the control itself).
+MISSING_ATTESTATION = Evidence("attestation", "", ControlStatus.MISSING.value, "nobody has attested this control",
+                               "An owner of the system attests it on this page, with a statement and evidence.")
 
 
 def attestation_evidence(key: str, attestation: Attestation | None, now: datetime) -> Evidence:
     if attestation is None:
-        return Evidence("attestation", key, ControlStatus.MISSING, "nobody has attested this control",
-                        "An owner of the system attests it on this page, with a statement and evidence.")
+        return MISSING_ATTESTATION
     who = attestation.owner.get_username()
     if attestation.is_stale(now):
-        return Evidence("attestation", key, ControlStatus.STALE,
+        return Evidence("attestation", key, ControlStatus.STALE.value,
                         f"attested by {who} on {attestation.reviewed_at:%Y-%m-%d}; stale since "
                         f"{attestation.expires_at:%Y-%m-%d %H:%M} UTC",
                         "Review the attestation and record it again.")
-    return Evidence("attestation", key, ControlStatus.MET,
+    return Evidence("attestation", key, ControlStatus.MET.value,
                     f"attested by {who} on {attestation.reviewed_at:%Y-%m-%d}, valid until "
                     f"{attestation.expires_at:%Y-%m-%d}: {attestation.statement}")
+
+
+class Judge:
+    """Judges the controls of one system against one evaluation. What every control of the system
+    shares (the engine's outcome per requirement, applicability per rule, the evidence of one set of
+    requirements) is worked out once, so judging 300 controls costs little more than judging one."""
+
+    def __init__(self, facts: SystemFacts, profile: Profile, policy: Policy | None, evaluation: Evaluation | None,
+                 failure: str, now: datetime) -> None:
+        self.facts, self.profile, self.policy, self.evaluation, self.failure, self.now = (
+            facts, profile, policy, evaluation, failure, now)
+        self.today = now.date()
+        self.known = frozenset(r.id for r in policy.requirements) if policy is not None else frozenset()
+        self.outcomes: dict[str, tuple[str, str, str]] = {}
+        if evaluation is not None:
+            fixes = {r.id: r.fix for r in evaluation.requirements}
+            for req_id in self.known:
+                status, message = evaluation.outcome_of(req_id)
+                self.outcomes[req_id] = (str(status), message, fixes.get(req_id, ""))
+        self._applies: dict[object, tuple[bool, str]] = {}
+        self._requirements: dict[tuple[str, ...], tuple[list[Evidence], list[str]]] = {}
+        # (requirements, whether an attestation is asked for and missing) -> (evidence, combined status)
+        self._combined: dict[tuple[tuple[str, ...], bool], tuple[tuple[Evidence, ...], str]] = {}
+
+    def _requirement_evidence(self, requirements: tuple[str, ...]) -> tuple[list[Evidence], list[str]]:
+        cached = self._requirements.get(requirements)
+        if cached is not None:
+            return cached
+        inputs: list[Evidence] = []
+        dropped: list[str] = []
+        for req_id in requirements:
+            if self.evaluation is None:
+                inputs.append(Evidence("requirement", req_id, RequirementStatus.FAILED.value, self.failure))
+            elif req_id not in self.known:
+                inputs.append(Evidence("requirement", req_id, RequirementStatus.FAILED.value,
+                                       f"the active policy {self.evaluation.policy_name} has no requirement "
+                                       f"{req_id!r}; the mapping is out of date",
+                                       "Fix the mapping file and run `manage.py framework_lint`."))
+            else:
+                status, message, fix = self.outcomes[req_id]
+                if status in (NOT_APPLICABLE, ABSENT):
+                    dropped.append(f"{req_id}: {message}")
+                else:
+                    inputs.append(Evidence("requirement", req_id, status, message, fix))
+        self._requirements[requirements] = (inputs, dropped)
+        return inputs, dropped
+
+    def control(self, control: Control, mapping: Mapping, attestation: Attestation | None) -> ControlResult:
+        in_force = control.applies_from is None or control.applies_from <= self.today
+        decided = self._applies.get(control.applies)
+        if decided is None:
+            decided = self._applies[control.applies] = applicability(control, self.facts, self.profile)
+        applies, why = decided
+        if not applies:
+            return ControlResult(control, ControlStatus.NOT_APPLICABLE.value, why, in_force=in_force)
+        if self.policy is None:
+            # Which requirements evidence the control depends on the policy: with none, nothing is known.
+            return ControlResult(control, ControlStatus.FAILED.value, self.failure,
+                                 (Evidence("policy", "readiness policy", ControlStatus.FAILED.value, self.failure,
+                                           "Activate a readiness policy that loads (`manage.py policy activate`)."),),
+                                 in_force)
+        inputs, dropped = self._requirement_evidence(mapping.requirements)
+        if mapping.attestation and attestation is not None:
+            evidence = (*inputs, attestation_evidence(control.key, attestation, self.now))
+            return ControlResult(control, combine(list(evidence)), why, evidence, in_force)
+        shared = (mapping.requirements, mapping.attestation)
+        combined = self._combined.get(shared)
+        if combined is None:
+            evidence = (*inputs, MISSING_ATTESTATION) if mapping.attestation else tuple(inputs)
+            combined = self._combined[shared] = (evidence, combine(list(evidence)) if evidence else "")
+        if not combined[0]:
+            return ControlResult(control, ControlStatus.NOT_APPLICABLE.value,
+                                 "the policy requires none of its evidence of this system (" + "; ".join(dropped) + ")",
+                                 in_force=in_force)
+        return ControlResult(control, combined[1], why, combined[0], in_force)
 
 
 def judge_control(control: Control, mapping: Mapping, facts: SystemFacts, profile: Profile,
@@ -145,42 +236,17 @@ def judge_control(control: Control, mapping: Mapping, facts: SystemFacts, profil
                   attestation: Attestation | None, now: datetime) -> ControlResult:
     """One control for one system. ``evaluation`` is the engine's verdict for the system (None with
     ``failure`` saying why: no policy, or an evaluation that raised)."""
-    in_force = control.applies_from is None or control.applies_from <= now.date()
-    applies, why = applicability(control, facts, profile)
-    if not applies:
-        return ControlResult(control, ControlStatus.NOT_APPLICABLE, why, in_force=in_force)
-    if policy is None:
-        # Which requirements evidence the control depends on the policy: with none, nothing is known.
-        return ControlResult(control, ControlStatus.FAILED, failure,
-                             (Evidence("policy", "readiness policy", ControlStatus.FAILED, failure,
-                                       "Activate a readiness policy that loads (`manage.py policy activate`)."),),
-                             in_force)
-    inputs: list[Evidence] = []
-    dropped: list[str] = []
-    known = {r.id: r for r in policy.requirements}
-    for req_id in mapping.requirements:
-        if evaluation is None:
-            inputs.append(Evidence("requirement", req_id, RequirementStatus.FAILED, failure))
-            continue
-        if req_id not in known:
-            inputs.append(Evidence("requirement", req_id, RequirementStatus.FAILED,
-                                   f"the active policy {evaluation.policy_name} has no requirement {req_id!r}; "
-                                   f"the mapping is out of date",
-                                   "Fix the mapping file and run `manage.py framework_lint`."))
-            continue
-        status, message = evaluation.outcome_of(req_id)
-        if status in (NOT_APPLICABLE, ABSENT):
-            dropped.append(f"{req_id}: {message}")
-            continue
-        result = next(r for r in evaluation.requirements if r.id == req_id)
-        inputs.append(Evidence("requirement", req_id, status, message, result.fix))
-    if mapping.attestation:
-        inputs.append(attestation_evidence(control.key, attestation, now))
-    if not inputs:
-        return ControlResult(control, ControlStatus.NOT_APPLICABLE,
-                             "the policy requires none of its evidence of this system (" + "; ".join(dropped) + ")",
-                             in_force=in_force)
-    return ControlResult(control, combine(inputs), why, tuple(inputs), in_force)
+    return Judge(facts, profile, policy, evaluation, failure, now).control(control, mapping, attestation)
+
+
+_DEFAULT_MAPPINGS: dict[str, Mapping] = {}
+
+
+def _attestation_only(key: str) -> Mapping:
+    mapping = _DEFAULT_MAPPINGS.get(key)
+    if mapping is None:
+        mapping = _DEFAULT_MAPPINGS[key] = Mapping(key, (), True)
+    return mapping
 
 
 @dataclass
@@ -194,7 +260,7 @@ class SystemCompliance:
     results: dict[str, list[ControlResult]] = field(default_factory=dict)
 
     def counts(self, framework_id: str) -> dict[str, int]:
-        found = {s: 0 for s in ControlStatus.values}
+        found = dict.fromkeys(ControlStatus.values, 0)
         for r in self.results.get(framework_id, []):
             found[r.status] += 1
         return found
@@ -209,12 +275,16 @@ def _policy() -> tuple[Policy | None, str]:
 
 def compliance_many(systems: Iterable[AISystem], now: datetime, library: Library | None = None,
                     frameworks: list[str] | None = None) -> dict[int, SystemCompliance]:
-    """Each system's statement of applicability and control status, in a number of queries that
-    does not grow with the number of systems or controls (systems read through ``for_facts``)."""
+    """Each system's statement of applicability and control status, in a number of queries that does
+    not grow with the number of controls, nor with the number of systems up to ``FACTS_CHUNK`` (then by
+    one snapshot's queries per chunk); systems read through ``for_facts``."""
     by_id = {s.pk: s for s in systems}
     library = library or load_library()
     chosen: list[Framework] = [library.frameworks[f] for f in (frameworks or list(library.frameworks))]
-    facts = collect_facts_many(list(by_id.values()), now)
+    listed = list(by_id.values())
+    facts: dict[int, SystemFacts] = {}
+    for start in range(0, len(listed), FACTS_CHUNK):
+        facts |= collect_facts_many(listed[start:start + FACTS_CHUNK], now)
     profiles = {p.system_id: p for p in OperatorProfile.objects.filter(system__in=list(by_id))
                 .select_related("updated_by")}
     latest: dict[tuple[int, str], Attestation] = {}
@@ -223,6 +293,7 @@ def compliance_many(systems: Iterable[AISystem], now: datetime, library: Library
         latest.setdefault((attestation.system_id, attestation.control), attestation)
     policy, policy_error = _policy()
     environment = choose_environment(policy, ENVIRONMENT) if policy is not None else ""
+    mappings = library.mappings.get(policy.name, {}) if policy is not None else {}
     out: dict[int, SystemCompliance] = {}
     for pk, system in by_id.items():
         evaluation: Evaluation | None = None
@@ -234,11 +305,11 @@ def compliance_many(systems: Iterable[AISystem], now: datetime, library: Library
                 failure = f"the evaluation could not complete: {exc}"
         profile = profile_of(system, profiles.get(pk))
         sc = SystemCompliance(system, profile, environment, policy.name if policy else "", policy_error)
-        mappings = library.mappings.get(policy.name, {}) if policy is not None else {}
+        judge = Judge(facts[pk], profile, policy, evaluation, failure, now)
         for framework in chosen:
             sc.results[framework.id] = [
-                judge_control(control, mappings.get(control.key) or Mapping(control.key, (), True), facts[pk],
-                              profile, policy, evaluation, failure, latest.get((pk, control.key)), now)
+                judge.control(control, mappings.get(control.key) or _attestation_only(control.key),
+                              latest.get((pk, control.key)))
                 for control in framework.controls
             ]
         out[pk] = sc

@@ -18,11 +18,20 @@ from catalog.models import AISystem
 from clearance.web import AuthenticatedHttpRequest, get_visible_or_404, run_service
 from compliance.choices import ControlStatus
 from compliance.forms import AttestationForm, OperatorProfileForm
-from compliance.loader import Library, load_library
+from compliance.loader import Library, LibraryError, load_library
 from compliance.permissions import can_attest, can_view_coverage
 from compliance.selectors import compliance_many, coverage
 from compliance.services import attestation_record, operator_profile_set
 from governance.selectors.facts import for_facts
+
+
+def library_or_error(request: AuthenticatedHttpRequest) -> Library | HttpResponse:
+    """The framework library, or a page saying why it does not load (never a 500): fail closed, show
+    no status at all rather than one from a half-read library."""
+    try:
+        return load_library()
+    except LibraryError as exc:
+        return render(request, "compliance/library_error.html", {"problems": exc.lines()}, status=503)
 
 
 def _system(request: AuthenticatedHttpRequest, slug: str) -> AISystem:
@@ -59,7 +68,10 @@ def system_compliance(request: AuthenticatedHttpRequest, slug: str) -> HttpRespo
     """The statement of applicability: which controls bind this system and why, each one's status, the
     evidence that decided it and where to fix it."""
     system = _system(request, slug)
-    return _render_system(request, system, load_library())
+    library = library_or_error(request)
+    if isinstance(library, HttpResponse):
+        return library
+    return _render_system(request, system, library)
 
 
 @login_required
@@ -68,7 +80,9 @@ def attest(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     system = _system(request, slug)
     if not can_attest(request.user, system):
         raise PermissionDenied("only the system's owners and the governance team may attest its controls")
-    library = load_library()
+    library = library_or_error(request)
+    if isinstance(library, HttpResponse):
+        return library
     form = AttestationForm(request.POST, controls=_controls(library))
     if form.is_valid():
         done = run_service(request, form, lambda: attestation_record(
@@ -94,7 +108,10 @@ def operator_profile(request: AuthenticatedHttpRequest, slug: str) -> HttpRespon
             note=form.cleaned_data["note"]), "Operator role saved.")
         if done is not None:
             return redirect(f"{request.path.rsplit('profile/', 1)[0]}#profile")
-    return _render_system(request, system, load_library(), profile_form=form, status=400)
+    library = library_or_error(request)
+    if isinstance(library, HttpResponse):
+        return library
+    return _render_system(request, system, library, profile_form=form, status=400)
 
 
 @login_required
@@ -103,7 +120,9 @@ def coverage_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     systems × control-family table (paged; the totals count every visible system)."""
     if not can_view_coverage(request.user):
         raise PermissionDenied("sign in with an active account")
-    library = load_library()
+    library = library_or_error(request)
+    if isinstance(library, HttpResponse):
+        return library
     framework_id = request.GET.get("framework") or next(iter(library.frameworks))
     if framework_id not in library.frameworks:
         raise Http404("no such framework")
@@ -130,7 +149,9 @@ def coverage_csv(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Every control × every visible system of one framework (all frameworks without ``framework``)."""
     if not can_view_coverage(request.user):
         raise PermissionDenied("sign in with an active account")
-    library = load_library()
+    library = library_or_error(request)
+    if isinstance(library, HttpResponse):
+        return library
     wanted = request.GET.get("framework", "")
     if wanted and wanted not in library.frameworks:
         raise Http404("no such framework")

@@ -144,3 +144,22 @@ def test_csv_has_every_control_for_every_visible_system_and_defuses_formulas(cli
     assert len(everything.content.decode().splitlines()) == 1 + 2 * 144
     client.force_login(personas["outsider"])
     assert len(client.get(reverse("compliance-csv")).content.decode().splitlines()) == 1
+
+
+def test_a_broken_framework_library_shows_why_and_no_status(client, personas, request_in_review, settings, tmp_path):
+    from tests.compliance.test_framework_library import _copy_library
+
+    directory = _copy_library(tmp_path)
+    iso = directory / "iso-42001.yaml"
+    iso.write_text(iso.read_text().replace("{id: A.2.3,", "{id: A.2.2,"))
+    settings.FRAMEWORK_DIR = directory
+    client.force_login(personas["lead"])
+    for url in (reverse("compliance-coverage"), reverse("system-compliance", args=[request_in_review.system.slug]),
+                reverse("compliance-csv")):
+        response = client.get(url)
+        assert response.status_code == 503, url
+        assert f"{iso}:" in response.content.decode() and "duplicate control id" in response.content.decode()
+    response = client.post(reverse("compliance-attest", args=[request_in_review.system.slug]),
+                           {"control": "eu-ai-act/art-4", "statement": "All owners took the AI literacy course.",
+                            "expires_on": (timezone.now() + timedelta(days=30)).date().isoformat()})
+    assert response.status_code == 503 and Attestation.objects.count() == 0
