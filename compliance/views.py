@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from catalog.choices import RiskTier
 from catalog.models import AISystem
 from clearance.web import AuthenticatedHttpRequest, get_visible_or_404, run_service
 from compliance.choices import ControlStatus
@@ -126,12 +127,19 @@ def coverage_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     framework_id = request.GET.get("framework") or next(iter(library.frameworks))
     if framework_id not in library.frameworks:
         raise Http404("no such framework")
-    systems = list(for_facts(AISystem.objects.visible_to(request.user)).order_by("name"))
+    tier = request.GET.get("tier", "")
+    visible = AISystem.objects.visible_to(request.user)
+    if tier in RiskTier.values:
+        visible = visible.filter(risk_tier=tier)
+    else:
+        tier = ""
+    systems = list(for_facts(visible).order_by("name"))
     result = coverage(framework_id, systems, timezone.now(), library)
     page = Paginator(result.rows, 50).get_page(request.GET.get("page"))
     return render(request, "compliance/coverage.html", {
         "cov": result, "page": page, "frameworks": list(library.frameworks.values()),
         "families": [result.framework.family(f) for f in result.families],
+        "tiers": RiskTier.choices, "tier": tier,
     })
 
 

@@ -84,6 +84,8 @@ def test_coverage_page_shares_and_family_table(client, personas):
     assert f'href="/systems/{ready.slug}/compliance/#fw-iso-42001"' in html
     assert '<th class="req" scope="col" title="AI system life cycle">A.6</th>' in html
     assert client.get(reverse("compliance-coverage") + "?framework=nope").status_code == 404
+    only_limited = client.get(reverse("compliance-coverage") + "?framework=iso-42001&tier=limited").content.decode()
+    assert "applicable controls across 1 systems" in only_limited and "bare-one" not in only_limited
 
 
 def test_coverage_counts_only_met_and_agrees_with_the_system_pages(client, personas, request_in_review):
