@@ -113,6 +113,7 @@ def test_query_counts_do_not_grow_with_systems(client, personas):
     for n in range(3):
         add_system(personas, f"sys-{n}", "high", data=("personal",))
     url = reverse("compliance-coverage") + "?framework=eu-ai-act"
+    client.get(url)  # warm-up: the active policy is built once per process
     few = _queries(client, url)
     system_few = _queries(client, reverse("system-compliance", args=["sys-0"]))
     for n in range(3, 15):
@@ -165,3 +166,40 @@ def test_a_broken_framework_library_shows_why_and_no_status(client, personas, re
                            {"control": "eu-ai-act/art-4", "statement": "All owners took the AI literacy course.",
                             "expires_on": (timezone.now() + timedelta(days=30)).date().isoformat()})
     assert response.status_code == 503 and Attestation.objects.count() == 0
+
+
+def test_queries_stay_bounded_at_1000_systems_and_300_controls(client, personas, settings, tmp_path):
+    """The issue's scale: 1,000 systems × a 300-control framework. Queries do not grow with controls
+    and grow with systems only by one facts snapshot per 200 (compliance.selectors.FACTS_CHUNK)."""
+    from compliance.selectors import FACTS_CHUNK
+    from tests.compliance.test_framework_library import _copy_library
+
+    directory = _copy_library(tmp_path)
+    lines = ["# Source: generated for this test. Licence: Apache-2.0.", "apiVersion: clearance/v1",
+             "kind: Framework", "id: big", "name: Big", "version: '1'",
+             "source: {title: generated, url: 'https://example.com', note: generated}", "licence: Apache-2.0",
+             "families:", *[f"  - {{id: F{f}, title: Family {f}}}" for f in range(10)], "controls:",
+             *[f"  - {{id: C{n}, family: F{n % 10}, title: Control {n}, summary: Control {n}.}}" for n in range(300)]]
+    (directory / "big.yaml").write_text("\n".join(lines) + "\n")
+    (directory / "mappings" / "big.yaml").write_text("\n".join([
+        "# Source: generated. Licence: Apache-2.0.", "apiVersion: clearance/v1", "kind: FrameworkMapping",
+        "policy: default", "mappings:",
+        *[f"  - {{control: big/C{n}, requirements: [{['owners-assigned', 'runbook-linked'][n % 2]}]}}"
+          for n in range(0, 300, 3)]]) + "\n")
+    settings.FRAMEWORK_DIR = directory
+    lead = personas["lead"]
+    AISystem.objects.bulk_create([
+        AISystem(slug=f"s-{n:04d}", name=f"S {n:04d}", purpose="p", risk_tier=["high", "limited", "minimal"][n % 3],
+                 lifecycle_stage="production", business_owner=lead, technical_owner=lead, risk_owner=lead,
+                 vendor="Acme" if n % 2 else "") for n in range(1000)])
+    client.force_login(lead)
+    client.get(reverse("compliance-coverage") + "?framework=big")  # warm-up: the active policy is built once
+    big = _queries(client, reverse("compliance-coverage") + "?framework=big")
+    small = _queries(client, reverse("compliance-coverage") + "?framework=nist-ai-600-1")
+    assert big == small  # 300 controls cost no more queries than 12
+    html = client.get(reverse("compliance-coverage") + "?framework=big").content.decode()
+    assert "across 1000 systems" in html
+    AISystem.objects.filter(slug__gte="s-0800").delete()  # 800 systems: one facts chunk fewer
+    fewer = _queries(client, reverse("compliance-coverage") + "?framework=big")
+    per_chunk = big - fewer
+    assert 0 < per_chunk <= 10 and big <= 1000 // FACTS_CHUNK * per_chunk + 15, (big, fewer)
