@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from catalog.models import AISystem
 from clearance.policyfile import PolicyError
@@ -288,7 +288,7 @@ def compliance_many(systems: Iterable[AISystem], now: datetime, library: Library
     profiles = {p.system_id: p for p in OperatorProfile.objects.filter(system__in=list(by_id))
                 .select_related("updated_by")}
     latest: dict[tuple[int, str], Attestation] = {}
-    for attestation in (Attestation.objects.filter(system__in=list(by_id)).select_related("owner")
+    for attestation in (Attestation.objects.filter(system__in=list(by_id), reviewed_at__lte=now).select_related("owner")
                         .order_by("system_id", "control", "-reviewed_at", "-pk")):
         latest.setdefault((attestation.system_id, attestation.control), attestation)
     policy, policy_error = _policy()
@@ -325,6 +325,8 @@ class Coverage:
     families: list[str] = field(default_factory=list)
     # per system: (system, per family (met, applicable), share met over all its applicable controls)
     rows: list[tuple[AISystem, list[tuple[int, int]], int, int]] = field(default_factory=list)
+    # per date of application: (date, upcoming, systems bound, systems with an unmet control)
+    calendar: list[tuple[date, bool, int, int]] = field(default_factory=list)
 
     @property
     def share(self) -> float | None:
@@ -353,4 +355,45 @@ def coverage(framework_id: str, systems: list[AISystem], now: datetime, library:
         result.applicable += applicable
         result.met += met
         result.rows.append((system, [(cells[f][0], cells[f][1]) for f in result.families], met, applicable))
+    result.calendar = portfolio_calendar(per_system, now)
     return result
+
+
+@dataclass
+class CalendarDate:
+    """One date of application: the applicable controls that start (or started) binding then, and
+    those of them not met."""
+
+    on: date
+    upcoming: bool
+    controls: list[ControlResult] = field(default_factory=list)
+
+    @property
+    def unmet(self) -> list[ControlResult]:
+        return [r for r in self.controls if r.status not in COVERED]
+
+
+def obligation_calendar(sc: SystemCompliance, now: datetime) -> list[CalendarDate]:
+    """The system's applicable controls that carry a date of application, by date (oldest first)."""
+    by_date: dict[date, CalendarDate] = {}
+    for results in sc.results.values():
+        for r in results:
+            when = r.control.applies_from
+            if when is None or not r.applicable:
+                continue
+            entry = by_date.get(when)
+            if entry is None:
+                entry = by_date[when] = CalendarDate(when, when > now.date())
+            entry.controls.append(r)
+    return [by_date[d] for d in sorted(by_date)]
+
+
+def portfolio_calendar(per_system: dict[int, SystemCompliance], now: datetime) -> list[tuple[date, bool, int, int]]:
+    """Per date of application: (date, upcoming, systems bound from then, systems with an unmet one)."""
+    found: dict[date, list[int]] = {}
+    for sc in per_system.values():
+        for entry in obligation_calendar(sc, now):
+            counts = found.setdefault(entry.on, [0, 0])
+            counts[0] += 1
+            counts[1] += 1 if entry.unmet else 0
+    return [(d, d > now.date(), found[d][0], found[d][1]) for d in sorted(found)]

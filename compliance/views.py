@@ -21,7 +21,7 @@ from compliance.choices import ControlStatus
 from compliance.forms import AttestationForm, OperatorProfileForm
 from compliance.loader import Library, LibraryError, load_library
 from compliance.permissions import can_attest, can_view_coverage
-from compliance.selectors import compliance_many, coverage
+from compliance.selectors import compliance_many, coverage, obligation_calendar
 from compliance.services import attestation_record, operator_profile_set
 from governance.selectors.facts import for_facts
 
@@ -60,6 +60,7 @@ def _render_system(request: AuthenticatedHttpRequest, system: AISystem, library:
                   for fid, results in sc.results.items()]
     return render(request, "compliance/system.html", {
         "system": system, "sc": sc, "frameworks": frameworks, "editable": editable, "now": now,
+        "calendar": obligation_calendar(sc, now),
         "attest_form": attest_form, "profile_form": profile_form,
     }, status=status)
 

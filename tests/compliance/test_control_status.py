@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.utils.timezone import now as timezone_now
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -164,3 +165,33 @@ def test_no_active_policy_fails_closed(request_in_review, personas):
     assert got.policy_error
     applicable = [r for rs in got.results.values() for r in rs if r.applicable]
     assert applicable and all(r.status == "failed" and got.policy_error in r.reason for r in applicable)
+
+
+@pytest.mark.django_db
+def test_obligation_calendar_lists_dates_and_what_is_not_met(personas, client):
+    from datetime import UTC, datetime
+
+    from compliance.selectors import obligation_calendar, portfolio_calendar
+
+    lead = personas["lead"]
+    high = system_create(actor=lead, name="Credit scoring", slug="credit", purpose="Scores", risk_tier="high")
+    attestation_record(actor=lead, system=high, control="eu-ai-act/art-4",
+                       statement="Everyone took the AI literacy course in May.",
+                       expires_at=timezone_now() + timedelta(days=30))
+    before = datetime(2026, 1, 15, tzinfo=UTC)
+    per_system = compliance_many(list(for_facts(type(high).objects.filter(pk=high.pk))), before)
+    calendar = obligation_calendar(per_system[high.pk], before)
+    assert [(str(e.on), e.upcoming) for e in calendar] == [("2025-02-02", False), ("2026-08-02", True)]
+    first = calendar[0]
+    assert {r.control.id for r in first.controls} == {"art-4", "art-5"}
+    # the art-4 attestation was made after `before`, so on that day neither is met
+    assert sorted(r.control.id for r in first.unmet) == ["art-4", "art-5"]
+    today = compliance_many(list(for_facts(type(high).objects.filter(pk=high.pk))), timezone_now())
+    assert [r.control.id for r in obligation_calendar(today[high.pk], timezone_now())[0].unmet] == ["art-5"]
+    assert {r.control.id for r in calendar[1].controls} >= {"art-9", "art-17", "art-43", "art-72", "art-73"}
+    assert portfolio_calendar(per_system, before) == [
+        (calendar[0].on, False, 1, 1), (calendar[1].on, True, 1, 1)]
+    client.force_login(lead)
+    html = client.get(f"/systems/{high.slug}/compliance/").content.decode()
+    assert '<section class="card" id="calendar">' in html and "<strong>2026-08-02</strong>" in html
+    assert "Dates of application" in client.get("/compliance/?framework=eu-ai-act").content.decode()
