@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "catalog",
     "intake",
     "governance",
+    "compliance",
 ]
 
 MIDDLEWARE = [
@@ -293,6 +294,8 @@ OUTAGE_RETRY_AFTER_SECONDS = env_int("OUTAGE_RETRY_AFTER_SECONDS", 5, minimum=1)
 POLICY_DIR = Path(env_str("POLICY_DIR", str(BASE_DIR / "policies")))
 READINESS_POLICY_FILE = env_str("READINESS_POLICY_FILE", "readiness.yaml")
 TIERING_POLICY_FILE = env_str("TIERING_POLICY_FILE", "tiering.yaml")
+# Compliance frameworks, their mappings to readiness requirements and crosswalks (compliance/loader.py).
+FRAMEWORK_DIR = Path(env_str("FRAMEWORK_DIR", str(BASE_DIR / "compliance" / "frameworks")))
 # Review kinds, their deciding role and SLA per risk tier (governance/review_policy.py).
 REVIEW_POLICY_FILE = env_str("REVIEW_POLICY_FILE", "reviews.yaml")
 

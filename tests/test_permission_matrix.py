@@ -28,6 +28,7 @@ from catalog.services.registers import dataset_save, vendor_save
 from clearance.models import ApiToken, AuditEvent, Notification
 from clearance.notifications import notify
 from clearance.tokens import api_token_create
+from compliance.models import Attestation, OperatorProfile
 from governance.models import DecisionRecord, DocumentExport, GateCheck, Review, Waiver
 from governance.services import exports
 from governance.services.decisions import decision_record_propose
@@ -109,6 +110,12 @@ MATRIX: dict[str, dict[str, int]] = {
     "sync-run-detail": only(SYSTEM_READERS, 404),
     "sync-run-progress": only(SYSTEM_READERS, 404),
     "evidence-portfolio": everyone(200),
+    # compliance
+    "system-compliance": only(SYSTEM_READERS, 404),
+    "compliance-attest": everyone(405),
+    "compliance-profile": everyone(405),
+    "compliance-coverage": everyone(200),
+    "compliance-csv": everyone(200),
     # catalog documents
     "model-card-import": everyone(405),
     "model-card-compare": only(SYSTEM_READERS, 404),
@@ -217,6 +224,8 @@ def world(request_in_review, personas, settings, tmp_path) -> dict[str, dict[str
         "model-card-publish": {"slug": system.slug, "version": card.version},
         "api-system-detail": {"slug": system.slug},
         "system-evidence": {"slug": system.slug}, "evidence-source-create": {"slug": system.slug},
+        "system-compliance": {"slug": system.slug}, "compliance-attest": {"slug": system.slug},
+        "compliance-profile": {"slug": system.slug},
         "metric-requirements": {"slug": system.slug},
         "metric-requirement-delete": {"slug": system.slug, "pk": requirement.pk},
         "evidence-source-detail": {"pk": source.pk}, "evidence-source-edit": {"pk": source.pk},
@@ -437,6 +446,14 @@ POSTS: dict[str, Post] = {
                                 lambda w: w.system.metric_requirements.count(), acting(EDITORS), seen(READERS)),
     "metric-requirement-delete": post(lambda w: {"slug": w.system.slug, "pk": w.requirement.pk}, {},
                                       lambda w: w.system.metric_requirements.count(), acting(EDITORS), seen(READERS)),
+    # compliance
+    "compliance-attest": post(slug, lambda w, p: {"control": "eu-ai-act/art-4",
+                                                  "statement": "Everyone took the AI literacy course.",
+                                                  "expires_on": (timezone.now() + timedelta(days=30)).date().isoformat()},
+                              lambda w: Attestation.objects.count(), acting(EDITORS), seen(READERS)),
+    "compliance-profile": post(slug, {"role": "deployer", "gpai_model": "none"},
+                               lambda w: OperatorProfile.objects.values_list("role", flat=True).first(),
+                               acting(EDITORS), seen(READERS)),
     # registers
     "dataset-create": post(None, {"name": "claims-2025", "source": "Claims system", "classification": "internal"},
                            lambda w: Dataset.objects.count(), acting(("lead", "owner", "risk")), 403),
@@ -457,7 +474,7 @@ NO_POST = {
     "home", "notifications", "request-list", "request-detail", "attachment-download", "triage-board",
     "triage-agenda", "queue", "review-detail", "portfolio", "audit-trail", "system-list", "system-detail",
     "model-card-detail", "system-evidence", "evidence-source-detail", "sync-run-detail", "sync-run-progress",
-    "evidence-portfolio", "model-card-compare", "model-card-export", "decision-detail", "decision-pdf",
+    "evidence-portfolio", "system-compliance", "compliance-coverage", "compliance-csv", "model-card-compare", "model-card-export", "decision-detail", "decision-pdf",
     "model-card-pdf", "export-detail", "export-progress", "export-download", "dataset-list", "dataset-detail",
     "vendor-list", "vendor-detail", "ownership-gaps", "search", "api-gate-client", "api-policy-schema", "api-schema",
     "api-docs", "api-root", "api-system-list", "api-system-detail", "api-request-list", "api-request-detail",

@@ -51,7 +51,7 @@ def status_class(status: str) -> str:
         "met": "ok", "pass": "ok", "approved": "ok", "accepted": "ok", "published": "ok",
         "missing": "warn", "stale": "warn", "open": "info", "changes_requested": "warn", "proposed": "info",
         "submitted": "info", "triage": "info", "in_review": "info", "draft": "muted", "withdrawn": "muted",
-        "failed": "bad", "block": "bad", "rejected": "bad", "superseded": "muted", "waived": "info",
+        "partially_met": "warn", "failed": "bad", "block": "bad", "rejected": "bad", "superseded": "muted", "waived": "info",
     }.get(str(status), "muted")
 
 
