@@ -286,6 +286,10 @@ AXES_LOCKOUT_CALLABLE = "clearance.signin.lockout_response"
 # trail), so its tables grow only under attack.
 AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False
+# Bad bearer tokens from one address: past BAD_TOKEN_LIMIT in BAD_TOKEN_WINDOW_SECONDS the API answers
+# 429 with Retry-After until the window ends. Counted in the throttle cache; valid tokens are not slowed.
+BAD_TOKEN_LIMIT = env_int("BAD_TOKEN_LIMIT", 20, minimum=1)
+BAD_TOKEN_WINDOW_SECONDS = env_int("BAD_TOKEN_WINDOW_SECONDS", 300, minimum=1)
 
 # --- Outages ----------------------------------------------------------------------------------------
 # On PostgreSQL every statement of a gate call is cancelled past this (a held lock included) and the
