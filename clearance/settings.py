@@ -122,6 +122,14 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
     _db["CONN_HEALTH_CHECKS"] = True
     # An unreachable server fails the request in seconds (the API answers 503) instead of hanging.
     _db.setdefault("OPTIONS", {}).setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5, minimum=1))
+    # Every statement of this process is cancelled past this (0: never). Set it for the web processes,
+    # below gunicorn's --timeout, so a page stuck behind a lock answers 503 instead of being killed by
+    # gunicorn; leave it off for Celery workers, whose imports may run long statements. The gate sets
+    # its own, shorter, timeout (GATE_STATEMENT_TIMEOUT_MS) either way.
+    DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT_MS", 0, minimum=0)
+    if DB_STATEMENT_TIMEOUT_MS:
+        _db["OPTIONS"]["options"] = (_db["OPTIONS"].get("options", "") +
+                                     f" -c statement_timeout={DB_STATEMENT_TIMEOUT_MS}").strip()
 else:
     raise ImproperlyConfigured(f"DATABASE_URL must be postgres:// or sqlite://, got {_db['ENGINE']}")
 DATABASES = {"default": _db}
