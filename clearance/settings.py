@@ -142,7 +142,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 # django-axes's backend comes first: it refuses a locked-out account or address before any password
-# is checked, so a guess made during a lockout learns nothing.
+# is checked, so a guess made during a lockout learns nothing. It needs the request, so code that signs
+# in must pass it to authenticate(); tests use client.force_login (client.login passes none).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
