@@ -9,8 +9,12 @@ class ClearanceConfig(AppConfig):
     verbose_name = "Platform (audit, outbox, tokens)"
 
     def ready(self) -> None:
-        from clearance import checks, schema  # noqa: F401 - register the deploy checks and the OpenAPI auth extension
+        from axes.signals import user_locked_out
 
+        from clearance import checks, schema  # noqa: F401 - register the deploy checks and the OpenAPI auth extension
+        from clearance.signin import audit_lockout
+
+        user_locked_out.connect(audit_lockout, dispatch_uid="clearance.audit_lockout")
         post_migrate.connect(_grant_runtime_role, sender=self)
 
 

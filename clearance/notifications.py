@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from clearance.leases import Heartbeat, lease_deadline
 from clearance.models import Notification
-from clearance.outbox import outbox_complete, outbox_defer, outbox_enqueue
+from clearance.outbox import outbox_complete, outbox_due_with_lease, outbox_enqueue
 
 
 def notify(*, recipients: Iterable[User | None], subject: str, body: str, url: str = "") -> list[Notification]:
@@ -50,7 +50,7 @@ def notification_deliver(*, notification_id: int, outbox_id: int | None = None) 
         if status not in (Notification.EmailStatus.QUEUED, Notification.EmailStatus.SENDING):
             outbox_complete(message_id=outbox_id)  # gone or finished: nothing left to do
         return False
-    outbox_defer(message_id=outbox_id, until=lease)
+    outbox_due_with_lease(message_id=outbox_id, lease_until=lease)
     note = Notification.objects.select_related("recipient").get(pk=notification_id)
     if not note.recipient.email:
         with transaction.atomic():

@@ -1,9 +1,10 @@
-"""Answering the API contract while the database is down or too slow.
+"""Answering while the database is down or too slow.
 
 A database that refuses connections, drops them, or does not answer within the statement timeout
 is an outage, not a bug: the API answers ``503 {"error": {...}}`` with ``Retry-After``, which
 ``clearance-check`` retries, instead of a 500 (or, past the web server's own timeout, its HTML error
-page). Nothing is decided from a database that did not answer, so an outage never becomes a pass.
+page); the pages answer a plain 503 page that says so, with the same ``Retry-After``. Nothing is
+decided from a database that did not answer, so an outage never becomes a pass.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 
 log = logging.getLogger("clearance.outages")
 
@@ -55,6 +57,20 @@ def outage_response(exc: BaseException) -> JsonResponse:
     return response
 
 
+def outage_page(exc: BaseException) -> HttpResponse:
+    """The page a browser gets: plain (no navigation, which would need the database), 503, Retry-After."""
+    note_outage(exc)
+    html = render_to_string("errors/503.html", {"timed_out": _timed_out(exc),
+                                                "retry_after": settings.OUTAGE_RETRY_AFTER_SECONDS})
+    response = HttpResponse(html, status=503)
+    response["Retry-After"] = retry_after()
+    return response
+
+
+def outage_answer(request: HttpRequest, exc: BaseException) -> HttpResponse:
+    return outage_response(exc) if request.path.startswith("/api/") else outage_page(exc)
+
+
 @contextmanager
 def statement_timeout(milliseconds: int) -> Iterator[Callable[[], None]]:
     """Run the block in one transaction whose statements PostgreSQL cancels after ``milliseconds``
@@ -75,8 +91,10 @@ def statement_timeout(milliseconds: int) -> Iterator[Callable[[], None]]:
 
 
 class DatabaseOutageMiddleware:
-    """API requests that hit a database outage outside DRF's own error handling (e.g. while
-    opening the connection) answer the same 503 JSON."""
+    """Requests that hit a database outage outside DRF's own error handling (e.g. while opening the
+    connection) answer 503: JSON under /api/, the outage page elsewhere. An outage raised outside any
+    view (a middleware saving the session) reaches ``clearance.views.server_error``, which answers
+    the same."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -85,6 +103,6 @@ class DatabaseOutageMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if is_outage(exception) and request.path.startswith("/api/"):
-            return outage_response(exception)
+        if is_outage(exception):
+            return outage_answer(request, exception)
         return None

@@ -9,7 +9,8 @@ Publishing is not delivery: a broker that restarts without persistence, or a wor
 message in hand, loses a published message. So a message is done only when the task that did its
 work marks it completed (``outbox_complete``, in the transaction of the work's effect where it can).
 Until then it stays open, and once its ``due_at`` passes the sweep publishes it again, waiting twice
-as long after each send. Every task sent this way is therefore idempotent: it claims its work with a
+as long after each send; a message whose work a worker has claimed under a lease is due when that
+lease passes (``outbox_due_with_lease``), so a dead worker's job is sent again about a lease later. Every task sent this way is therefore idempotent: it claims its work with a
 conditional update, and a duplicate delivery finds nothing to claim and does nothing.
 """
 
@@ -59,6 +60,16 @@ def outbox_defer(*, message_id: int | None, until: datetime) -> None:
     waiting for a retry of its own."""
     if message_id is not None:
         OutboxMessage.objects.filter(pk=message_id, completed_at=None, due_at__lt=until).update(due_at=until)
+
+
+def outbox_due_with_lease(*, message_id: int | None, lease_until: datetime) -> None:
+    """The message's work was just claimed under a lease ending at ``lease_until``: the message is
+    due exactly then, earlier than the re-send deadline publishing gave it. While the worker lives,
+    its heartbeat moves lease and message on together (``outbox_defer``); when it dies, the sweep sends
+    the message again as soon as the job can be taken back (about a lease after the death) instead of
+    waiting out ``OUTBOX_REDELIVER_SECONDS`` from the publish."""
+    if message_id is not None:
+        OutboxMessage.objects.filter(pk=message_id, completed_at=None).update(due_at=lease_until)
 
 
 def redeliver_delay(attempts: int) -> timedelta:

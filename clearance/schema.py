@@ -28,7 +28,7 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-unty
 
 
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "required": True,
-                               "description": "Seconds until the token may call again."}}
+                               "description": "Seconds until the caller may try again."}}
 
 
 class ClearanceAutoSchema(AutoSchema):
@@ -48,8 +48,10 @@ class ClearanceAutoSchema(AutoSchema):
             errors["415"] = "The body is not `application/json`."
         if any("{" in part for part in self.path.split("/")):
             errors["404"] = "No such object, or one the caller may not see."
+        too_many = "Too many invalid bearer tokens from this address (BAD_TOKEN_LIMIT per BAD_TOKEN_WINDOW_SECONDS)"
         if any(getattr(cls, "scope", None) == "gate" for cls in getattr(self.view, "throttle_classes", [])):
-            errors["429"] = "The token's rate limit is reached; retry after `Retry-After` seconds."
+            too_many = f"The token's rate limit is reached, or: {too_many[0].lower()}{too_many[1:]}"
+        errors["429"] = f"{too_many}; retry after `Retry-After` seconds."
         return errors
 
     def _get_response_bodies(self, direction: Any = "response") -> Any:

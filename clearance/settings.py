@@ -9,6 +9,7 @@ ALLOWED_HOSTS and HTTPS=true set.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -61,6 +62,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "csp",
+    "axes",
     "clearance",
     "catalog",
     "intake",
@@ -80,6 +82,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, so it sees the login view's answer and replaces it with the lockout page when needed.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "clearance.urls"
@@ -120,6 +124,14 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
     _db["CONN_HEALTH_CHECKS"] = True
     # An unreachable server fails the request in seconds (the API answers 503) instead of hanging.
     _db.setdefault("OPTIONS", {}).setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5, minimum=1))
+    # Every statement of this process is cancelled past this (0: never). Set it for the web processes,
+    # below gunicorn's --timeout, so a page stuck behind a lock answers 503 instead of being killed by
+    # gunicorn; leave it off for Celery workers, whose imports may run long statements. The gate sets
+    # its own, shorter, timeout (GATE_STATEMENT_TIMEOUT_MS) either way.
+    DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT_MS", 0, minimum=0)
+    if DB_STATEMENT_TIMEOUT_MS:
+        _db["OPTIONS"]["options"] = (_db["OPTIONS"].get("options", "") +
+                                     f" -c statement_timeout={DB_STATEMENT_TIMEOUT_MS}").strip()
 else:
     raise ImproperlyConfigured(f"DATABASE_URL must be postgres:// or sqlite://, got {_db['ENGINE']}")
 DATABASES = {"default": _db}
@@ -133,6 +145,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# django-axes's backend comes first: it refuses a locked-out account or address before any password
+# is checked, so a guess made during a lockout learns nothing. It needs the request, so code that signs
+# in must pass it to authenticate(); tests use client.force_login (client.login passes none).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -284,6 +303,35 @@ CACHES = {
 # Gate calls per token (a token may set its own per-minute rate), DRF rate syntax.
 GATE_RATE_LIMIT = env_str("GATE_RATE_LIMIT", "120/min")
 
+# --- Guessing ------------------------------------------------------------------------------------
+# The address a request comes from. Directly exposed, it is the socket's peer (REMOTE_ADDR). Behind a
+# reverse proxy every request comes from the proxy, so name the header the proxy sets and overwrites
+# (e.g. X-Real-IP, or X-Forwarded-For, of which the right-most entry is used: the one the nearest
+# proxy appended). Only then is a header read: a client cannot pick its own address by sending one.
+CLIENT_ADDRESS_HEADER = env_str("CLIENT_ADDRESS_HEADER", "").strip()
+# Sign-in attempts (django-axes): after LOGIN_FAILURE_LIMIT failures for one account, or from one
+# address, sign-in is refused for LOGIN_COOLOFF_MINUTES after the last counted failure, right
+# password or not. Attempts refused during a lockout are not counted, so the wait stays as told.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+LOGIN_COOLOFF_MINUTES = env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+AXES_ENABLED = env_bool("LOGIN_THROTTLE", True)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+# Either one trips the lock: many guesses at one account from many addresses, or many accounts from one.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "clearance.signin.client_address"
+AXES_LOCKOUT_CALLABLE = "clearance.signin.lockout_response"
+# Successful sign-ins are not logged by axes (the failures are what it is for; lockouts go to the audit
+# trail), so its tables grow only under attack.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+# Bad bearer tokens from one address: past BAD_TOKEN_LIMIT in BAD_TOKEN_WINDOW_SECONDS the API answers
+# 429 with Retry-After until the window ends. Counted in the throttle cache; valid tokens are not slowed.
+BAD_TOKEN_LIMIT = env_int("BAD_TOKEN_LIMIT", 20, minimum=1)
+BAD_TOKEN_WINDOW_SECONDS = env_int("BAD_TOKEN_WINDOW_SECONDS", 300, minimum=1)
+
 # --- Outages ----------------------------------------------------------------------------------------
 # On PostgreSQL every statement of a gate call is cancelled past this (a held lock included) and the
 # call answers 503 with Retry-After; keep gunicorn's --timeout well above it. 0 turns it off.
@@ -432,5 +480,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # django-axes says every sign-in at INFO; its warnings (failures, lockouts) are what matter.
+    "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}},
 }

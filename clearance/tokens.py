@@ -258,8 +258,57 @@ def resolve_token_why(plaintext: str) -> tuple[ApiToken | None, str]:
     return token, ""
 
 
+class BadTokenLimiter:
+    """Invalid bearer tokens per client address, in fixed windows of ``BAD_TOKEN_WINDOW_SECONDS``
+    counted in the shared ``throttle`` cache. Past ``BAD_TOKEN_LIMIT`` in a window, an invalid token
+    answers 429 with Retry-After (the end of the window) instead of 401.
+
+    Only invalid tokens are counted and only they are refused: a valid token is checked exactly as
+    before and costs no cache call, so a CI runner sharing an address (a NAT) with a misconfigured
+    job keeps working. A token holds 256 random bits, so the limit is about load and noise in the
+    log, not about making a guess feasible. When the cache is down nothing is counted and a bad token
+    gets its 401 as usual (the gate throttle's health tracking says when to try the cache again)."""
+
+    scope = "bad-token"
+
+    def __init__(self) -> None:
+        self.cache = caches["throttle"]
+
+    def key(self, address: str, window: int, bucket: int) -> str:
+        return f"throttle:{self.scope}:{address}:{window}:{bucket}"
+
+    def forget(self, address: str) -> None:
+        """Drop the current window's count for an address (tests, or an operator who fixed a job)."""
+        window = int(settings.BAD_TOKEN_WINDOW_SECONDS)
+        self.cache.delete(self.key(address, window, int(_clock() // window)))
+
+    def failed(self, request: Any) -> float | None:
+        """Count one invalid token from the request's address; the seconds to wait when over the limit."""
+        from clearance.signin import client_address
+
+        health = throttle_cache_health
+        if not health.usable(time.monotonic()):
+            return None
+        limit, window = int(settings.BAD_TOKEN_LIMIT), int(settings.BAD_TOKEN_WINDOW_SECONDS)
+        now = _clock()
+        bucket = int(now // window)
+        address = client_address(request) or "unknown"
+        try:
+            count = TokenRateThrottle._increment(self.cache, self.key(address, window, bucket), window)
+        except Exception as exc:  # refused, timed out, disk full: answer 401 as if no limit existed
+            health.failed(exc, time.monotonic())
+            return None
+        if count == limit + 1:
+            log.warning("invalid bearer tokens from %s passed %d in %ss; answering 429 until the window ends",
+                        address, limit, window)
+        if count > limit:
+            return max(1.0, (bucket + 1) * window - now)
+        return None
+
+
 class BearerTokenAuthentication(authentication.BaseAuthentication):
-    """``Authorization: Bearer clr_…``; answers 401 with a JSON body for a bad token."""
+    """``Authorization: Bearer clr_…``; answers 401 with a JSON body for a bad token, and 429 with
+    Retry-After once one address has sent too many bad ones (``BadTokenLimiter``)."""
 
     keyword = "Bearer"
 
@@ -274,6 +323,9 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("the Authorization header must be 'Bearer <token>'")
         token, why = resolve_token_why(parts[1])
         if token is None:
+            wait = BadTokenLimiter().failed(request)
+            if wait is not None:
+                raise exceptions.Throttled(wait=wait, detail="too many invalid tokens from this address")
             raise exceptions.AuthenticationFailed(why)
         return token.user, token
 

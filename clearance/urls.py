@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 
 from catalog.api.views import AISystemViewSet
 from clearance import views as clearance_views
+from clearance.signin import ClearancePasswordChangeView
 from governance.api.views import GateChecksView, ReviewViewSet, download_client, policy_schema
 from intake.api.views import UseCaseRequestViewSet
 
@@ -30,6 +31,10 @@ api_v1: list[URLPattern | URLResolver] = [
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/", ClearancePasswordChangeView.as_view(), name="password-change"),
+    path("password/changed/",
+         auth_views.PasswordChangeDoneView.as_view(template_name="registration/password_change_done.html"),
+         name="password-change-done"),
     path("notifications/", clearance_views.notifications, name="notifications"),
     path("notifications/read/", clearance_views.notifications_read, name="notifications-read"),
     path("tokens/", clearance_views.tokens, name="tokens"),

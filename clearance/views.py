@@ -3,6 +3,7 @@ lives in governance)."""
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 
 from django import forms
@@ -101,6 +102,12 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     from clearance.api import error_body
+    from clearance.outages import is_outage, outage_answer
+
+    # Django calls this handler inside its except block: the exception being handled is at hand.
+    exc = sys.exc_info()[1]
+    if exc is not None and is_outage(exc):
+        return outage_answer(request, exc)
 
     if _wants_json(request):
         from django.http import JsonResponse

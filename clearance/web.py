@@ -66,7 +66,9 @@ def _attach(request: HttpRequest, form: forms.BaseForm | None, field: str | None
             labelled: bool = False) -> None:
     text = f"{field.replace('_', ' ')}: {message}" if field and not labelled else message
     if form is not None and field in getattr(form, "fields", {}):
-        form.add_error(field, message)
+        # A message that already names its field keeps its code, so the page shows the label once
+        # (clearance_tags.field_errors) while form.errors still holds the whole message.
+        form.add_error(field, ValidationError(message, code=LABELLED) if labelled else message)
     elif form is not None and hasattr(form, "cleaned_data"):
         form.add_error(None, text)
     else:

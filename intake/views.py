@@ -7,12 +7,13 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from clearance.errors import LABELLED
 from clearance.web import AuthenticatedHttpRequest, get_visible_or_404, paginate, run_service
 from intake import selectors, services, wizard
 from intake.choices import RequestStatus
@@ -66,7 +67,8 @@ def _show_submission_problems(form: UseCaseRequestForm, obj: UseCaseRequest) -> 
     """Mark, on the unbound edit form, the answers a submission still needs."""
     form.full_clean()  # an unbound form ends up with an empty error dict we may fill
     for field, errors in services.submission_problems(obj).items():
-        form.errors[field] = form.error_class(errors)
+        # Each message names its question already (code labelled): the page shows the label once.
+        form.errors[field] = form.error_class([ValidationError(message, code=LABELLED) for message in errors])
         form.fields[field].widget.attrs.update({"aria-invalid": "true", "aria-describedby": f"id_{field}_error"})
 
 

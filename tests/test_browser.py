@@ -3,6 +3,8 @@ form works by its labels, shows errors next to the fields, and submits."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from intake.models import UseCaseRequest
@@ -39,3 +41,36 @@ def test_requester_submits_a_request_in_a_real_browser(page, live_server, person
     request = UseCaseRequest.objects.get()
     assert request.status == "submitted" and request.data_categories == ["personal"]
     assert not csp_violations, csp_violations
+
+
+@pytest.mark.django_db(transaction=True)
+def test_signing_in_locks_after_failures_and_the_password_is_changed_from_the_menu(page, live_server, personas,
+                                                                                   settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    page.goto(f"{live_server.url}/login/")
+    for _ in range(3):
+        page.get_by_label("Username").fill("lead")
+        page.get_by_label("Password").fill("a wrong guess")
+        page.get_by_role("button", name="Log in").click()
+    assert "Try again in 15 minutes." in page.get_by_role("alert").inner_text()
+
+    page.get_by_label("Username").fill("owner")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    assert "Try again in" in page.locator("main").inner_text(), "the same address is paused for every account"
+
+    from axes.models import AccessAttempt
+
+    AccessAttempt.objects.all().delete()  # the administrator lifts the lock (as `manage.py axes_reset` does)
+    page.get_by_label("Username").fill("owner")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Password").click()
+    page.get_by_label("Old password").fill(PASSWORD)
+    page.get_by_label(re.compile(r"^New password:?$")).fill("a fresh passphrase 2027")
+    page.get_by_label("New password confirmation").fill("a fresh passphrase 2027")
+    page.get_by_role("button", name="Change password").click()
+    page.wait_for_url("**/password/changed/")
+    assert "Your password has been changed" in page.locator("main").inner_text()
+    personas["owner"].refresh_from_db()
+    assert personas["owner"].check_password("a fresh passphrase 2027")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -65,6 +66,8 @@ MATRIX: dict[str, dict[str, int]] = {
     "home": everyone(200),
     "login": everyone(200, anon=200),
     "logout": everyone(405, anon=405),
+    "password-change": everyone(200),
+    "password-change-done": everyone(200),
     "notifications": everyone(200),
     "notifications-read": everyone(405),
     "tokens": everyone(200),
@@ -347,6 +350,9 @@ def _import_body(w: Any, persona: str) -> dict[str, Any]:
     return {"format": "huggingface", "file": SimpleUploadedFile("README.md", HF_CARD.read_bytes())}
 
 
+NEW_PASSWORD = "a fresh passphrase for 2027"
+
+
 def _login_body(w: Any, persona: str) -> dict[str, Any]:
     return {"username": "requester" if persona == "anon" else persona, "password": PASSWORD}
 
@@ -375,6 +381,9 @@ POSTS: dict[str, Post] = {
     # session and platform
     "login": post(None, _login_body, None, acting(LOGGED_IN), 302, anon=302),
     "logout": post(None, {}, None, acting(LOGGED_IN), 302, anon=302),
+    "password-change": post(
+        None, {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+        lambda w: sorted(User.objects.values_list("password", flat=True)), acting(LOGGED_IN), 302),
     "notifications-read": post(
         None, {}, lambda w: sorted(Notification.objects.filter(read_at=None).values_list("recipient__username", flat=True)),
         acting(LOGGED_IN), 302),
@@ -471,7 +480,7 @@ POSTS: dict[str, Post] = {
 
 # Every other URL only reads: a POST there is refused (405) or answered like a GET.
 NO_POST = {
-    "home", "notifications", "request-list", "request-detail", "attachment-download", "triage-board",
+    "home", "password-change-done", "notifications", "request-list", "request-detail", "attachment-download", "triage-board",
     "triage-agenda", "queue", "review-detail", "portfolio", "audit-trail", "system-list", "system-detail",
     "model-card-detail", "system-evidence", "evidence-source-detail", "sync-run-detail", "sync-run-progress",
     "evidence-portfolio", "system-compliance", "compliance-coverage", "compliance-csv", "model-card-compare", "model-card-export", "decision-detail", "decision-pdf",

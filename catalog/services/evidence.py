@@ -56,7 +56,7 @@ from catalog.services.systems import readiness_changed
 from clearance.audit import audit_record
 from clearance.errors import DomainError
 from clearance.leases import Heartbeat, LeaseLost, lease_deadline
-from clearance.outbox import outbox_complete, outbox_defer, outbox_enqueue
+from clearance.outbox import outbox_complete, outbox_due_with_lease, outbox_enqueue
 from clearance.untrusted import printable, text_problem
 
 
@@ -599,7 +599,7 @@ def sync_run_execute(*, run_id: int, final_attempt: bool = True, outbox_id: int 
     )
     if not claimed:
         return _settle_unclaimed(run_id, now, outbox_id)
-    outbox_defer(message_id=outbox_id, until=lease)
+    outbox_due_with_lease(message_id=outbox_id, lease_until=lease)
     run = SyncRun.objects.select_related("source", "source__system").get(pk=run_id)
     final_attempt = final_attempt or run.attempts > settings.EVIDENCE_SYNC_MAX_RETRIES
     _discard_staged(run_id)  # what a killed earlier attempt staged never counts

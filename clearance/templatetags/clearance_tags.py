@@ -1,4 +1,4 @@
-"""Template helpers: sanitized Markdown, status badges, relative ages."""
+"""Template helpers: sanitized Markdown, status badges, relative ages, field errors by label."""
 
 from __future__ import annotations
 
@@ -9,8 +9,12 @@ import markdown as md
 import nh3
 from django import template
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.forms import BoundField
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
+
+from clearance.errors import LABELLED
 
 register = template.Library()
 
@@ -18,6 +22,20 @@ ALLOWED_TAGS = {
     "p", "br", "strong", "em", "code", "pre", "blockquote", "ul", "ol", "li", "h3", "h4", "h5", "h6",
     "table", "thead", "tbody", "tr", "th", "td", "a", "hr",
 }
+
+
+@register.filter
+def field_errors(field: BoundField) -> list[str]:
+    """A field's errors, each naming the field by its label exactly once: a message that already
+    names it (code ``labelled``, e.g. the completeness rule's) is shown as it is, any other after the
+    label."""
+    errors = field.errors
+    lines = []
+    for index, error in enumerate(errors.data):
+        text = str(errors[index])
+        named = isinstance(error, ValidationError) and error.code == LABELLED
+        lines.append(text if named else f"{field.label}: {text}")
+    return lines
 
 
 @register.filter(name="markdown")

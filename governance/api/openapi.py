@@ -116,7 +116,8 @@ GATE_ERROR_RESPONSES = {
     403: OpenApiResponse(ErrorSerializer, description="The token lacks `gate:check` or is restricted to other systems."),
     404: OpenApiResponse(ErrorSerializer, description="Unknown system (or one the token's user may not see) or "
                                                       "unknown environment."),
-    429: OpenApiResponse(ErrorSerializer, description="Rate limit of the token reached; see the Retry-After header."),
+    429: OpenApiResponse(ErrorSerializer, description=("Rate limit of the token reached, or too many invalid bearer "
+                                                       "tokens from this address; see the Retry-After header.")),
     503: OpenApiResponse(ErrorSerializer, description="The database is down or did not answer within the gate's "
                                                       "statement timeout; nothing was decided. Retry after the "
                                                       "Retry-After header's seconds (clearance-check does)."),

@@ -26,7 +26,7 @@ from catalog.models import AISystem, EvalResult, ModelCard
 from clearance.audit import audit_record
 from clearance.errors import DomainError
 from clearance.leases import Heartbeat, lease_deadline
-from clearance.outbox import outbox_complete, outbox_defer, outbox_enqueue
+from clearance.outbox import outbox_complete, outbox_due_with_lease, outbox_enqueue
 from governance.choices import ExportKind, ExportStatus
 from governance.models import DecisionRecord, DocumentExport, ReadinessVerdict, Review
 from governance.selectors.system_page import system_timeline
@@ -114,7 +114,7 @@ def export_run(*, export_id: int, outbox_id: int | None = None) -> DocumentExpor
         if status not in (ExportStatus.QUEUED, ExportStatus.RUNNING):
             outbox_complete(message_id=outbox_id)  # gone or finished: nothing left to do
         return None
-    outbox_defer(message_id=outbox_id, until=lease)
+    outbox_due_with_lease(message_id=outbox_id, lease_until=lease)
     job = DocumentExport.objects.select_related("system", "requested_by").get(pk=export_id)
     attempt = job.attempts
     if attempt > 1:

@@ -241,3 +241,60 @@ def test_sync_now_never_says_under_way_for_a_run_nobody_is_running(client, lm_ev
 
     response = client.post(f"/evidence/sources/{lm_eval_source.pk}/sync/", follow=True)
     assert "A sync of this source is already queued." in response.content.decode()
+
+
+class Killed(BaseException):
+    """The worker's process ends here: no ``except Exception`` runs, every row stays as it was (the
+    in-process stand-in for SIGKILL; tests/test_faults.py kills real workers)."""
+
+
+def _dies(*args: Any, **kwargs: Any) -> None:
+    raise Killed
+
+
+@pytest.mark.parametrize("job", ["notification", "export", "sync"])
+def test_a_claimed_jobs_message_is_due_when_its_lease_passes(job, personas, published, settings, monkeypatch,
+                                                             tmp_path):
+    """Publishing makes a message due again OUTBOX_REDELIVER_SECONDS later (120 s); a worker that claims
+    its job makes it due when the job's lease passes (60 s), so a worker that dies is replaced about a
+    lease after its death, not a whole re-send delay after the publish."""
+    settings.OUTBOX_REDELIVER_SECONDS, settings.JOB_LEASE_SECONDS = 120, 60
+    if job == "notification":
+        [note] = notify(recipients=[personas["lead"]], subject="Decision", body="b")
+        message = OutboxMessage.objects.get(task_name="clearance.deliver_notification")
+        monkeypatch.setattr("clearance.notifications.send_mail", _dies)
+        work = lambda: notification_deliver(notification_id=note.pk, outbox_id=message.pk)  # noqa: E731
+        lease = lambda: Notification.objects.get(pk=note.pk).lease_until  # noqa: E731
+    elif job == "export":
+        settings.EXPORT_DIR = tmp_path
+        export = export_request(actor=personas["auditor"], system=make_system(personas), kind="dossier")
+        message = OutboxMessage.objects.get(task_name="governance.run_export")
+        monkeypatch.setattr("governance.services.exports._context", _dies)
+        work = lambda: export_run(export_id=export.pk, outbox_id=message.pk)  # noqa: E731
+        lease = lambda: DocumentExport.objects.get(pk=export.pk).lease_until  # noqa: E731
+    else:
+        settings.EVIDENCE_ALLOWED_DIRS = [str(tmp_path)]
+        source = source_create(actor=personas["owner"], system=make_system(personas), kind="lm_eval", name="lm eval",
+                               location=str(copy_sample("lm_eval/legacy_arc_challenge-v2.0-res.json", tmp_path)))
+        run, _ = sync_request(actor=personas["owner"], source=source)
+        message = OutboxMessage.objects.get(task_name="catalog.sync_source", kwargs__run_id=run.pk)
+        monkeypatch.setattr("catalog.services.evidence.source_config", _dies)
+        work = lambda: sync_run_execute(run_id=run.pk, outbox_id=message.pk)  # noqa: E731
+        lease = lambda: SyncRun.objects.get(pk=run.pk).lease_until  # noqa: E731
+
+    assert outbox.relay_pending(ids=[message.pk]) == 1
+    message.refresh_from_db()
+    published_at = message.dispatched_at
+    assert message.due_at == published_at + timedelta(seconds=120), "publishing: due again after the re-send delay"
+
+    with pytest.raises(Killed):
+        work()  # claimed, then the worker died mid-job
+    message.refresh_from_db()
+    lease_until = lease()
+    assert lease_until is not None and message.completed_at is None
+    assert message.due_at == lease_until, "due exactly when the lease passes"
+    assert message.due_at < published_at + timedelta(seconds=70)
+
+    assert outbox.outbox_sweep(now=lease_until - timedelta(seconds=1))["resent"] == 0, "the lease still holds"
+    assert outbox.outbox_sweep(now=lease_until + timedelta(seconds=1))["resent"] == 1, "sent again as it passes"
+    assert [p["outbox_id"] for p in published].count(message.pk) == 2

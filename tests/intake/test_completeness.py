@@ -119,3 +119,22 @@ def test_a_read_only_auditor_cannot_be_made_an_owner(client, personas, request_i
     system.refresh_from_db()
     request_in_review.refresh_from_db()
     assert system.risk_owner == personas["risk"] and request_in_review.risk_owner == personas["risk"]
+
+
+def test_the_one_page_form_names_each_missing_answer_by_its_label_once(client, personas):
+    """The message carries its label; the page must not put the label in front of it again. Both
+    ways to the form: Save and submit on a new request (redirected to the marked edit page) and on a
+    draft being edited (the bound form)."""
+    client.force_login(personas["requester"])
+    marked = client.post("/requests/new/", {"title": "Support ticket summaries", "submit": "1"}, follow=True)
+    req = UseCaseRequest.objects.get()
+    edited = client.post(f"/requests/{req.pk}/edit/", {"title": "Support ticket summaries", "why_ai": "w",
+                                                        "submit": "1"})
+    for response in (marked, edited):
+        body = response.content.decode()
+        assert body.count("Business problem: this answer is needed before the request goes to triage") == 1
+        assert "Business problem: Business problem" not in body and "Why AI?: Why AI?" not in body
+        assert "Why AI?: " in body
+    # Django's own messages, which do not name their field, still get the label in front.
+    invalid = client.post(f"/requests/{req.pk}/edit/", {"title": "", "save": "1"})
+    assert "Title: This field is required." in invalid.content.decode()
