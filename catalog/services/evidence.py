@@ -59,11 +59,19 @@ from clearance.leases import Heartbeat, LeaseLost, lease_deadline
 from clearance.outbox import outbox_complete, outbox_defer, outbox_enqueue
 from clearance.untrusted import printable, text_problem
 
-def _check_eval_fields(*, value: float, **texts: str) -> None:
+# PositiveIntegerField: 0 … 2**31 - 1 on every database Django supports.
+POSITIVE_INT_MAX = 2**31 - 1
+
+
+def _check_eval_fields(*, value: float, num_few_shot: int | None = None, **texts: str) -> None:
     """What an evaluation result may hold, checked like a form would: a finite value, text without
-    NUL characters that fits its column, a metric name."""
+    NUL characters that fits its column, a metric name, a few-shot count its column holds."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise DomainError(f"the value {value!r} is not a finite number", field="value")
+    if num_few_shot is not None and (isinstance(num_few_shot, bool) or not isinstance(num_few_shot, int)
+                                     or not 0 <= num_few_shot <= POSITIVE_INT_MAX):
+        raise DomainError(f"the few-shot count {num_few_shot!r} is not a whole number of examples",
+                          field="num_few_shot")
     for name, text in texts.items():
         column = EvalResult._meta.get_field(name)
         limit = getattr(column, "max_length", None)
@@ -94,7 +102,8 @@ def eval_result_record(
 ) -> tuple[EvalResult, bool]:
     """Idempotent by the natural key; returns (result, created)."""
     _check_eval_fields(metric=metric, value=value, source=source, source_run_id=source_run_id, dataset=dataset,
-                       model_version=model_version)
+                       model_version=model_version, dataset_type=dataset_type, source_url=source_url,
+                       num_few_shot=num_few_shot)
     if observed_at > timezone.now():
         raise DomainError("an evaluation cannot be observed in the future", field="observed_at")
     with transaction.atomic():
