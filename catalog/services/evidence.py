@@ -15,6 +15,8 @@ import functools
 import logging
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -346,6 +348,25 @@ def record_problem(item: EvalRecord | CostRow) -> str | None:
     return None
 
 
+@contextmanager
+def _hash_joins(cursor: Any) -> Iterator[None]:
+    """Run the statement inside without nested-loop joins on PostgreSQL. The staging table was filled
+    after its statistics were taken (autovacuum may have analyzed it empty, between runs), so the
+    planner can believe it holds a row or two and rescan it, or a whole subquery over it, once per
+    row: quadratic or worse. Hash and merge joins stay linear whatever the estimate. ANALYZE of the
+    staging table would need the runtime role to own it, and would cost a sample on every run.
+    SET LOCAL lasts until the transaction ends, so the previous value is put back afterwards (a
+    failed statement rolls it back with the transaction)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    cursor.execute("SHOW enable_nestloop")
+    previous = cursor.fetchone()[0]
+    cursor.execute("SET LOCAL enable_nestloop = off")
+    yield
+    cursor.execute("SELECT set_config('enable_nestloop', %s, true)", [previous])
+
+
 def number_twins(run_id: int) -> int:
     """Give the repeats of a digest in a FOCUS delivery their occurrence numbers: staged as
     ``<digest>:1``, the second identical row becomes ``<digest>:2`` and so on, in file order. Only
@@ -361,7 +382,7 @@ def number_twins(run_id: int) -> int:
         f"WHERE {qn('run_id')} = %s GROUP BY {row_id} HAVING COUNT(*) > 1)) AS twins "
         f"WHERE {staging}.{qn('id')} = twins.sid AND twins.n > 1"
     )
-    with connection.cursor() as cursor:
+    with connection.cursor() as cursor, _hash_joins(cursor):
         cursor.execute(sql, [run_id, run_id])
         renumbered: int = max(cursor.rowcount, 0)
         return renumbered
@@ -513,10 +534,10 @@ def _swap(run: SyncRun, is_cost: bool, now: datetime,
             cursor.execute(sql, [run.source_id, params_now, run.pk])
             added = cursor.rowcount
     else:
-        # Staged FOCUS ids are already numbered (number_twins). Each statement below is driven by an
-        # index: the earlier rows of a period by (source, billing period), each one's "still
-        # delivered?" by one probe of the staged (run, row id) index, the inserts by the natural key.
-        # No plan depends on statistics of the freshly filled staging table.
+        # Staged FOCUS ids are already numbered (number_twins). The earlier rows of a period are
+        # found by (source, billing period), each one's "still delivered?" by the staged (run, row
+        # id) index or one hash of the run's staged ids (never a rescan per row: _hash_joins), the
+        # inserts' conflicts by the natural key.
         cols = ", ".join(qn(c) for c in columns)
         in_period = (f"{qn('source')} = %s AND {qn('billing_period_start')} = %s "
                      f"AND {qn('billing_period_end')} = %s")
@@ -526,12 +547,13 @@ def _swap(run: SyncRun, is_cost: bool, now: datetime,
                 cursor.execute(f"SELECT 1 FROM {table} WHERE {in_period} LIMIT 1", [run.source.key, *bounds])  # noqa: S608
                 if cursor.fetchone() is None:
                     continue  # a first delivery of this period: nothing to replace
-                cursor.execute(
-                    f"DELETE FROM {table} WHERE {in_period} AND NOT EXISTS (SELECT 1 FROM {staging} s "  # noqa: S608
-                    f"WHERE s.{qn('run_id')} = %s AND s.{qn('source_row_id')} = {table}.{qn('source_row_id')})",
-                    [run.source.key, *bounds, run.pk],
-                )
-                removed += max(cursor.rowcount, 0)
+                with _hash_joins(cursor):
+                    cursor.execute(
+                        f"DELETE FROM {table} WHERE {in_period} AND NOT EXISTS (SELECT 1 FROM {staging} s "  # noqa: S608
+                        f"WHERE s.{qn('run_id')} = %s AND s.{qn('source_row_id')} = {table}.{qn('source_row_id')})",
+                        [run.source.key, *bounds, run.pk],
+                    )
+                    removed += max(cursor.rowcount, 0)
             # In the ids' order: the natural key's index is then filled (or probed, for rows
             # already there) front to back instead of at random places.
             cursor.execute(
