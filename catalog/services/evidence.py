@@ -369,9 +369,9 @@ def _hash_joins(cursor: Any) -> Iterator[None]:
 
 def number_twins(run_id: int) -> int:
     """Give the repeats of a digest in a FOCUS delivery their occurrence numbers: staged as
-    ``<digest>:1``, the second identical row becomes ``<digest>:2`` and so on, in file order. Only
-    the rows of repeated digests are read (through the (run, row id) index) and rewritten, so a file
-    without twins costs one index scan. Returns the number of rows renumbered."""
+    ``<digest>:1``, the second identical row becomes ``<digest>:2`` and so on, in file order. The
+    run's ids are grouped once (the (run, row id) index has them in order) and only the repeats are
+    rewritten, so a file without twins writes nothing. Returns the number of rows renumbered."""
     qn = connection.ops.quote_name
     staging, row_id = qn(StagedCost._meta.db_table), qn("source_row_id")
     # Names come from model metadata, values are parameters. UPDATE … FROM: PostgreSQL, SQLite 3.33+.
