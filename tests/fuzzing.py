@@ -1,9 +1,9 @@
 """Hypothesis strategies for hostile input, shared by the import and form fuzz tests.
 
 Values are drawn from three pools: strings and numbers that broke real software (NUL, lone
-surrogates, over-long text, NaN/Infinity spelled every way, integers past 64 bits, dates that do
-not exist, nesting past any stack), values hypothesis invents, and the real sample files with parts
-of them replaced. How many inputs each target tried is counted in ``TRIED`` and printed at the end.
+surrogates, over-long text and text around every column's length, NaN/Infinity spelled every way,
+integers past 64 bits, dates that do not exist, nesting past any stack), values hypothesis invents,
+and the real sample files with parts of them replaced. How many inputs each target tried is counted in ``TRIED`` and printed at the end.
 """
 
 from __future__ import annotations
@@ -40,8 +40,27 @@ HOSTILE_NUMBERS: list[Any] = [
     1.5, 0.5, None, "1", "0.5", "NaN", "Infinity", "1e400",
 ]
 
+# The lengths of the text columns an imported string can land in (currency, charge category, metric,
+# dataset and run id, file name, resource id, source URL).
+COLUMN_LIMITS = (3, 30, 100, 200, 255, 300, 1000)
+
+
+@st.composite
+def column_texts(draw: Any) -> str:
+    """A string just under, at or past one of the column lengths, in one-byte, two-byte, astral or
+    combining letters (PostgreSQL counts characters, not bytes), sometimes with a NUL inside."""
+    limit = draw(st.sampled_from(COLUMN_LIMITS))
+    size = draw(st.sampled_from([limit - 1, limit, limit + 1, limit + 17, 2 * limit + 3]))
+    letter = draw(st.sampled_from(["x", "é", "🙂", "a\u0301", "/", " ", "\u202e"]))
+    value = (draw(st.text(max_size=6)) + letter * size)[:size]
+    if value and draw(st.integers(0, 9)) == 0:
+        at = draw(st.integers(0, len(value) - 1))
+        value = value[:at] + "\x00" + value[at + 1:]
+    return value
+
+
 text = st.one_of(st.sampled_from(HOSTILE_STRINGS), st.text(max_size=40),
-                 st.text(alphabet=st.characters(codec="utf-8"), max_size=300))
+                 st.text(alphabet=st.characters(codec="utf-8"), max_size=300), column_texts())
 numbers = st.one_of(st.sampled_from(HOSTILE_NUMBERS), st.floats(), st.integers(), st.integers(-10, 10),
                     st.floats(0, 1))
 scalars = st.one_of(st.none(), st.booleans(), numbers, text)
@@ -108,7 +127,8 @@ def hostile_like(draw: Any, value: Any) -> Any:
     if isinstance(value, bool | int | float) or value is None:
         return draw(st.one_of(st.sampled_from(HOSTILE_NUMBERS), numbers))
     if isinstance(value, str):
-        return draw(st.one_of(st.sampled_from(HOSTILE_STRINGS), st.sampled_from(HOSTILE_NUMBERS).map(str)))
+        return draw(st.one_of(st.sampled_from(HOSTILE_STRINGS), st.sampled_from(HOSTILE_NUMBERS).map(str),
+                              column_texts()))
     if isinstance(value, list):
         return draw(st.one_of(st.just([]), st.just([None]), st.lists(st.sampled_from(value or [None]), max_size=5),
                               st.sampled_from(HOSTILE_STRINGS), st.sampled_from(HOSTILE_NUMBERS), st.just({}), deep))
@@ -116,14 +136,56 @@ def hostile_like(draw: Any, value: Any) -> Any:
                           st.dictionaries(text, json_values, max_size=3), deep))
 
 
+def text_slots(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[str, tuple[Any, ...]]]:
+    """Where a document holds text: ("value", path) of every string, ("key", path) of every key
+    (lm-evaluation-harness names tasks and metrics by keys)."""
+    found: list[tuple[str, tuple[Any, ...]]] = []
+    if isinstance(doc, str):
+        found.append(("value", prefix))
+    elif isinstance(doc, dict):
+        for key, value in doc.items():
+            found.append(("key", (*prefix, key)))
+            found += text_slots(value, (*prefix, key))
+    elif isinstance(doc, list):
+        for index, value in enumerate(doc):
+            found += text_slots(value, (*prefix, index))
+    return found
+
+
+def rename_key(doc: Any, path: tuple[Any, ...], new: str) -> Any:
+    copied = copy.deepcopy(doc)
+    parent = value_at(copied, path[:-1])
+    parent[new] = parent.pop(path[-1])
+    return copied
+
+
+@st.composite
+def long_texts_in(draw: Any, original: Any, *, max_edits: int = 3) -> Any:
+    """The real document with up to ``max_edits`` of its strings or keys replaced by strings around
+    a column's length: only text changes, so the input gets past the shape checks to the columns."""
+    doc = original
+    for _ in range(draw(st.integers(1, max_edits))):
+        slots = text_slots(doc)
+        if not slots:
+            break
+        kind, path = draw(st.sampled_from(slots))
+        new = draw(column_texts())
+        doc = rename_key(doc, path, new) if kind == "key" else replace_at(doc, path, new)
+    return doc
+
+
 @st.composite
 def mutated_json(draw: Any, original: Any, *, max_edits: int = 3) -> Any:
-    """The real document with up to ``max_edits`` parts replaced by hostile values or removed."""
+    """The real document with up to ``max_edits`` parts replaced by hostile values, removed, or a
+    key renamed."""
     doc = original
     for _ in range(draw(st.integers(1, max_edits))):
         path = draw(st.sampled_from(paths_of(doc)))
-        if path and draw(st.integers(0, 9)) == 0:
+        roll = draw(st.integers(0, 9))
+        if path and roll == 0:
             doc = delete_at(doc, path)
+        elif path and roll == 1 and isinstance(value_at(doc, path[:-1]), dict):
+            doc = rename_key(doc, path, draw(st.one_of(column_texts(), st.sampled_from(HOSTILE_STRINGS))))
         else:
             doc = replace_at(doc, path, draw(hostile_like(value_at(doc, path))))
     return doc

@@ -31,7 +31,18 @@ from clearance.errors import DomainError
 from clearance.models import AuditEvent
 from clearance.untrusted import check_storable, text_problem
 from tests.catalog.evidence_helpers import make_system
-from tests.fuzzing import FUZZ, HOSTILE_NUMBERS, HOSTILE_STRINGS, TRIED, count, json_text, json_values, text
+from tests.fuzzing import (
+    FUZZ,
+    HOSTILE_NUMBERS,
+    HOSTILE_STRINGS,
+    TRIED,
+    column_texts,
+    count,
+    json_text,
+    json_values,
+    long_texts_in,
+    text,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +86,7 @@ def snapshot() -> tuple[int, ...]:
 
 def stored_evals_fit(system: Any) -> None:
     for row in EvalResult.objects.filter(system=system):
-        for name in ("metric", "dataset", "model_version", "source", "source_run_id"):
+        for name in ("metric", "dataset", "model_version", "source", "source_run_id", "dataset_type", "source_url"):
             value = getattr(row, name)
             assert text_problem(value) is None and len(value) <= EvalResult._meta.get_field(name).max_length
 
@@ -131,12 +142,13 @@ def _system(personas: dict[str, Any]) -> Any:
     return AISystem.objects.filter(slug="support-copilot").first() or make_system(personas)
 
 
-def _import(fmt: str, content: str, system: Any, personas: dict[str, Any]) -> None:
-    count(f"model card import ({fmt})")
+def _import(fmt: str, content: str, system: Any, personas: dict[str, Any], *, filename: str = "README.md",
+            target: str = "") -> None:
+    count(target or f"model card import ({fmt})")
     before = snapshot()
     raw = content.encode("utf-8", "surrogatepass")
     try:
-        card = model_card_import(actor=personas["owner"], system=system, fmt=fmt, content=raw, filename="README.md")
+        card = model_card_import(actor=personas["owner"], system=system, fmt=fmt, content=raw, filename=filename)
     except DomainError as exc:
         assert exc.message and snapshot() == before, "a refused import wrote something"
         return
@@ -315,6 +327,75 @@ def test_fuzz_mlflow_responses(allowed: Path, mlflow_server: str, personas: dict
     _MlflowHandler.answers = {API + path: (status, body.encode("utf-8", "surrogatepass"))
                               for path, (status, body) in answers.items()}
     _sync(_system(personas), personas, "mlflow", mlflow_server, "MLflow REST responses", experiment="evals")
+
+
+# --- text around its column's length, from every parser ---------------------------------------------------------
+# Only strings (values and keys) change, so the input passes the shape checks and its text reaches
+# the columns: it lands cut to fit (identifiers keep a digest of the whole), or its row is skipped
+# with the reason, or the import is refused naming the field; never a database error (PostgreSQL
+# refuses a varchar past its length), never a stored value longer than its column.
+
+HF_INDEX_CARD = (SAMPLES / "hf_model_cards" / "sample_simple_model_index.md").read_text()
+HF_INDEX = yaml.safe_load(HF_INDEX_CARD.split("---\n")[1])
+
+
+@given(index=long_texts_in(HF_INDEX["model-index"], max_edits=4), filename=st.one_of(st.just("README.md"),
+                                                                                     column_texts()))
+@FUZZ
+def test_fuzz_long_texts_in_hugging_face_model_index(personas: dict[str, Any], index: Any, filename: str) -> None:
+    head = yaml.safe_dump({**HF_INDEX, "model-index": index}, allow_unicode=True, sort_keys=False)
+    body = HF_INDEX_CARD.split("---\n", 2)[2]
+    _import("huggingface", f"---\n{head}---\n{body}", _system(personas), personas, filename=filename,
+            target="long texts: model card import (huggingface)")
+
+
+@given(doc=long_texts_in(MCT_SAMPLE, max_edits=4))
+@FUZZ
+def test_fuzz_long_texts_in_model_card_toolkit(personas: dict[str, Any], doc: Any) -> None:
+    _import("model_card_toolkit", json.dumps(doc), _system(personas), personas,
+            target="long texts: model card import (model_card_toolkit)")
+
+
+LONG_TEXT_SOURCES = [("lm_eval", "results.json", doc) for doc in LM_EVAL_SAMPLES] + [
+    ("promptfoo", "promptfoo.json", PROMPTFOO_SAMPLE), ("openai_costs", "costs.json", OPENAI_SAMPLE)]
+
+
+@pytest.mark.parametrize(("kind", "name", "original"), LONG_TEXT_SOURCES,
+                         ids=["lm_eval_legacy", "lm_eval", "promptfoo", "openai_costs"])
+@given(data=st.data())
+@FUZZ
+def test_fuzz_long_texts_in_evidence_files(allowed: Path, personas: dict[str, Any], kind: str, name: str,
+                                           original: Any, data: Any) -> None:
+    location = _write(allowed, name, json.dumps(data.draw(long_texts_in(original))))
+    _sync(_system(personas), personas, kind, location, f"long texts: {kind} file")
+
+
+@given(cells=st.dictionaries(st.sampled_from(["ServiceName", "ResourceId", "ChargeCategory", "BillingCurrency",
+                                              "ConsumedUnit", "Tags"]), column_texts(), min_size=1, max_size=4),
+       rows=st.integers(1, 3), tagged=st.booleans())
+@FUZZ
+def test_fuzz_long_texts_in_focus_cells(allowed: Path, personas: dict[str, Any], cells: dict[str, str], rows: int,
+                                        tagged: bool) -> None:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(FOCUS_HEADER)
+    row = {**dict(zip(FOCUS_HEADER, FOCUS_ROW, strict=True)), **cells}
+    if "Tags" in cells and tagged:
+        row["Tags"] = json.dumps({"ai_system": "support-copilot", "x": cells["Tags"]})
+    writer.writerows([[row[name] for name in FOCUS_HEADER]] * rows)
+    location = _write(allowed, "focus.csv", out.getvalue())
+    _sync(_system(personas), personas, "focus", location, "long texts: FOCUS cost CSV",
+          tag_key="ai_system" if tagged else "")
+
+
+@given(runs=long_texts_in(MLFLOW_RUNS, max_edits=4), history=long_texts_in(MLFLOW_HISTORY, max_edits=1))
+@FUZZ
+def test_fuzz_long_texts_in_mlflow_responses(allowed: Path, mlflow_server: str, personas: dict[str, Any],
+                                             runs: Any, history: Any) -> None:
+    _MlflowHandler.answers = {API + path: (200, json.dumps(body).encode("utf-8", "surrogatepass")) for path, body in (
+        ("experiments/get-by-name", BY_NAME), ("runs/search", runs), ("metrics/get-history", history))}
+    _sync(_system(personas), personas, "mlflow", mlflow_server, "long texts: MLflow REST responses",
+          experiment="evals")
 
 
 def test_hostile_pools_are_not_empty() -> None:

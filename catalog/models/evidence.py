@@ -302,7 +302,8 @@ class StagedEval(models.Model):
 class StagedCost(models.Model):
     """A cost row read by a run that has not been swapped in yet."""
 
-    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    # Indexed with source_row_id below (the run alone is that index's prefix).
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False)
     system = models.ForeignKey("catalog.AISystem", on_delete=models.CASCADE, related_name="+", db_constraint=False)
     period_start = models.DateTimeField()
     period_end = models.DateTimeField()
@@ -317,6 +318,11 @@ class StagedCost(models.Model):
     billing_period_end = models.DateTimeField(null=True, blank=True)
     source = models.CharField(max_length=200)
     source_row_id = models.CharField(max_length=200)
+
+    class Meta:
+        # What a FOCUS swap looks up by: a delivery's twin rows (grouped by id), each earlier row
+        # of its billing periods (is it still delivered?) and its inserts, in the ids' order.
+        indexes = [models.Index(fields=["run", "source_row_id"], name="stagedcost_run_row")]
 
     def __str__(self) -> str:
         return f"staged cost {self.effective_cost} {self.currency} (run {self.run_id})"

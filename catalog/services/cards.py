@@ -18,12 +18,12 @@ from catalog.choices import (
 )
 from catalog.lib import card_formats
 from catalog.lib.card_templates import TEMPLATES
-from catalog.models import AISystem, ModelCard
+from catalog.models import AISystem, EvalResult, ModelCard
 from catalog.services.evidence import eval_result_record
 from catalog.services.systems import readiness_changed
 from clearance.audit import audit_record
 from clearance.errors import DomainError, InvalidTransition
-from clearance.untrusted import text_problem
+from clearance.untrusted import fit_identifier, text_problem
 
 # The structured sections (one list, in card_formats) plus the free Markdown that holds the rest.
 MODEL_CARD_SECTIONS = (*card_formats.SECTIONS, "body_markdown")
@@ -172,7 +172,9 @@ def model_card_import(*, actor: User, system: AISystem, fmt: str, content: bytes
     if observed_at > now:
         raise DomainError(f"the card is dated {observed_at.date().isoformat()}, in the future: its results cannot "
                           "have been observed yet", field="file")
-    source = f"{fmt}:{filename}"[:200]
+    # Part of the results' natural key: a long file name keeps its start and a digest of the whole,
+    # so two cards whose names differ only past the column's end stay two sources.
+    source = fit_identifier(f"{fmt}:{filename}", EvalResult._meta.get_field("source").max_length or 200)
     with transaction.atomic():
         draft, _ = _lock_draft(system, actor)
         for name, value in parsed.sections.items():

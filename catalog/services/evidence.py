@@ -15,6 +15,8 @@ import functools
 import logging
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -59,12 +61,19 @@ from clearance.leases import Heartbeat, LeaseLost, lease_deadline
 from clearance.outbox import outbox_complete, outbox_due_with_lease, outbox_enqueue
 from clearance.untrusted import printable, text_problem
 
+# PositiveIntegerField: 0 … 2**31 - 1 on every database Django supports.
+POSITIVE_INT_MAX = 2**31 - 1
 
-def _check_eval_fields(*, value: float, **texts: str) -> None:
+
+def _check_eval_fields(*, value: float, num_few_shot: int | None = None, **texts: str) -> None:
     """What an evaluation result may hold, checked like a form would: a finite value, text without
-    NUL characters that fits its column, a metric name."""
+    NUL characters that fits its column, a metric name, a few-shot count its column holds."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise DomainError(f"the value {value!r} is not a finite number", field="value")
+    if num_few_shot is not None and (isinstance(num_few_shot, bool) or not isinstance(num_few_shot, int)
+                                     or not 0 <= num_few_shot <= POSITIVE_INT_MAX):
+        raise DomainError(f"the few-shot count {num_few_shot!r} is not a whole number of examples",
+                          field="num_few_shot")
     for name, text in texts.items():
         column = EvalResult._meta.get_field(name)
         limit = getattr(column, "max_length", None)
@@ -95,7 +104,8 @@ def eval_result_record(
 ) -> tuple[EvalResult, bool]:
     """Idempotent by the natural key; returns (result, created)."""
     _check_eval_fields(metric=metric, value=value, source=source, source_run_id=source_run_id, dataset=dataset,
-                       model_version=model_version)
+                       model_version=model_version, dataset_type=dataset_type, source_url=source_url,
+                       num_few_shot=num_few_shot)
     if observed_at > timezone.now():
         raise DomainError("an evaluation cannot be observed in the future", field="observed_at")
     with transaction.atomic():
@@ -338,6 +348,46 @@ def record_problem(item: EvalRecord | CostRow) -> str | None:
     return None
 
 
+@contextmanager
+def _hash_joins(cursor: Any) -> Iterator[None]:
+    """Run the statement inside without nested-loop joins on PostgreSQL. The staging table was filled
+    after its statistics were taken (autovacuum may have analyzed it empty, between runs), so the
+    planner can believe it holds a row or two and rescan it, or a whole subquery over it, once per
+    row: quadratic or worse. Hash and merge joins stay linear whatever the estimate. ANALYZE of the
+    staging table would need the runtime role to own it, and would cost a sample on every run.
+    SET LOCAL lasts until the transaction ends, so the previous value is put back afterwards (a
+    failed statement rolls it back with the transaction)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    cursor.execute("SHOW enable_nestloop")
+    previous = cursor.fetchone()[0]
+    cursor.execute("SET LOCAL enable_nestloop = off")
+    yield
+    cursor.execute("SELECT set_config('enable_nestloop', %s, true)", [previous])
+
+
+def number_twins(run_id: int) -> int:
+    """Give the repeats of a digest in a FOCUS delivery their occurrence numbers: staged as
+    ``<digest>:1``, the second identical row becomes ``<digest>:2`` and so on, in file order. The
+    run's ids are grouped once (the (run, row id) index has them in order) and only the repeats are
+    rewritten, so a file without twins writes nothing. Returns the number of rows renumbered."""
+    qn = connection.ops.quote_name
+    staging, row_id = qn(StagedCost._meta.db_table), qn("source_row_id")
+    # Names come from model metadata, values are parameters. UPDATE … FROM: PostgreSQL, SQLite 3.33+.
+    sql = (
+        f"UPDATE {staging} SET {row_id} = substr({row_id}, 1, length({row_id}) - 2) || ':' || twins.n "  # noqa: S608
+        f"FROM (SELECT {qn('id')} AS sid, ROW_NUMBER() OVER (PARTITION BY {row_id} ORDER BY {qn('id')}) AS n "
+        f"FROM {staging} WHERE {qn('run_id')} = %s AND {row_id} IN (SELECT {row_id} FROM {staging} "
+        f"WHERE {qn('run_id')} = %s GROUP BY {row_id} HAVING COUNT(*) > 1)) AS twins "
+        f"WHERE {staging}.{qn('id')} = twins.sid AND twins.n > 1"
+    )
+    with connection.cursor() as cursor, _hash_joins(cursor):
+        cursor.execute(sql, [run_id, run_id])
+        renumbered: int = max(cursor.rowcount, 0)
+        return renumbered
+
+
 class _Stager:
     """Writes a run's records to staging in committed batches and reports progress on the run row."""
 
@@ -390,13 +440,16 @@ class _Stager:
                 period = (item.billing_period_start, item.billing_period_end)
             else:
                 period = month_of(item.period_start)
+            row_id = item.row_id
             if self.replaces:
                 self.periods.add(period)
+                # The first occurrence of a digest; number_twins gives the repeats :2, :3, ...
+                row_id += ":1"
             self.batch.append((
                 self.run_id, self.system_id, self._when(item.period_start), self._when(item.period_end),
                 item.billed_cost, item.effective_cost, item.currency, item.service, item.resource_id,
                 item.charge_category, item.request_count, self._when(period[0]), self._when(period[1]),
-                self.key, item.row_id,
+                self.key, row_id,
             ))
         elif isinstance(item, EvalRecord) and not self.is_cost:
             if item.observed_at > timezone.now() + timedelta(minutes=5):
@@ -414,20 +467,26 @@ class _Stager:
         if len(self.batch) >= settings.EVIDENCE_BATCH_ROWS or time.monotonic() - self.last_report > PROGRESS_EVERY_SECONDS:
             self.flush()
 
-    def flush(self) -> None:
+    def flush(self, *, final: bool = False) -> None:
         with transaction.atomic():
-            if self.batch:
-                with connection.cursor() as cursor:
-                    if connection.vendor == "postgresql":
-                        # COPY: PostgreSQL's bulk path, several times faster than a pipelined executemany.
-                        with cursor.cursor.copy(self.copy_sql) as copy:
-                            for row in self.batch:
-                                copy.write_row(row)
-                    else:
-                        cursor.executemany(self.sql, self.batch)
-                self.batch = []
+            self.write_batch()
+            if final and self.replaces:
+                number_twins(self.run_id)
             self.report()
         self.last_report = time.monotonic()
+
+    def write_batch(self) -> None:
+        if not self.batch:
+            return
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # COPY: PostgreSQL's bulk path, several times faster than a pipelined executemany.
+                with cursor.cursor.copy(self.copy_sql) as copy:
+                    for row in self.batch:
+                        copy.write_row(row)
+            else:
+                cursor.executemany(self.sql, self.batch)
+        self.batch = []
 
     def report(self) -> None:
         c = self.counts
@@ -475,34 +534,32 @@ def _swap(run: SyncRun, is_cost: bool, now: datetime,
             cursor.execute(sql, [run.source_id, params_now, run.pk])
             added = cursor.rowcount
     else:
-        data = [c for c in columns if c != "source_row_id"]
-        cols = ", ".join(qn(c) for c in data)
-        numbered = (
-            f"SELECT {cols}, {qn('source_row_id')} || ':' || ROW_NUMBER() OVER "  # noqa: S608
-            f"(PARTITION BY {qn('source_row_id')} ORDER BY {qn('id')}) AS {qn('numbered_id')}, {qn('id')} AS {qn('sid')} "
-            f"FROM {staging} WHERE {qn('run_id')} = %s"
-        )
-        source_key = run.source.key
+        # Staged FOCUS ids are already numbered (number_twins). The earlier rows of a period are
+        # found by (source, billing period), each one's "still delivered?" by the staged (run, row
+        # id) index or one hash of the run's staged ids (never a rescan per row: _hash_joins), the
+        # inserts' conflicts by the natural key.
+        cols = ", ".join(qn(c) for c in columns)
+        in_period = (f"{qn('source')} = %s AND {qn('billing_period_start')} = %s "
+                     f"AND {qn('billing_period_end')} = %s")
         with connection.cursor() as cursor:
             for start, end in sorted(periods):
                 bounds = [connection.ops.adapt_datetimefield_value(start), connection.ops.adapt_datetimefield_value(end)]
-                in_period = (f"{qn('source')} = %s AND {qn('billing_period_start')} = %s "
-                             f"AND {qn('billing_period_end')} = %s")
-                cursor.execute(f"SELECT 1 FROM {table} WHERE {in_period} LIMIT 1", [source_key, *bounds])  # noqa: S608
+                cursor.execute(f"SELECT 1 FROM {table} WHERE {in_period} LIMIT 1", [run.source.key, *bounds])  # noqa: S608
                 if cursor.fetchone() is None:
                     continue  # a first delivery of this period: nothing to replace
-                cursor.execute(
-                    f"DELETE FROM {table} WHERE {qn('id')} IN (SELECT c.{qn('id')} FROM {table} c "  # noqa: S608
-                    f"LEFT JOIN ({numbered}) n ON n.{qn('numbered_id')} = c.{qn('source_row_id')} "
-                    f"WHERE c.{qn('source')} = %s AND c.{qn('billing_period_start')} = %s "
-                    f"AND c.{qn('billing_period_end')} = %s AND n.{qn('numbered_id')} IS NULL)",
-                    [run.pk, source_key, *bounds],
-                )
-                removed += max(cursor.rowcount, 0)
+                with _hash_joins(cursor):
+                    cursor.execute(
+                        f"DELETE FROM {table} WHERE {in_period} AND NOT EXISTS (SELECT 1 FROM {staging} s "  # noqa: S608
+                        f"WHERE s.{qn('run_id')} = %s AND s.{qn('source_row_id')} = {table}.{qn('source_row_id')})",
+                        [run.source.key, *bounds, run.pk],
+                    )
+                    removed += max(cursor.rowcount, 0)
+            # In the ids' order: the natural key's index is then filled (or probed, for rows
+            # already there) front to back instead of at random places.
             cursor.execute(
-                f"INSERT INTO {table} ({cols}, {qn('source_row_id')}, {qn('evidence_source_id')}, "  # noqa: S608
-                f"{qn('ingested_at')}) SELECT {cols}, {qn('numbered_id')}, %s, %s FROM ({numbered}) n "
-                f"WHERE 1 = 1 ORDER BY {qn('sid')} ON CONFLICT DO NOTHING",
+                f"INSERT INTO {table} ({cols}, {qn('evidence_source_id')}, {qn('ingested_at')}) "  # noqa: S608
+                f"SELECT {cols}, %s, %s FROM {staging} WHERE {qn('run_id')} = %s ORDER BY {qn('source_row_id')} "
+                f"ON CONFLICT DO NOTHING",
                 [run.source_id, params_now, run.pk],
             )
             added = cursor.rowcount
@@ -618,7 +675,7 @@ def sync_run_execute(*, run_id: int, final_attempt: bool = True, outbox_id: int 
             stager = _Stager(run, connector)
             for item in connector.fetch():
                 stager.add(item)
-            stager.flush()
+            stager.flush(final=True)
             totals = stager.counts
             if totals.valid == 0 and totals.skipped:
                 first = totals.errors[0] if totals.errors else {"row": "?", "reason": "?"}

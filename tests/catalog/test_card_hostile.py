@@ -180,3 +180,44 @@ def test_the_import_page_shows_the_refusal_on_the_form(client, system, personas)
 def test_the_parser_alone_refuses_without_a_database():
     with pytest.raises(DomainError, match="more than 100000 values"):
         parse_hugging_face(with_front(ALIAS_BOMB))
+
+
+def test_texts_past_their_columns_are_cut_so_that_none_collapses(system, personas):
+    """Identifiers a card composes (the file name as the results' source, name / config / split as
+    the dataset) are cut with a digest of the whole; the dataset type is cut; a source URL past its
+    column is left out; none reaches the database longer than its column, and two long names stay two."""
+    names = "a" * 240 + "-one.md", "a" * 240 + "-two.md"
+    long_card = HF.replace("      type: beans\n      name: Beans\n      config: default",
+                           f"      type: {'t' * 400}\n      name: {'B' * 300}\n      config: default", 1)
+    long_card = long_card.replace("      value: 0.66\n", "      value: 0.66\n    source:\n"
+                                  f"      url: https://leaderboard.example/{'u' * 1000}\n", 1)
+    assert long_card.count("u" * 1000) == 1 and long_card.count("t" * 400) == 1
+    for filename in names:
+        model_card_import(actor=personas["owner"], system=system, fmt="huggingface", content=long_card.encode(),
+                          filename=filename)
+    rows = list(EvalResult.objects.filter(system=system, source__startswith="huggingface:"))
+    assert len(rows) == 4 and len({r.source for r in rows}) == 2, "two files, two sources"
+    for row in rows:
+        for name in ("source", "dataset", "dataset_type", "source_run_id", "source_url"):
+            assert len(getattr(row, name)) <= EvalResult._meta.get_field(name).max_length, name
+    f1 = next(r for r in rows if r.metric == "f1")
+    assert f1.dataset.startswith("B" * 150) and f1.dataset != ("B" * 300 + " / default / test")[:200]
+    assert f1.source_url == "", "a link past its column is left out, not cut into another link"
+    assert len(f1.dataset_type) == 200 and next(r for r in rows if r.metric == "accuracy").dataset_type == "beans"
+
+
+def test_a_few_shot_count_past_its_column_is_a_field_error(system, personas):
+    from datetime import UTC, datetime
+
+    from catalog.services.evidence import eval_result_record
+
+    with pytest.raises(DomainError) as caught:
+        eval_result_record(system=system, metric="acc", value=0.5, source="api", source_run_id="r1",
+                           observed_at=datetime(2024, 1, 1, tzinfo=UTC), num_few_shot=2**40)
+    assert caught.value.field == "num_few_shot"
+    for name, value in (("dataset_type", "t" * 201), ("source_url", "https://x/" + "u" * 1000), ("dataset_type", "a\x00")):
+        with pytest.raises(DomainError) as caught:
+            eval_result_record(system=system, metric="acc", value=0.5, source="api", source_run_id="r1",
+                               observed_at=datetime(2024, 1, 1, tzinfo=UTC), **{name: value})
+        assert caught.value.field == name
+    assert not EvalResult.objects.filter(source="api").exists()

@@ -192,3 +192,32 @@ def test_mlflow_answers_of_the_wrong_shape_fail_or_skip_readably(allowed, mlflow
     assert len({r for r in reasons if r.startswith("step 1") and r.endswith("is out of range")}) == 2  # and 1e300
     assert "timestamp inf is not epoch milliseconds" in reasons
     assert "a history point is not an object" in reasons
+
+
+def test_staging_columns_are_the_evidence_columns():
+    """A connector's row is checked against the staging table's columns and then inserted into the
+    evidence table: the two must agree, or a row that passed the check fails the swap (PostgreSQL
+    refuses a varchar past its length: the whole run would fail)."""
+    from catalog.models import StagedCost, StagedEval
+
+    for staged, target in ((StagedEval, EvalResult), (StagedCost, CostRecord)):
+        for field in staged._meta.concrete_fields:
+            if field.name in ("id", "run"):
+                continue
+            other = target._meta.get_field(field.name)
+            assert (field.get_internal_type(), field.max_length, getattr(field, "max_digits", None),
+                    getattr(field, "decimal_places", None)) == (
+                other.get_internal_type(), other.max_length, getattr(other, "max_digits", None),
+                getattr(other, "decimal_places", None)), f"{staged.__name__}.{field.name}"
+
+
+def test_focus_texts_past_their_columns_are_cut_and_ids_kept_apart(allowed, system, personas):
+    """ServiceName, ResourceId and ChargeCategory are descriptions: cut to their columns. Two rows
+    that differ only past the cut are still two charges (a row's id digests the whole row)."""
+    header = "ChargePeriodStart,ChargePeriodEnd,BilledCost,EffectiveCost,BillingCurrency,ServiceName,ResourceId,ChargeCategory\n"
+    row = "2024-01-01T00:00:00Z,2024-01-02T00:00:00Z,1.00,1.00,USD,{s},{r},{c}\n"
+    rows = [row.format(s="S" * 250 + tail, r="R" * 400 + tail, c="C" * 40 + tail) for tail in ("-a", "-b")]
+    run = run_file(system, personas, "focus", allowed / "focus.csv", header + "".join(rows))
+    assert (run.status, run.rows_added, run.rows_skipped) == ("succeeded", 2, 0)
+    for record in CostRecord.objects.all():
+        assert (len(record.service), len(record.resource_id), len(record.charge_category)) == (200, 300, 30)

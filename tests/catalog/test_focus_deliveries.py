@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.db.models import Sum
 
 from catalog.models import CostRecord, EvidenceSource, StagedCost, SyncRun
@@ -229,3 +230,92 @@ def test_the_source_form_names_a_bad_default_currency(client, allowed, system, p
     assert response.status_code == 200
     assert not EvidenceSource.objects.exists()
     assert "default_currency" in response.context["form"].errors
+
+
+def _month_of_usage(rows: int, *, month: int, restated: bool = False, late: int = 0) -> list[str]:
+    """A month of hourly usage for 100 deployments, one charge in 50 billed twice verbatim (two
+    resources, same amount). Restated: one amount in ten credited down; ``late`` new charges."""
+    lines: list[str] = []
+    i = 0
+    while len(lines) < rows:
+        hour, resource = divmod(i, 100)
+        cents = 100 + (i * 7919) % 900
+        if restated and i % 10 == 0:
+            cents -= 7
+        line = (f"{cents / 100:.2f},{cents / 100:.2f},USD,2026-{month:02d}-{1 + hour // 24:02d}T{hour % 24:02d}:00:00Z,"
+                f"2026-{month:02d}-{1 + hour // 24:02d}T{hour % 24:02d}:59:59Z,LLM,deploy-{resource},")
+        lines += [line] * min(2 if i % 50 == 0 else 1, rows - len(lines))
+        i += 1
+    return lines + [f"0.05,0.05,USD,2026-{month:02d}-28T00:00:00Z,2026-{month:02d}-28T01:00:00Z,LLM,late-{n},"
+                    for n in range(late)]
+
+
+def _total(lines: list[str]) -> Decimal:
+    return sum((Decimal(line.split(",", 2)[1]) for line in lines), Decimal(0))
+
+
+def test_a_large_re_delivery_counts_every_charge_once(allowed, system, personas):
+    """5,000 charges a month over two months, delivered, delivered again, then January restated:
+    the totals and counts are those of the files, charge for charge (the speed is bench/focus_redelivery.py's)."""
+    from collections import Counter
+
+    path = allowed / "bill.csv"
+    src = focus_source(system, personas, path)
+    january, february = _month_of_usage(5000, month=1), _month_of_usage(5000, month=2)
+    first = deliver(src, path, january + february)
+    assert (first.status, first.rows_read, first.rows_added, first.rows_removed) == ("succeeded", 10000, 10000, 0)
+    assert CostRecord.objects.count() == 10000
+    assert spent(system) == _total(january) + _total(february)
+    twins = CostRecord.objects.filter(source_row_id__endswith=":2").count()
+    assert twins == 2 * len([i for i in range(0, 4950, 50)]), "every twin charge is its own record"
+
+    before = list(CostRecord.objects.order_by("pk").values_list("pk", "source_row_id", "effective_cost", "ingested_at"))
+    again = deliver(src, path, january + february)
+    assert (again.status, again.rows_added, again.rows_duplicate, again.rows_removed) == ("succeeded", 0, 10000, 0)
+    assert list(CostRecord.objects.order_by("pk").values_list(
+        "pk", "source_row_id", "effective_cost", "ingested_at")) == before, "nothing rewritten"
+
+    # January restated: one amount in ten credited, the last 1% withdrawn (a twin's second copy
+    # among them when it falls there), 25 late charges; February is not in the file.
+    restated = _month_of_usage(4950, month=1, restated=True, late=25)
+    old, new = Counter(january), Counter(restated)
+    run = deliver(src, path, restated)
+    assert run.status == "succeeded", run.error
+    assert run.rows_removed == sum((old - new).values()) and run.rows_added == sum((new - old).values())
+    assert run.rows_duplicate == len(restated) - run.rows_added
+    assert spent(system, period_start__month=1) == _total(restated)
+    assert spent(system, period_start__month=2) == _total(february), "February untouched"
+    assert CostRecord.objects.count() == len(restated) + len(february)
+    assert not StagedCost.objects.exists()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the plans of PostgreSQL's planner")
+def test_the_swap_never_rescans_staging_per_row(allowed, system, personas):
+    """With the statistics of an empty staging table (what autovacuum may leave between runs), the
+    planner believes staging holds a row; numbering the twins and deleting restated rows must still
+    not rescan staging, or a subquery over it, for each row (that plan took minutes for 3,000 rows)."""
+    path = allowed / "bill.csv"
+    src = focus_source(system, personas, path)
+    deliver(src, path, _month_of_usage(3000, month=1))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE catalog_stagedcost")  # empty now: the stale statistics a run finds
+        cursor.execute("SET LOCAL statement_timeout = '60s'")  # a bad plan fails instead of hanging
+    plans: dict[str, str] = {}
+
+    def explain(execute, sql, params, many, context):
+        for statement in ('UPDATE "catalog_stagedcost"', 'DELETE FROM "catalog_costrecord"'):
+            if sql.startswith(statement):
+                with connection.cursor() as cursor:
+                    cursor.execute("EXPLAIN " + sql, params)
+                    plans[statement] = "\n".join(row[0] for row in cursor.fetchall())
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(explain):
+        run = deliver(src, path, _month_of_usage(2990, month=1, restated=True))
+    assert run.status == "succeeded" and run.rows_removed > 0, run.error
+    assert len(plans) == 2, plans
+    for statement, plan in plans.items():
+        assert "Nested Loop" not in plan, f"{statement}:\n{plan}"
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW enable_nestloop")
+        assert cursor.fetchone()[0] == "on", "the setting is put back after each statement"

@@ -17,6 +17,7 @@ from catalog.lib.card_formats.common import (
     SECTIONS,
     EvalRow,
     ParsedCard,
+    fit_dataset,
     fit_run_id,
     metric_name,
     metric_value,
@@ -34,7 +35,7 @@ from catalog.lib.card_formats.huggingface import (
 from catalog.lib.card_formats.toolkit import dump_json, export_model_card_toolkit, parse_model_card_toolkit
 
 __all__ = [
-    "DATASET_MAX", "METRIC_MAX", "RUN_ID_MAX", "fit_run_id", "metric_name", "metric_value",
+    "DATASET_MAX", "METRIC_MAX", "RUN_ID_MAX", "fit_dataset", "fit_run_id", "metric_name", "metric_value",
     "HF_HEADINGS", "HF_ORDER", "SECTIONS", "SECTION_TITLES", "EvalRow", "ParsedCard", "dump_json",
     "export_hugging_face", "export_model_card_toolkit", "markdown_blocks", "normalize_newlines", "parse_card_date",
     "parse_hugging_face", "parse_model_card_toolkit", "same_text",

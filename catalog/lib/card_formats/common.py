@@ -17,6 +17,8 @@ from clearance.untrusted import fit_identifier
 METRIC_MAX = 100
 DATASET_MAX = 200
 RUN_ID_MAX = 200
+DATASET_TYPE_MAX = 200
+SOURCE_URL_MAX = 1000
 
 # The card's structured sections, in reading order (body_markdown holds everything else).
 SECTIONS = (
@@ -114,6 +116,13 @@ def refuse_nul(text: str) -> None:
     at = text.find("\x00")
     if at >= 0:
         raise DomainError(f"line {text.count(chr(10), 0, at) + 1}: the file contains a NUL character", field="file")
+
+
+def fit_dataset(value: str) -> str:
+    """A dataset label the importer composed (name / config / split, an MCT slice) that fits its
+    column, cut like a run id: it is part of the results' natural key, so two long labels must not
+    become one."""
+    return fit_identifier(value, DATASET_MAX)
 
 
 def fit_run_id(value: str) -> str:

@@ -12,11 +12,13 @@ from typing import Any
 import yaml
 
 from catalog.lib.card_formats.common import (
-    DATASET_MAX,
+    DATASET_TYPE_MAX,
     SECTION_TITLES,
     SECTIONS,
+    SOURCE_URL_MAX,
     EvalRow,
     ParsedCard,
+    fit_dataset,
     fit_run_id,
     metric_name,
     metric_value,
@@ -265,15 +267,17 @@ def _hf_model_index(meta: dict[str, Any]) -> tuple[list[EvalRow], str]:
             shots = _few_shot(dataset, where)
             source = result.get("source")
             url = str(source.get("url") or "") if isinstance(source, dict) else ""
+            # A link cut short points somewhere else: one past its column is left out, not cut.
+            url = url if len(url) <= SOURCE_URL_MAX else ""
             for k, metric in enumerate(metrics):
                 mwhere = f"{where}.metrics[{k}]"
                 if not isinstance(metric, dict) or not metric.get("type"):
                     raise DomainError(f"{mwhere}.type is required", field="model-index")
                 value = metric_value(metric.get("value"), f"{mwhere}.value", "model-index")
                 rows.append(EvalRow(metric=metric_name(metric["type"], f"{mwhere}.type", "model-index"), value=value,
-                                    dataset=label[:DATASET_MAX], run_id=fit_run_id(f"{model.get('name', m)}#{r}.{k}"),
-                                    dataset_type=str(dataset["type"])[:200],
-                                    num_few_shot=shots, source_url=url[:1000]))
+                                    dataset=fit_dataset(label), run_id=fit_run_id(f"{model.get('name', m)}#{r}.{k}"),
+                                    dataset_type=str(dataset["type"])[:DATASET_TYPE_MAX],
+                                    num_few_shot=shots, source_url=url))
     return rows, name
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from catalog.lib import json_splice
 from catalog.lib.card_formats.common import (
-    DATASET_MAX,
     SECTIONS,
     EvalRow,
     ParsedCard,
+    fit_dataset,
     fit_run_id,
     metric_name,
     metric_value,
@@ -149,7 +149,7 @@ def parse_model_card_toolkit(text: str, *, filename: str = "model_card.json") ->
         metric_lines.append(_metric_label(metric))
         evals.append(EvalRow(metric=metric_name(mtype, f"{where}.type", f"{where}.type"),
                              value=metric_value(raw, f"{where}.value", f"{where}.value"),
-                             dataset=slice_[:DATASET_MAX], run_id=fit_run_id(f"{name or 'mct'}#{i}")))
+                             dataset=fit_dataset(slice_), run_id=fit_run_id(f"{name or 'mct'}#{i}")))
     ethical = []
     for i, item in enumerate(_expect(cons.get("ethical_considerations") or [], list,
                                      "considerations.ethical_considerations")):
