@@ -85,7 +85,10 @@ def test_a_current_stored_verdict_costs_at_most_three_queries(client, request_in
         body = ask(client, gate_token)
     # Token (cached), the verdict, the record; on PostgreSQL the SET LOCAL of the statement timeout.
     assert len(queries) <= 3, "\n".join(q["sql"] for q in queries.captured_queries)
-    assert not any("facts" in q["sql"].lower() and "evalresult" in q["sql"].lower() for q in queries.captured_queries)
+    # Nothing of the facts is read again: no evidence, reviews, cards or waivers.
+    read = " ".join(q["sql"].lower() for q in queries.captured_queries)
+    assert not any(table in read for table in ("catalog_evalresult", "governance_review", "catalog_modelcard",
+                                               "governance_waiver", "catalog_costrecord"))
     assert answered(body) == live("support-copilot", "production")
     assert GateCheck.objects.filter(pk=body["id"], verdict="pass").exists()
 
@@ -313,3 +316,33 @@ def test_the_gate_is_never_wrong(request_in_review, personas, tmp_path, monkeypa
     run_state_machine_as_test(GateNeverWrong, settings=hsettings(
         max_examples=8, stateful_step_count=10, deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]))
+
+
+def test_the_token_cache_holds_a_revocation_elsewhere_for_its_window_only(client, request_in_review, personas,
+                                                                          gate_token, monkeypatch):
+    from clearance import tokens
+    from clearance.models import ApiToken
+
+    drain_outbox()
+    ask(client, gate_token)
+    # Revoked by another process (here: straight in the database): this one still has it cached...
+    ApiToken.objects.update(revoked_at=timezone.now())
+    ask(client, gate_token)
+    # ...until GATE_TOKEN_CACHE_SECONDS have passed.
+    later = tokens.time.monotonic() + django_settings.GATE_TOKEN_CACHE_SECONDS + 1
+    monkeypatch.setattr(tokens.time, "monotonic", lambda: later)
+    response = client.post(GATE, data=json.dumps({"system": "support-copilot", "environment": "production"}),
+                           content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {gate_token}")
+    assert response.status_code == 401 and "revoked" in response.json()["error"]["message"]
+
+
+def test_a_revocation_in_this_process_takes_effect_at_once(client, request_in_review, personas, gate_token):
+    from clearance.models import ApiToken
+    from clearance.tokens import api_token_revoke
+
+    drain_outbox()
+    ask(client, gate_token)
+    api_token_revoke(token=ApiToken.objects.get(), actor=personas["owner"])
+    response = client.post(GATE, data=json.dumps({"system": "support-copilot", "environment": "production"}),
+                           content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {gate_token}")
+    assert response.status_code == 401
