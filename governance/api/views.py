@@ -157,7 +157,7 @@ class GateChecksView(generics.ListAPIView[GateCheck]):
         row = stored_verdict(data["system"], data["environment"])
         if row is not None and can_view_system(request.user, row.system):
             try:
-                active = policy_for_digest(row.__dict__["active_digest"] or "")
+                active = policy_for_digest(row.active_digest or "")
             except PolicyError:
                 active = None  # the slow path below says why, with the reason every process gives
             if active is not None and not why_not_current(row, active, timezone.now()):

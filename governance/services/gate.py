@@ -26,6 +26,7 @@ from governance.models import GateCheck, ReadinessVerdict
 from governance.policy.engine import Evaluation, evaluate
 from governance.policy.loader import Policy
 from governance.selectors.facts import collect_facts
+from governance.selectors.gate import StoredVerdict
 from governance.services.readiness import readiness_recompute_all, with_since
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ def gate_check_stored(
     *,
     user: User,
     token: ApiToken | None,
-    row: ReadinessVerdict,
+    row: StoredVerdict,
     version: str = "",
     commit: str = "",
     pipeline_url: str = "",

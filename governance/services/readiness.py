@@ -44,10 +44,13 @@ def facts_version_of(system_id: int) -> int:
 def owners_key(system: AISystem) -> str:
     """The owners as the facts read them (who, under which name, active or not). Read it from a
     system with its owners joined, or each owner costs a query."""
-    parts = []
-    for user in (system.business_owner, system.technical_owner, system.risk_owner):
-        parts.append("-" if user is None else f"{user.pk}:{int(user.is_active)}:{user.get_username()}")
-    return "|".join(parts)
+    return owners_key_of([None if user is None else (user.pk, user.is_active, user.get_username())
+                          for user in (system.business_owner, system.technical_owner, system.risk_owner)])
+
+
+def owners_key_of(owners: list[tuple[int, bool, str] | None]) -> str:
+    """``owners_key`` from (id, active, username) of the business, technical and risk owner."""
+    return "|".join("-" if owner is None else f"{owner[0]}:{int(bool(owner[1]))}:{owner[2]}" for owner in owners)
 
 
 # The requirement every stored verdict of a system shows while its recompute has failed.
