@@ -314,7 +314,7 @@ def test_the_gate_is_never_wrong(request_in_review, personas, tmp_path, monkeypa
     real_now = timezone.now
     monkeypatch.setattr(timezone, "now", lambda: real_now() + TIME["shift"])
     run_state_machine_as_test(GateNeverWrong, settings=hsettings(
-        max_examples=8, stateful_step_count=10, deadline=None,
+        max_examples=20, stateful_step_count=12, deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]))
 
 
@@ -346,3 +346,16 @@ def test_a_revocation_in_this_process_takes_effect_at_once(client, request_in_re
     response = client.post(GATE, data=json.dumps({"system": "support-copilot", "environment": "production"}),
                            content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {gate_token}")
     assert response.status_code == 401
+
+
+def test_a_stored_pass_is_not_served_past_its_valid_until(client, request_in_review, personas, gate_token,
+                                                          monkeypatch):
+    make_ready(request_in_review.system, personas)  # the evaluation result is two days old; max age 30
+    drain_outbox()
+    assert ask(client, gate_token)["verdict"] == "pass"
+    stored = ReadinessVerdict.objects.get(system=request_in_review.system, environment="production")
+    assert stored.valid_until is not None
+    moment = stored.valid_until + timedelta(seconds=1)
+    monkeypatch.setattr(timezone, "now", lambda: moment)
+    body = ask(client, gate_token)  # nothing changed but the clock
+    assert body["verdict"] == "block" and answered(body) == live("support-copilot", "production")
