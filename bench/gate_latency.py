@@ -1,13 +1,15 @@
 """Gate latency benchmark: server time of POST /api/v1/gate/checks, in-process, against a baseline.
 
-    uv run python bench/gate_latency.py [--runs 300]
+    uv run python bench/gate_latency.py [--runs 300] [--profile 200]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/clearance_bench uv run python bench/gate_latency.py
 
 Seeds the demo portfolio into a throwaway database (a temp SQLite file unless DATABASE_URL is set;
 that database is migrated and must be disposable), then times the gate for a passing and a blocked
 system next to a baseline request through the same stack (an authenticated GET of the API root),
-and prints medians, p95, the ratio to the baseline and the queries per gate call. Figures, not
-assertions: machines are noisy, so compare ratios measured in the same run.
+and prints medians, p95, the ratio to the baseline and the queries per gate call. With ``--profile N``
+it then runs N more gate calls under cProfile and prints where one call spends its time (per call,
+by cumulative time). Figures, not assertions: machines are noisy, so compare ratios measured in the
+same run.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ def describe(name: str, samples: list[float], baseline: float | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--profile", type=int, default=0, help="profile this many gate calls (cProfile)")
     args = parser.parse_args()
 
     from django.conf import settings
@@ -96,6 +99,36 @@ def main() -> None:
         with CaptureQueriesContext(connection) as queries:
             gate(slug)()
         print(f"{'':<28} {len(queries)} queries per gate call")
+    if args.profile:
+        profile(gate("support-copilot"), args.profile)
+
+
+def profile(call: Callable[[], None], runs: int) -> None:
+    """Where one gate call spends its time: cProfile over ``runs`` calls, the top entries by
+    cumulative time, divided by ``runs``."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(runs):
+        call()
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    rows = []
+    for (filename, line, name), (_, calls, total, cumulative, _) in stats.stats.items():  # type: ignore[attr-defined]
+        where = filename.split("site-packages/")[-1].replace(str(Path(__file__).resolve().parents[1]) + "/", "")
+        rows.append((cumulative / runs * 1000, total / runs * 1000, calls / runs, f"{where}:{line}({name})"))
+    ours = ("clearance/", "governance/", "catalog/", "rest_framework/views.py", "django/db/backends/utils.py")
+    print(f"\nprofile of one gate call (support-copilot, mean of {runs}): this project's functions, DRF's dispatch "
+          "and the database calls, by cumulative time")
+    print(f"{'cum ms':>8} {'own ms':>8} {'calls':>6}  function")
+    for cum, own, calls, where in sorted(rows, reverse=True):
+        if where.startswith(ours) and cum >= 0.05:
+            print(f"{cum:>8.3f} {own:>8.3f} {calls:>6.1f}  {where}")
+    print("\ntop 12 by own time:")
+    for cum, own, calls, where in sorted(rows, key=lambda r: r[1], reverse=True)[:12]:
+        print(f"{cum:>8.3f} {own:>8.3f} {calls:>6.1f}  {where}")
 
 
 if __name__ == "__main__":

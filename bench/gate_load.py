@@ -8,7 +8,8 @@ What it does:
 1. (Re)creates the PostgreSQL database ``clearance_bench`` (``--database`` to change it; it is
    dropped, so it must be disposable), migrates it and seeds it with COPY: users, systems (a third
    fully ready, the rest with something missing), published model cards, approved reviews,
-   evaluation results and cost rows spread over the systems.
+   evaluation results and cost rows spread over the systems; then stores each system's readiness,
+   as the worker does after a system is created.
 2. Starts gunicorn (``--workers``, sync workers) on 127.0.0.1 on a free port with the production
    settings module plus one extra URL: ``/bench/ceiling/<slug>``, a bare Django JSON view doing one
    indexed query (the system by slug) — the ceiling for any view on this stack.
@@ -218,6 +219,14 @@ def seed(n_systems: int, n_evals: int, n_costs: int) -> dict[str, Any]:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     log(f"seeded in {time.perf_counter() - t0:.1f}s")
+    # COPY bypasses the services, so no worker was asked to store readiness: do what it does after
+    # each system's creation, so the gate meets the stored verdicts a live installation has.
+    from governance.services.readiness import readiness_recompute
+
+    t0 = time.perf_counter()
+    for system_id in AISystem.objects.order_by("pk").values_list("pk", flat=True):
+        readiness_recompute(system_id=system_id, reason="benchmark seeded")
+    log(f"stored readiness of {n_systems:,} systems in {time.perf_counter() - t0:.1f}s")
     token = api_token_create(user=lead, name="bench", scopes=["gate:check", "read"]).plaintext
     return {"token": token}
 

@@ -302,6 +302,10 @@ CACHES = {
 }
 # Gate calls per token (a token may set its own per-minute rate), DRF rate syntax.
 GATE_RATE_LIMIT = env_str("GATE_RATE_LIMIT", "120/min")
+# The gate keeps a token it resolved in the process's memory this long, so a CI burst costs no token
+# query: a revocation, an expiry moved earlier, a deactivated user or a changed role reaches the gate
+# of another process within this window (in the revoking process at once). 0 turns the cache off.
+GATE_TOKEN_CACHE_SECONDS = env_int("GATE_TOKEN_CACHE_SECONDS", 5, minimum=0)
 
 # --- Guessing ------------------------------------------------------------------------------------
 # The address a request comes from. Directly exposed, it is the socket's peer (REMOTE_ADDR). Behind a

@@ -113,6 +113,7 @@ def api_token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
         updated = ApiToken.objects.filter(pk=token.pk, revoked_at=None).update(revoked_at=timezone.now())
         if updated:
             audit_record(actor=actor, action="api_token.revoked", obj=token)
+    gate_token_cache.clear()  # this process at once; the others within GATE_TOKEN_CACHE_SECONDS
     token.refresh_from_db()
     return token
 
@@ -306,6 +307,47 @@ class BadTokenLimiter:
         return None
 
 
+class TokenCache:
+    """Tokens the gate resolved lately, per process, keyed by the keyed digest of the presented
+    plaintext (so only the exact secret hits), each for ``GATE_TOKEN_CACHE_SECONDS``. Only live
+    tokens are kept; expiry is checked again on every hit. What a hit does not see is a change made
+    elsewhere meanwhile (revocation, deactivation, roles): that takes effect within the window."""
+
+    MAX_ENTRIES = 1024
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.entries: dict[str, tuple[float, ApiToken]] = {}
+
+    def resolve(self, plaintext: str) -> tuple[ApiToken | None, str]:
+        ttl = settings.GATE_TOKEN_CACHE_SECONDS
+        if ttl <= 0:
+            return resolve_token_why(plaintext)
+        key = token_digest(plaintext)
+        with self.lock:
+            hit = self.entries.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            cached = hit[1]
+            if cached.expires_at is None or cached.expires_at > timezone.now():
+                return cached, ""
+        token, why = resolve_token_why(plaintext)
+        with self.lock:
+            if token is None:
+                self.entries.pop(key, None)
+            else:
+                if len(self.entries) >= self.MAX_ENTRIES:
+                    self.entries.clear()
+                self.entries[key] = (time.monotonic() + ttl, token)
+        return token, why
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+
+
+gate_token_cache = TokenCache()
+
+
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     """``Authorization: Bearer clr_…``; answers 401 with a JSON body for a bad token, and 429 with
     Retry-After once one address has sent too many bad ones (``BadTokenLimiter``)."""
@@ -321,7 +363,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(parts) != 2:
             raise exceptions.AuthenticationFailed("the Authorization header must be 'Bearer <token>'")
-        token, why = resolve_token_why(parts[1])
+        token, why = self.resolve(parts[1])
         if token is None:
             wait = BadTokenLimiter().failed(request)
             if wait is not None:
@@ -329,5 +371,16 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(why)
         return token.user, token
 
+    def resolve(self, plaintext: str) -> tuple[ApiToken | None, str]:
+        return resolve_token_why(plaintext)
+
     def authenticate_header(self, request: Any) -> str:
         return f'{self.keyword} realm="clearance"'
+
+
+class GateTokenAuthentication(BearerTokenAuthentication):
+    """The gate's bearer tokens, resolved through the per-process ``gate_token_cache`` (one query
+    per token and process every GATE_TOKEN_CACHE_SECONDS instead of one per call)."""
+
+    def resolve(self, plaintext: str) -> tuple[ApiToken | None, str]:
+        return gate_token_cache.resolve(plaintext)

@@ -42,12 +42,14 @@ def check_readiness_consistency() -> dict[str, int]:
 
 
 @shared_task(name="governance.recompute_all_readiness", **RETRY)
-def recompute_all_readiness(reason: str = "") -> int:
+def recompute_all_readiness(reason: str = "", outbox_id: int | None = None) -> int:
     """Fan out one recompute per system (after a policy activation); each is idempotent, so a
-    redelivery of this task only repeats them."""
+    redelivery of this task only repeats them. Sent through the outbox, which passes ``outbox_id``.
+    Until each has run, the gate computes live: every stored verdict names the older version."""
     system_ids = list(AISystem.objects.order_by("pk").values_list("pk", flat=True))
     for system_id in system_ids:
         recompute_readiness.delay(system_id, reason)
+    outbox_complete(message_id=outbox_id)
     return len(system_ids)
 
 

@@ -207,3 +207,13 @@ def local_evidence_hosts(settings: Any) -> None:
     """Sources in these tests read from servers on 127.0.0.1 (a real MLflow, a test HTTP server, the
     demo's MLflow URL), which Clearance refuses unless the administrator allows the host."""
     settings.EVIDENCE_ALLOWED_HOSTS = ["127.0.0.1"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_gate_token_cache() -> Iterator[None]:
+    # The gate's per-process token cache must not carry a token (or its user's roles) across tests.
+    from clearance.tokens import gate_token_cache
+
+    gate_token_cache.clear()
+    yield
+    gate_token_cache.clear()

@@ -22,7 +22,12 @@ from clearance.outbox import outbox_enqueue
 
 
 def readiness_changed(*, system: AISystem, reason: str) -> None:
-    """Ask for the system's readiness to be recomputed after this transaction commits."""
+    """A fact the readiness policy reads changed: bump the system's facts version in this transaction
+    (so the gate stops serving its stored verdict the moment this commits) and ask for the readiness
+    to be recomputed after it commits. Every service that changes such a fact calls this."""
+    from governance.services.readiness import facts_changed  # governance builds on catalog, not back
+
+    facts_changed(system_id=system.pk)
     outbox_enqueue(task_name="governance.recompute_readiness", system_id=system.pk, reason=reason)
 
 

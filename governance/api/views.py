@@ -6,22 +6,25 @@ from typing import Any
 from django.conf import settings
 from django.http import FileResponse, HttpRequest, JsonResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, generics, viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 import clearance
+from catalog.permissions import can_view_system
 from clearance.api import error_body, signed_in_user
 from clearance.errors import NotAllowed
 from clearance.models import ApiToken
 from clearance.outages import statement_timeout
 from clearance.permissions import token_allows_system, token_restricted_to
 from clearance.policyfile import PolicyError
-from clearance.tokens import THROTTLE_DEGRADED_WARNING, Scope, TokenRateThrottle
+from clearance.tokens import THROTTLE_DEGRADED_WARNING, GateTokenAuthentication, Scope, TokenRateThrottle
 from governance.api.openapi import DECISION_ERROR_RESPONSES, GATE_ERROR_RESPONSES, GATE_EXAMPLES
 from governance.api.serializers import (
     GateCheckRequestSerializer,
@@ -33,9 +36,11 @@ from governance.api.serializers import (
 from governance.models import GateCheck, Review
 from governance.permissions import reviewer_refusal
 from governance.policy.checks import FIX_VIEWS
-from governance.policy.loader import load_readiness_policy, published_schema, readiness_policy_problem
+from governance.policy.loader import Policy, load_readiness_policy, published_schema, readiness_policy_problem
 from governance.selectors.facts import system_for_facts
-from governance.services.gate import gate_check
+from governance.selectors.gate import stored_verdict, why_not_current
+from governance.selectors.policy import policy_for_digest
+from governance.services.gate import gate_check, gate_check_stored
 from governance.services.reviews import review_decide
 
 
@@ -101,6 +106,7 @@ class GateChecksView(generics.ListAPIView[GateCheck]):
     recorded checks the caller may see."""
 
     serializer_class = GateCheckSerializer
+    authentication_classes = [GateTokenAuthentication, SessionAuthentication]
     required_scopes = {"POST": Scope.GATE_CHECK}
     throttle_classes = [TokenRateThrottle]
     filterset_fields = ["environment", "verdict"]
@@ -140,15 +146,33 @@ class GateChecksView(generics.ListAPIView[GateCheck]):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         token = request.auth if isinstance(request.auth, ApiToken) else None
+        warnings: list[str] = []
         if token is not None and not token_allows_system(token, data["system"]):
             return _error(403, "token_not_allowed_for_system",
                           f"this token is restricted to {', '.join(token.system_slugs)}; it may not check "
                           f"'{data['system']}'", {"system": ["not allowed for this token"]})
+        if getattr(request, "throttle_degraded", False):
+            warnings.append(THROTTLE_DEGRADED_WARNING)
+        # The hot path: one query for the stored verdict, and nothing evaluated when it is current.
+        row = stored_verdict(data["system"], data["environment"])
+        if row is not None and can_view_system(request.user, row.system):
+            try:
+                active = policy_for_digest(row.active_digest or "")
+            except PolicyError:
+                active = None  # the slow path below says why, with the reason every process gives
+            if active is not None and not why_not_current(row, active, timezone.now()):
+                problem = readiness_policy_problem()
+                if problem is not None:
+                    warnings.append(_file_warning(problem, active))
+                stored = gate_check_stored(user=signed_in_user(request), token=token, row=row,
+                                           version=data["version"], commit=data["commit"],
+                                           pipeline_url=data["pipeline_url"])
+                return _gate_answer(request, stored.check, warnings)
         system = system_for_facts(data["system"], request.user)
         if system is None:
             return _error(404, "unknown_system", f"no system '{data['system']}' (or you may not see it)",
                           {"system": ["unknown system"]})
-        policy, policy_error, warnings = None, "", []
+        policy, policy_error = None, ""
         problem = readiness_policy_problem()
         try:
             policy = load_readiness_policy()  # the active version, the same in every process
@@ -158,12 +182,7 @@ class GateChecksView(generics.ListAPIView[GateCheck]):
                 policy_error += f"; the policy file on this host does not load either: {problem}"
         else:
             if problem is not None:
-                # Loud, but not a block: a file that does not load changes nothing.
-                warnings.append(f"the readiness policy file on this host does not load ({problem}); it changes "
-                                f"nothing: this verdict uses the active version {policy.version[:12]}, like every "
-                                f"other server")
-        if getattr(request, "throttle_degraded", False):
-            warnings.append(THROTTLE_DEGRADED_WARNING)
+                warnings.append(_file_warning(problem, policy))
         if policy is not None and data["environment"] not in policy.environments:
             known = ", ".join(sorted(policy.environments))
             return _error(404, "unknown_environment", f"no environment '{data['environment']}'; known: {known}",
@@ -179,22 +198,32 @@ class GateChecksView(generics.ListAPIView[GateCheck]):
             commit=data["commit"],
             pipeline_url=data["pipeline_url"],
         )
-        check = result.check
-        return Response(
-            {
-                "id": check.pk,
-                "verdict": check.verdict,
-                "system": system.slug,
-                "environment": check.environment,
-                "policy": {"name": check.policy_name, "version": check.policy_version},
-                "checked_at": check.checked_at.isoformat(),
-                "requirements": [gate_requirement(request, system.slug, req) for req in check.requirements],
-                "warnings": warnings,
-                "url": request.build_absolute_uri(
-                    reverse("system-detail", kwargs={"slug": system.slug}) + f"#env-{check.environment}"
-                ),
-            }
-        )
+        return _gate_answer(request, result.check, warnings)
+
+
+def _file_warning(problem: PolicyError, policy: Policy) -> str:
+    # Loud, but not a block: a file that does not load changes nothing.
+    return (f"the readiness policy file on this host does not load ({problem}); it changes nothing: this "
+            f"verdict uses the active version {policy.version[:12]}, like every other server")
+
+
+def _gate_answer(request: Request, check: GateCheck, warnings: list[str]) -> Response:
+    slug = check.system.slug
+    return Response(
+        {
+            "id": check.pk,
+            "verdict": check.verdict,
+            "system": slug,
+            "environment": check.environment,
+            "policy": {"name": check.policy_name, "version": check.policy_version},
+            "checked_at": check.checked_at.isoformat(),
+            "requirements": [gate_requirement(request, slug, req) for req in check.requirements],
+            "warnings": warnings,
+            "url": request.build_absolute_uri(
+                reverse("system-detail", kwargs={"slug": slug}) + f"#env-{check.environment}"
+            ),
+        }
+    )
 
 
 CLIENT_PATH = Path(clearance.__file__).resolve().parent / "gate_client.py"

@@ -12,8 +12,27 @@ from governance.choices import Verdict
 from governance.permissions import visible_gate_checks
 
 
+class FactsVersion(models.Model):
+    """A counter per system, bumped in the transaction of every change to a fact the readiness policy
+    reads (``governance.services.readiness.facts_changed``). A stored verdict records the counter it
+    was computed from; the gate serves it only while the two are equal. No row reads as 0."""
+
+    system = models.OneToOneField(AISystem, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"facts of system {self.system_id}: version {self.version}"
+
+
+# The facts version of a stored verdict that must never be served (its recompute failed, or it
+# predates facts versions): no system's counter is ever negative.
+UNTRUSTED_FACTS = -1
+
+
 class ReadinessVerdict(models.Model):
-    """The last computed readiness of one system for one environment (portfolio view, sweeps)."""
+    """The last computed readiness of one system for one environment (portfolio view, sweeps), and
+    the gate's answer while it is current: same active policy version, the same facts version as
+    the system's, the same owners (``owners_key``) and not past ``valid_until``."""
 
     system = models.ForeignKey(AISystem, on_delete=models.CASCADE, related_name="verdicts")
     environment = models.CharField(max_length=50)
@@ -24,6 +43,12 @@ class ReadinessVerdict(models.Model):
     computed_at = models.DateTimeField()
     # When the first piece of evidence or approval ages out; the periodic sweep recomputes then.
     valid_until = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The system's FactsVersion read before the facts were collected (so a change committed while
+    # they were read leaves this one behind, never ahead); UNTRUSTED_FACTS when it must not be served.
+    facts_version = models.BigIntegerField(default=UNTRUSTED_FACTS)
+    # Who owned the system and whether they were active, as the facts read it: an owner deactivated
+    # or renamed in the admin (no service announces that) makes the verdict not current.
+    owners_key = models.CharField(max_length=1000, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["system", "environment"], name="verdict_one_per_env")]

@@ -70,6 +70,12 @@ def active_policy() -> Policy:
     if digest is None:
         raise PolicyUnavailable(ACTIVE, "no readiness policy version has been activated "
                                         "(run `manage.py policy activate`)")
+    return policy_for_digest(digest)
+
+
+def policy_for_digest(digest: str) -> Policy:
+    """The policy version with this digest, built once per process from its recorded content (one
+    query the first time, none after); raises PolicyUnavailable when it cannot be built here."""
     with _lock:
         entry = _built.get(digest)
     if entry is None:

@@ -1,10 +1,15 @@
-"""The gate: evaluate a system for an environment on behalf of CI and record the call."""
+"""The gate: answer whether a system may deploy to an environment on behalf of CI, and record the call.
+
+The answer is the stored verdict when it is current (``governance.selectors.gate``); otherwise the
+gate recomputes and stores the system's readiness as the outbox task would, and answers from that;
+if that fails it evaluates live, and if that fails too it blocks with the reason."""
 
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -21,7 +26,8 @@ from governance.models import GateCheck, ReadinessVerdict
 from governance.policy.engine import Evaluation, evaluate
 from governance.policy.loader import Policy
 from governance.selectors.facts import collect_facts
-from governance.services.readiness import with_since
+from governance.selectors.gate import StoredVerdict
+from governance.services.readiness import readiness_recompute_all, with_since
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +62,13 @@ def gate_check(
     evaluation = None
     if policy is not None:
         policy_name, policy_version = policy.name, policy.version
+        stored = _recompute_for_gate(system, environment, policy)
+        if stored is not None:
+            check = _record(system=system, environment=environment, version=version, commit=commit,
+                            pipeline_url=pipeline_url, verdict=stored[0].verdict, policy_name=policy_name,
+                            policy_version=policy_version, requirements=stored[1], user=user, token=token,
+                            now=now, started=started)
+            return GateResult(check, stored[0])
         try:
             facts = collect_facts(system)
         except Exception as exc:
@@ -88,7 +101,56 @@ def gate_check(
                           "Fix the policy file (run `manage.py policy lint`); Clearance blocks every deploy until it loads.")
         ]
         policy_name, policy_version = "unavailable", ""
-    check = GateCheck.objects.create(
+    check = _record(system=system, environment=environment, version=version, commit=commit,
+                    pipeline_url=pipeline_url, verdict=verdict, policy_name=policy_name,
+                    policy_version=policy_version, requirements=requirements, user=user, token=token,
+                    now=now, started=started)
+    return GateResult(check, evaluation)
+
+
+def gate_check_stored(
+    *,
+    user: User,
+    token: ApiToken | None,
+    row: StoredVerdict,
+    version: str = "",
+    commit: str = "",
+    pipeline_url: str = "",
+) -> GateResult:
+    """Record one gate call answered from a stored verdict the caller has found current
+    (``governance.selectors.gate.why_not_current``): one insert, nothing evaluated."""
+    started = time.perf_counter()
+    check = _record(system=row.system, environment=row.environment, version=version, commit=commit,
+                    pipeline_url=pipeline_url, verdict=row.verdict, policy_name=row.policy_name,
+                    policy_version=row.policy_version, requirements=row.requirements, user=user, token=token,
+                    now=timezone.now(), started=started)
+    return GateResult(check, None)
+
+
+def _recompute_for_gate(system: AISystem, environment: str, policy: Policy,
+                        ) -> tuple[Evaluation, list[dict[str, Any]]] | None:
+    """No current stored verdict: recompute the system's readiness the way the outbox task does
+    (stored, audited, under the active version) and answer from it, so the next call is fast. None
+    when that fails or used another policy version than ``policy``: the caller evaluates live."""
+    try:
+        results = readiness_recompute_all(system_id=system.pk, reason="asked at the gate; no current stored verdict")
+    except Exception as exc:
+        if is_outage(exc):
+            raise
+        log.warning("gate: the readiness recompute of %s failed (%s); evaluating live", system.slug, exc)
+        return None
+    result = results.get(environment)
+    if result is None or result[0].policy_version != policy.version:
+        return None
+    requirements = (ReadinessVerdict.objects.filter(system=system, environment=environment)
+                    .values_list("requirements", flat=True).first())
+    return (result[0], requirements) if requirements is not None else None
+
+
+def _record(*, system: AISystem, environment: str, version: str, commit: str, pipeline_url: str, verdict: str,
+            policy_name: str, policy_version: str, requirements: list[dict[str, Any]], user: User,
+            token: ApiToken | None, now: datetime, started: float) -> GateCheck:
+    return GateCheck.objects.create(
         system=system,
         environment=environment,
         version=version,
@@ -103,4 +165,3 @@ def gate_check(
         checked_at=now,
         duration_ms=(time.perf_counter() - started) * 1000,
     )
-    return GateResult(check, evaluation)

@@ -124,6 +124,8 @@ def test_a_database_error_during_the_gate_answers_503_json_with_retry_after(clie
     def down(system):
         raise error
 
+    # No current stored verdict: the gate recomputes (readiness) and, failing that, evaluates live (gate).
+    monkeypatch.setattr("governance.services.readiness.collect_facts", down)
     monkeypatch.setattr("governance.services.gate.collect_facts", down)
     response = post(client, token)
     assert response.status_code == 503 and response["Content-Type"] == "application/json"
