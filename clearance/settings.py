@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "catalog",
     "intake",
     "governance",
+    "risks",
 ]
 
 MIDDLEWARE = [
