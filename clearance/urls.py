@@ -37,6 +37,7 @@ urlpatterns = [
     path("", include("intake.urls")),
     path("", include("governance.urls")),
     path("", include("catalog.urls")),
+    path("", include("risks.urls")),
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
 ]
