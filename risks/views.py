@@ -33,7 +33,7 @@ def system_risks(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     risks = Risk.objects.filter(systems=system)
     page = paginate(request, risks.select_related("owner").order_by("review_date", "pk"), per_page=50)
     now = timezone.now()
-    facts = {f.id: f for f in risk_facts_many([system.pk], now)[system.pk]}
+    facts = {f.id: f for f in risk_facts_many([system.pk], now, [r.pk for r in page.object_list])[system.pk]}
     limit = appetite(system.risk_tier)
     categories = taxonomy().categories
     rows = []

@@ -218,15 +218,20 @@ def cost_facts_many(system_ids: list[int], now: datetime | None = None) -> dict[
     }
 
 
-def risk_facts_many(system_ids: list[int], now: datetime) -> dict[int, tuple[RiskFact, ...]]:
+def risk_facts_many(system_ids: list[int], now: datetime, risk_ids: Iterable[int] | None = None
+                    ) -> dict[int, tuple[RiskFact, ...]]:
     """Per system, the risks linked to it, each with the system's current acceptance (one query: the
     link table joined to the risk, the acceptance read by subqueries). An acceptance counts only while
-    active, unexpired and pinned to the risk's scores and treatment as they are now."""
+    active, unexpired and pinned to the risk's scores and treatment as they are now. ``risk_ids``
+    narrows it to some risks (a page of the register)."""
     link = Risk.systems.through
     current = RiskAcceptance.objects.filter(risk=OuterRef("risk_id"), system=OuterRef("aisystem_id"),
                                             status=AcceptanceStatus.ACTIVE, expires_at__gt=now).order_by("-accepted_at")
     # Typed loosely: the stubs do not see annotations on an auto-created link table.
-    linked: Any = link.objects.filter(aisystem_id__in=system_ids).annotate(
+    chosen = link.objects.filter(aisystem_id__in=system_ids)
+    if risk_ids is not None:
+        chosen = chosen.filter(risk_id__in=list(risk_ids))
+    linked: Any = chosen.annotate(
         acc_until=Subquery(current.values("expires_at")[:1]),
         acc_fingerprint=Subquery(current.values("fingerprint")[:1]),
         acc_by=Subquery(current.values("approved_by__username")[:1]))
