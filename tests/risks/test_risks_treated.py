@@ -168,3 +168,13 @@ def test_collect_facts_many_reads_the_register_in_one_query(personas: dict[str, 
 
         risk_facts_many([s.pk for s in systems], timezone.now())
     assert len(ctx.captured_queries) == 1
+
+
+def test_a_system_without_risks_costs_no_register_query(personas: dict[str, Any], risky_system: Any) -> None:
+    """The gate's hot path: for_facts counts the linked risks in its own statement, so a system with
+    none is not read from the register at all (and its snapshot still says the register was read)."""
+    system = for_facts(AISystem.objects.filter(pk=risky_system.pk)).get()
+    with CaptureQueriesContext(connection) as ctx:
+        facts = collect_facts(system)
+    assert facts.risks == () and facts.risk_appetite == 6
+    assert not [q for q in ctx.captured_queries if "risks_risk_systems" in q["sql"]]
