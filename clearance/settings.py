@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "intake",
     "governance",
     "compliance",
+    "risks",
 ]
 
 MIDDLEWARE = [
@@ -478,6 +479,16 @@ EVIDENCE_BATCH_ROWS = env_int("EVIDENCE_BATCH_ROWS", 5000, minimum=1)
 EVIDENCE_SYNC_SOFT_TIME_LIMIT = env_int("EVIDENCE_SYNC_SOFT_TIME_LIMIT", 1500, minimum=1)
 EVIDENCE_SYNC_TIME_LIMIT = env_int("EVIDENCE_SYNC_TIME_LIMIT", 1800, minimum=1)
 EVIDENCE_SYNC_MAX_RETRIES = env_int("EVIDENCE_SYNC_MAX_RETRIES", 4, minimum=0)
+
+# --- Risk register (risks/) ---------------------------------------------------------------------
+# Likelihood and impact are each scored 1..N (default 5 x 5); a risk's score is their product.
+RISK_LIKELIHOOD_LEVELS = env_int("RISK_LIKELIHOOD_LEVELS", 5, minimum=2)
+RISK_IMPACT_LEVELS = env_int("RISK_IMPACT_LEVELS", 5, minimum=2)
+# Appetite per risk tier: the highest residual score (likelihood x impact after treatment) a system of
+# that tier may carry without an acceptance by its risk owner. A tier not listed has no appetite (0).
+RISK_APPETITE = {"prohibited": 0, "high": 6, "limited": 10, "minimal": 15}
+# A risk acceptance lasts at most this many days.
+RISK_ACCEPTANCE_MAX_DAYS = env_int("RISK_ACCEPTANCE_MAX_DAYS", 365, minimum=1)
 
 LOGGING = {
     "version": 1,

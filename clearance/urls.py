@@ -43,6 +43,7 @@ urlpatterns = [
     path("", include("governance.urls")),
     path("", include("catalog.urls")),
     path("", include("compliance.urls")),
+    path("", include("risks.urls")),
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
 ]

@@ -36,6 +36,8 @@ from governance.services.decisions import decision_record_propose
 from governance.services.waivers import waiver_decide, waiver_request
 from intake import services as intake
 from intake.models import UseCaseRequest
+from risks.models import Risk, RiskAcceptance
+from risks.services import RiskInput, risk_create
 from tests.conftest import PASSWORD, answers
 
 # The sources in these scenarios point at 127.0.0.1, which only an explicit allowance lets through.
@@ -158,6 +160,13 @@ MATRIX: dict[str, dict[str, int]] = {
     "api-review-detail": only(SECURITY_REVIEW_READERS, 404, anon=401),
     # DRF refuses the method before it looks the object up, so a hidden review reveals nothing.
     "api-review-decision": everyone(405, anon=401),
+    # the risk register: readers of the system see its risks; its editors record them; its risk
+    # owner alone accepts a residual risk for it
+    "risk-portfolio": everyone(200),
+    "system-risks": only(SYSTEM_READERS, 404),
+    "risk-create": only({**{p: 403 for p in SYSTEM_READERS}, **SYSTEM_EDITORS}, 404),
+    "risk-edit": only({**{p: 403 for p in SYSTEM_READERS}, **SYSTEM_EDITORS}, 404),
+    "risk-accept": only({**{p: 403 for p in SYSTEM_READERS}, "risk": 200}, 404),
 }
 
 
@@ -211,6 +220,10 @@ def world(request_in_review, personas, settings, tmp_path) -> dict[str, dict[str
     vendor = vendor_save(actor=personas["lead"], systems=[system], name="Azure OpenAI")
     source, requirement, run = _evidence_world(system, personas)
     review = Review.objects.get(request=request_in_review, kind="security")
+    risk = risk_create(actor=personas["lead"], systems=[system], data=RiskInput(
+        title="Summaries leak customer addresses", category="2.1", owner=personas["risk"], likelihood=4, impact=4,
+        review_date=(timezone.now() + timedelta(days=90)).date(), treatment="mitigate",
+        treatment_rationale="Redact addresses before the model sees them", residual_likelihood=3, residual_impact=3))
     req = {"pk": request_in_review.pk}
     return {
         "token-revoke": {"pk": token.pk},
@@ -244,6 +257,8 @@ def world(request_in_review, personas, settings, tmp_path) -> dict[str, dict[str
         "vendor-detail": {"pk": vendor.pk}, "vendor-edit": {"pk": vendor.pk},
         "api-request-detail": {"pk": request_in_review.pk},
         "api-review-detail": {"pk": review.pk}, "api-review-decision": {"pk": review.pk},
+        "system-risks": {"slug": system.slug}, "risk-create": {"slug": system.slug}, "risk-edit": {"pk": risk.pk},
+        "risk-accept": {"pk": risk.pk, "slug": system.slug},
     }
 
 
@@ -362,6 +377,18 @@ def _evidence_source(w: Any, persona: str) -> dict[str, Any]:
             "auth_kind": "none", "enabled": "on"}
 
 
+def _risk_body(w: Any, persona: str) -> dict[str, Any]:
+    return {"title": "Prompt injection through ticket text", "category": "2.2", "owner": w.users["owner"].pk,
+            "likelihood": "4", "impact": "5", "treatment": "mitigate",
+            "treatment_rationale": "Strip instructions from quoted mail", "residual_likelihood": "2",
+            "residual_impact": "5", "review_date": (timezone.now() + timedelta(days=60)).date().isoformat()}
+
+
+def _acceptance_body(w: Any, persona: str) -> dict[str, Any]:
+    return {"valid_until": (timezone.now() + timedelta(days=30)).date().isoformat(),
+            "rationale": "Addresses are redacted; what remains is tolerable."}
+
+
 def _reviews(w: Any) -> int:
     return w.request.reviews.count()
 
@@ -473,6 +500,12 @@ POSTS: dict[str, Post] = {
                           acting(("lead", "owner", "risk")), 403),
     "vendor-edit": post(lambda w: {"pk": w.vendor.pk}, {"name": "Azure OpenAI", "data_residency": "EU", "dpa_status": "signed"},
                         lambda w: _fresh(w.vendor, "data_residency"), acting(("lead", "owner", "risk")), 403),
+    # the risk register
+    "risk-create": post(slug, _risk_body, lambda w: Risk.objects.count(), acting(EDITORS), seen(READERS)),
+    "risk-edit": post(lambda w: {"pk": w.risk.pk}, _risk_body, lambda w: _fresh(w.risk, "title"), acting(EDITORS),
+                      seen(READERS)),
+    "risk-accept": post(lambda w: {"pk": w.risk.pk, "slug": w.system.slug}, _acceptance_body,
+                        lambda w: RiskAcceptance.objects.count(), {"risk": 302}, seen(READERS)),
     # the gate, with a session (tokens are checked below)
     "api-gate-checks": post(None, lambda w, p: {"system": w.system.slug, "environment": "production"},
                             lambda w: GateCheck.objects.count(), acting(READERS, 200), 404, anon=401, json=True),
@@ -487,7 +520,7 @@ NO_POST = {
     "model-card-pdf", "export-detail", "export-progress", "export-download", "dataset-list", "dataset-detail",
     "vendor-list", "vendor-detail", "ownership-gaps", "search", "api-gate-client", "api-policy-schema", "api-schema",
     "api-docs", "api-root", "api-system-list", "api-system-detail", "api-request-list", "api-request-detail",
-    "api-review-list", "api-review-detail",
+    "api-review-list", "api-review-detail", "risk-portfolio", "system-risks",
 }
 
 
@@ -506,6 +539,7 @@ class World:
         self.requirement = MetricRequirement.objects.get(pk=kwargs["metric-requirement-delete"]["pk"])
         self.dataset = Dataset.objects.get(pk=kwargs["dataset-detail"]["pk"])
         self.vendor = Vendor.objects.get(pk=kwargs["vendor-detail"]["pk"])
+        self.risk = Risk.objects.get(pk=kwargs["risk-edit"]["pk"])
         owner, risk = personas["owner"], personas["risk"]
         self.draft = intake.request_create_draft(requester=personas["requester"], **answers(title="Invoice coding"))
         self.idle_source = source_create(actor=owner, system=self.system, kind="mlflow", name="MLflow nightly",

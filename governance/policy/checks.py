@@ -11,7 +11,7 @@ from typing import Any
 
 from catalog.choices import LifecycleStage
 from governance.choices import RequirementStatus
-from governance.policy.facts import EvalTarget, SystemFacts
+from governance.policy.facts import EvalTarget, RiskFact, SystemFacts
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ FIX_VIEWS: dict[str, tuple[str, str]] = {
     "eval_threshold": ("system-settings", ""),
     "runbook_linked": ("system-settings", ""),
     "lifecycle_stage": ("system-detail", ""),
+    "risks_treated": ("system-risks", ""),
 }
 
 
@@ -304,3 +305,60 @@ def lifecycle_stage(facts: SystemFacts, params: dict[str, Any], now: datetime) -
     if stage in params["not_in"]:
         return Outcome(RequirementStatus.FAILED, f"system is {label}", evidence)
     return Outcome(RequirementStatus.MET, f"lifecycle stage: {label}", evidence)
+
+
+@check(
+    "risks_treated",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            # A system with no risk recorded is unmet (the register must not be empty).
+            "require_register": {"type": "boolean"},
+            # A stricter appetite than the tier's (settings.RISK_APPETITE); the lower of the two applies.
+            "max_residual_score": {"type": "integer", "minimum": 0},
+        },
+    },
+)
+def risks_treated(facts: SystemFacts, params: dict[str, Any], now: datetime) -> Outcome:
+    """No risk above the appetite without a treatment, and no residual risk above it without a current
+    acceptance by the system's risk owner (pinned to the scores and treatment, unexpired)."""
+    if facts.risk_appetite is None:
+        # Fail closed: a snapshot that did not read the register cannot say the risks are treated.
+        return Outcome(RequirementStatus.MISSING, "the risk register was not read for this system")
+    appetite = facts.risk_appetite
+    if "max_residual_score" in params:
+        appetite = min(appetite, int(params["max_residual_score"]))
+    evidence: dict[str, Any] = {"appetite": appetite, "risks": len(facts.risks)}
+    if not facts.risks:
+        if params.get("require_register"):
+            return Outcome(RequirementStatus.MISSING, "no risk recorded in the register", evidence)
+        return Outcome(RequirementStatus.MET, "no risk recorded above the appetite (the register is empty)", evidence)
+    untreated: list[RiskFact] = []
+    unaccepted: list[RiskFact] = []
+    accepted: list[RiskFact] = []
+    for risk in facts.risks:
+        if risk.residual_score <= appetite:
+            continue
+        if not risk.treatment:
+            untreated.append(risk)
+        elif risk.accepted_until is not None and risk.accepted_until > now:
+            accepted.append(risk)
+        else:
+            unaccepted.append(risk)
+    evidence |= {
+        "untreated": [r.id for r in untreated],
+        "above_appetite_unaccepted": [r.id for r in unaccepted],
+        "accepted": [{"risk": r.id, "by": r.accepted_by, "until": _iso(r.accepted_until)} for r in accepted],
+    }
+    if untreated or unaccepted:
+        parts = [f"risk {r.id} \"{r.title}\" scores {r.score} (appetite {appetite}) and has no treatment"
+                 for r in untreated]
+        parts += [f"risk {r.id} \"{r.title}\" has a residual score of {r.residual_score} (appetite {appetite}) "
+                  "without a current acceptance by the risk owner" for r in unaccepted]
+        return Outcome(RequirementStatus.FAILED, "; ".join(parts), evidence)
+    valid_until = min((r.accepted_until for r in accepted if r.accepted_until), default=None)
+    message = f"{len(facts.risks)} risks within the appetite of {appetite}"
+    if accepted:
+        message += f", {len(accepted)} above it accepted by the risk owner"
+    return Outcome(RequirementStatus.MET, message, evidence, valid_until=valid_until)

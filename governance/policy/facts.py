@@ -66,6 +66,22 @@ class WaiverFact:
 
 
 @dataclass(frozen=True)
+class RiskFact:
+    """One risk in the register linked to this system, with this system's current acceptance of it."""
+
+    id: int
+    title: str
+    category: str
+    score: int  # likelihood x impact before treatment
+    residual_score: int  # after treatment; the score itself while no residual is recorded
+    treatment: str  # blank: untreated
+    # The system's risk owner's acceptance, when it is active, unexpired and still pinned to the
+    # risk's current scores and treatment; otherwise None.
+    accepted_until: datetime | None = None
+    accepted_by: str = ""
+
+
+@dataclass(frozen=True)
 class SystemFacts:
     slug: str
     risk_tier: str
@@ -87,6 +103,10 @@ class SystemFacts:
     model_version: str = ""
     runbook_url: str = ""
     waivers: tuple[WaiverFact, ...] = ()
+    # The risk register (risks/): the risks linked to the system, and the highest residual score its
+    # tier carries without an acceptance (settings.RISK_APPETITE; None: not collected, fail closed).
+    risks: tuple[RiskFact, ...] = ()
+    risk_appetite: int | None = None
     # When the snapshot was read; the engine refuses to pass on a snapshot older than its limit.
     collected_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)

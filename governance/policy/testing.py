@@ -32,7 +32,7 @@ from django.utils.dateparse import parse_datetime
 from clearance.policyfile import LineMap, PolicyError, Problem, parse_and_validate
 from governance.choices import RequirementStatus
 from governance.policy.engine import UnknownEnvironment, evaluate
-from governance.policy.facts import ApprovalFact, EvalFact, EvalTarget, SystemFacts, WaiverFact
+from governance.policy.facts import ApprovalFact, EvalFact, EvalTarget, RiskFact, SystemFacts, WaiverFact
 from governance.policy.loader import build_policy
 
 TEST_SUFFIX = ".tests.yaml"
@@ -86,6 +86,21 @@ FACTS_SCHEMA: dict[str, Any] = {
                 "additionalProperties": False,
                 "properties": {"requirement": {"type": "string"}, "expires_at": {}, "approved_by": {"type": "string"},
                                "justification": {"type": "string"}, "id": {"type": "integer"}},
+            },
+        },
+        # The risk register (check type risks_treated); omit risk_appetite to test the fail-closed case.
+        "risk_appetite": {"type": ["integer", "null"], "minimum": 0},
+        "risks": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["id", "score"],
+                "additionalProperties": False,
+                "properties": {"id": {"type": "integer"}, "title": {"type": "string"},
+                               "category": {"type": "string"}, "score": {"type": "integer", "minimum": 1},
+                               "residual_score": {"type": "integer", "minimum": 1},
+                               "treatment": {"type": "string"}, "accepted_until": {},
+                               "accepted_by": {"type": "string"}},
             },
         },
     },
@@ -175,6 +190,13 @@ def facts_from_dict(data: dict[str, Any]) -> SystemFacts:
             WaiverFact(w["requirement"], _required_moment(w["expires_at"], "waivers.expires_at"),
                        w.get("approved_by", ""), w.get("justification", ""), w.get("id", 0))
             for w in data.get("waivers", [])
+        ),
+        risk_appetite=data.get("risk_appetite"),
+        risks=tuple(
+            RiskFact(r["id"], r.get("title", ""), r.get("category", ""), r["score"],
+                     r.get("residual_score", r["score"]), r.get("treatment", ""),
+                     _moment(r.get("accepted_until"), "risks.accepted_until"), r.get("accepted_by", ""))
+            for r in data.get("risks", [])
         ),
     )
 

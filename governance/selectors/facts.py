@@ -20,16 +20,31 @@ from catalog.choices import ModelCardStatus
 from catalog.models import AISystem, CostBudget, CostRecord, EvalResult, MetricRequirement, ModelCard
 from governance.choices import DecisionStatus, WaiverStatus
 from governance.models import DecisionRecord, Review, Waiver
-from governance.policy.facts import ApprovalFact, CostFact, EvalFact, EvalTarget, SystemFacts, WaiverFact
+from governance.policy.facts import (
+    ApprovalFact,
+    CostFact,
+    EvalFact,
+    EvalTarget,
+    RiskFact,
+    SystemFacts,
+    WaiverFact,
+)
+from risks.choices import AcceptanceStatus
+from risks.models import Risk, RiskAcceptance, appetite, risk_snapshot, snapshot_fingerprint
 
 
 def with_fact_columns(queryset: QuerySet[AISystem]) -> QuerySet[AISystem]:
-    """Annotate the latest published model card and the accepted decision count, so the facts
-    snapshot needs two queries fewer (the gate's hot path)."""
+    """Annotate the latest published model card, the accepted decision count and the number of linked
+    risks, so the facts snapshot needs two queries fewer (the gate's hot path), and none for the risk
+    register of a system that has no risk."""
     published = ModelCard.objects.filter(system=OuterRef("pk"), status=ModelCardStatus.PUBLISHED).order_by("-version")
     accepted = (DecisionRecord.objects.filter(system=OuterRef("pk"), status=DecisionStatus.ACCEPTED)
                 .order_by().values("system").annotate(n=Count("pk")).values("n"))
+    links: Any = Risk.systems.through.objects  # the stubs do not see annotations on an auto-created link table
+    linked_risks = links.filter(aisystem_id=OuterRef("pk")).order_by().values("aisystem_id").annotate(
+        n=Count("pk")).values("n")
     return queryset.annotate(
+        facts_risks=Coalesce(Subquery(linked_risks), 0),
         facts_card_version=Subquery(published.values("version")[:1]),
         facts_card_published_at=Subquery(published.values("published_at")[:1]),
         facts_accepted_decisions=Coalesce(Subquery(accepted), 0),
@@ -53,7 +68,7 @@ def collect_facts(system: AISystem) -> SystemFacts:
 
 def collect_facts_many(systems: Iterable[AISystem], now: datetime | None = None) -> dict[int, SystemFacts]:
     """The facts snapshot of each system, in a number of queries that does not grow with the number of
-    systems: approvals, metric requirements and results (three), budgets, waivers, plus two for the
+    systems: approvals, metric requirements and results (three), budgets, waivers, risks, plus two for the
     systems not read through ``for_facts``. The same snapshot, field for field, as the gate's: the gate
     reads one system through this function too. Pass systems with their owners joined (``for_facts``),
     or each owner costs a query."""
@@ -81,6 +96,10 @@ def collect_facts_many(systems: Iterable[AISystem], now: datetime | None = None)
             approvals[pk].append(fact)
     evidence = evidence_facts_many(by_id.values())
     costs = cost_facts_many(list(by_id), now)
+    # Systems read through for_facts say how many risks they have; the register is read (one query)
+    # only for those with some, and for systems read without the annotation.
+    with_risks = [pk for pk, s in by_id.items() if getattr(s, "facts_risks", 1)]
+    risks = risk_facts_many(with_risks, now) if with_risks else {}
     waivers: dict[int, list[WaiverFact]] = {pk: [] for pk in by_id}
     for waiver_row in (Waiver.objects.filter(system__in=list(by_id), status=WaiverStatus.APPROVED, expires_at__gt=now)
                        .values("system_id", "pk", "requirement", "expires_at", "decided_by__username", "justification")):
@@ -119,6 +138,8 @@ def collect_facts_many(systems: Iterable[AISystem], now: datetime | None = None)
             model_version=system.model_version,
             runbook_url=system.runbook_url,
             waivers=tuple(waivers[pk]),
+            risks=risks.get(pk, ()),
+            risk_appetite=appetite(system.risk_tier),
             collected_at=now,
         )
     return facts
@@ -195,3 +216,40 @@ def cost_facts_many(system_ids: list[int], now: datetime | None = None) -> dict[
         budget.system_id: CostFact(budget.monthly_amount, budget.currency, Decimal(budget.spent or 0), month_start)
         for budget in CostBudget.objects.filter(system__in=system_ids).annotate(spent=Subquery(spent))
     }
+
+
+def risk_facts_many(system_ids: list[int], now: datetime, risk_ids: Iterable[int] | None = None
+                    ) -> dict[int, tuple[RiskFact, ...]]:
+    """Per system, the risks linked to it, each with the system's current acceptance (one query: the
+    link table joined to the risk, the acceptance read by subqueries). An acceptance counts only while
+    active, unexpired and pinned to the risk's scores and treatment as they are now. ``risk_ids``
+    narrows it to some risks (a page of the register)."""
+    link = Risk.systems.through
+    current = RiskAcceptance.objects.filter(risk=OuterRef("risk_id"), system=OuterRef("aisystem_id"),
+                                            status=AcceptanceStatus.ACTIVE, expires_at__gt=now).order_by("-accepted_at")
+    # Typed loosely: the stubs do not see annotations on an auto-created link table.
+    chosen = link.objects.filter(aisystem_id__in=system_ids)
+    if risk_ids is not None:
+        chosen = chosen.filter(risk_id__in=list(risk_ids))
+    linked: Any = chosen.annotate(
+        acc_until=Subquery(current.values("expires_at")[:1]),
+        acc_fingerprint=Subquery(current.values("fingerprint")[:1]),
+        acc_by=Subquery(current.values("approved_by__username")[:1]))
+    rows = (linked.values("aisystem_id", "risk_id", "risk__title", "risk__category", "risk__likelihood", "risk__impact",
+                    "risk__residual_likelihood", "risk__residual_impact", "risk__treatment", "acc_until",
+                    "acc_fingerprint", "acc_by")
+            .order_by("aisystem_id", "risk_id"))
+    found: dict[int, list[RiskFact]] = {pk: [] for pk in system_ids}
+    for row in rows:
+        likelihood, impact = row["risk__likelihood"], row["risk__impact"]
+        res_l, res_i = row["risk__residual_likelihood"], row["risk__residual_impact"]
+        pinned = snapshot_fingerprint(risk_snapshot(likelihood, impact, res_l, res_i, row["risk__treatment"]))
+        still_pinned = row["acc_until"] is not None and row["acc_fingerprint"] == pinned
+        found[row["aisystem_id"]].append(RiskFact(
+            id=row["risk_id"], title=row["risk__title"], category=row["risk__category"], score=likelihood * impact,
+            residual_score=(res_l * res_i) if res_l is not None and res_i is not None else likelihood * impact,
+            treatment=row["risk__treatment"],
+            accepted_until=row["acc_until"] if still_pinned else None,
+            accepted_by=(row["acc_by"] or "") if still_pinned else "",
+        ))
+    return {pk: tuple(facts) for pk, facts in found.items()}
