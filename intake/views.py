@@ -111,7 +111,7 @@ def request_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 def _render_detail(request: AuthenticatedHttpRequest, obj: UseCaseRequest, comment_form: CommentForm,
                    attachment_form: AttachmentForm, status: int = 200) -> HttpResponse:
-    reviews = list(obj.reviews.select_related("assignee", "decided_by").order_by("kind"))
+    reviews = list(obj.reviews.select_related("assignee", "decided_by", "system").order_by("kind"))
     by_requester = is_requester(request.user, obj)
     return render(
         request,
