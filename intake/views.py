@@ -42,6 +42,19 @@ def request_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     )
 
 
+def _needed(form: UseCaseRequestForm) -> frozenset[str]:
+    """The answers a submission needs, marked on the one-page form before anyone submits; their text
+    inputs say so to assistive technology too (a group of checkboxes cannot carry aria-required)."""
+    from intake.completeness import NEEDED
+
+    for name in NEEDED:
+        widget = form.fields[name].widget if name in form.fields else None
+        if widget is not None and not getattr(widget, "allow_multiple_selected", False) and getattr(
+                widget, "input_type", "text") not in ("checkbox", "radio"):
+            widget.attrs["aria-required"] = "true"
+    return frozenset(NEEDED)
+
+
 def _save_and_maybe_submit(request: AuthenticatedHttpRequest, form: UseCaseRequestForm, instance: UseCaseRequest | None) -> HttpResponse | None:
     answers = form.answers()
     if instance is None:
@@ -78,7 +91,7 @@ def request_create(request: AuthenticatedHttpRequest) -> HttpResponse:
         response = _save_and_maybe_submit(request, form, None)
         if response is not None:
             return response
-    return render(request, "intake/request_form.html", {"form": form, "obj": None})
+    return render(request, "intake/request_form.html", {"form": form, "obj": None, "needed": _needed(form)})
 
 
 @login_required
@@ -94,7 +107,7 @@ def request_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         response = _save_and_maybe_submit(request, form, obj)
         if response is not None:
             return response
-    return render(request, "intake/request_form.html", {"form": form, "obj": obj})
+    return render(request, "intake/request_form.html", {"form": form, "obj": obj, "needed": _needed(form)})
 
 
 @login_required
