@@ -85,3 +85,15 @@ def test_request_page_shows_choice_labels(lead_client) -> None:
     assert choice_labels(request.alternatives_considered, "alternative") in body
     assert choice_labels(request.data_categories, "data_category") in body
     assert ", ".join(request.alternatives_considered) not in body or len(request.alternatives_considered) == 0
+
+
+def test_notifications_name_people(lead_client) -> None:
+    """A submission tells the governance team who submitted it by name (the demo submits requests
+    through the same service)."""
+    from clearance.models import Notification
+
+    submitted = Notification.objects.filter(body__contains=" submitted REQ-").first()
+    assert submitted is not None, "the demo's submissions notify the governance team"
+    request = UseCaseRequest.objects.get(pk=int(re.search(r"submitted REQ-(\d+)\.", submitted.body).group(1)))
+    assert submitted.body.startswith(f"{person(request.requester)} submitted ")
+    assert person(request.requester) != request.requester.username

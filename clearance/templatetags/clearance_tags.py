@@ -12,6 +12,8 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
+from clearance.people import name_of
+
 register = template.Library()
 
 ALLOWED_TAGS = {
@@ -58,10 +60,7 @@ def status_class(status: str) -> str:
 @register.filter
 def person(user: User | None) -> str:
     """A user's full name, else username; a dash for nobody."""
-    if user is None:
-        return "—"
-    full = user.get_full_name() if hasattr(user, "get_full_name") else ""
-    return full or getattr(user, "username", str(user))
+    return name_of(user)
 
 
 @register.filter
