@@ -5,9 +5,11 @@ box), and the navigation is folded behind a "Menu" toggle that opens without any
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Group
 
 from catalog.models import AISystem
 from clearance.demo import DEMO_PASSWORD, seed_demo
+from clearance.roles import Role
 from tests.conftest import BROWSER_MARKS
 
 pytestmark = [*BROWSER_MARKS, pytest.mark.usefixtures("local_evidence_hosts")]
@@ -21,6 +23,9 @@ def _overflow(page) -> tuple[int, int]:
 
 @pytest.mark.django_db(transaction=True)
 def test_pages_fit_a_phone_and_the_menu_folds(browser, live_server) -> None:
+    # A transactional test before this one may have flushed the role groups a migration creates.
+    for role in Role:
+        Group.objects.get_or_create(name=role.value)
     seed_demo()
     # The system with the most on its page: the one with the most reviews and evidence.
     system = max(AISystem.objects.all(), key=lambda s: s.eval_results.count() + s.reviews.count())
