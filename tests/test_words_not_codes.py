@@ -97,3 +97,21 @@ def test_notifications_name_people(lead_client) -> None:
     request = UseCaseRequest.objects.get(pk=int(re.search(r"submitted REQ-(\d+)\.", submitted.body).group(1)))
     assert submitted.body.startswith(f"{person(request.requester)} submitted ")
     assert person(request.requester) != request.requester.username
+
+
+def test_fix_texts_link_where_the_viewer_can_fix(client) -> None:
+    """The readiness checklist's "Fix:" links to the page where it is fixed for those who may act there
+    (the gate's fix_url); a reader sees the same text without a link (the dead-link walk checks the rest)."""
+    seed_demo()
+    User = get_user_model()
+    linked = 0
+    for persona, expect_links in (("lead", True), ("auditor", False)):
+        client.force_login(User.objects.get(username=persona))
+        for slug in AISystem.objects.values_list("slug", flat=True):
+            body = client.get(f"/systems/{slug}/").content.decode()
+            links = re.findall(r'<div class="fix">Fix: <a href="(/systems/[^"]+)">', body)
+            if expect_links:
+                linked += len(links)
+            else:
+                assert all(link.split("#")[0] == f"/systems/{slug}/" for link in links), links
+    assert linked > 0, "some demo system has an unmet requirement the lead can fix"
