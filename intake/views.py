@@ -213,10 +213,21 @@ def request_withdraw(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
 # --- The guided request form -------------------------------------------------------------------------
 
 
-def _wizard_context(obj: UseCaseRequest | None, current: str) -> dict[str, Any]:
+def _wizard_context(obj: UseCaseRequest | None, current: str, failing: bool = False) -> dict[str, Any]:
+    """The step navigation shows a step's real state: ✓ only when nothing in it stops the submission
+    (no missing answer, no answer too short or contradicting another) and it is not the step whose
+    answers were just refused."""
+    from intake.completeness import contradictions, submission_problems
+
     gaps = wizard.questionnaire_gaps(obj) if obj is not None else {s: ["x"] for s in wizard.STEP_SLUGS}
+    not_done = set(gaps) | ({current} if failing else set())
+    if obj is not None:
+        values = wizard.values_of(obj)
+        problems = {**submission_problems(values), **contradictions(values)}
+        not_done |= {step.slug for step in wizard.STEPS
+                     if any(name in problems for section in step.sections for name in section.fields)}
     nav = [
-        {"slug": s.slug, "title": s.title, "done": s.slug not in gaps, "current": s.slug == current,
+        {"slug": s.slug, "title": s.title, "done": s.slug not in not_done, "current": s.slug == current,
          "reachable": obj is not None or s.slug == wizard.STEP_SLUGS[0]}
         for s in wizard.STEPS
     ]
@@ -267,7 +278,8 @@ def _handle_step(request: AuthenticatedHttpRequest, obj: UseCaseRequest | None, 
         form.mark_invalid_fields()
         status = 400
     return render(request, "intake/wizard_step.html",
-                  {**_wizard_context(obj, step.slug), "form": form, "step": step}, status=status)
+                  {**_wizard_context(obj, step.slug, failing=status == 400), "form": form, "step": step},
+                  status=status)
 
 
 @login_required
