@@ -70,6 +70,10 @@ def test_review_decision_error_names_the_field_by_label(client, demo) -> None:
                                                              "expires_at": past})
     body = response.content.decode()
     assert "Approval expires: an approval must expire in the future" in body
+    # Summarised at the top of the form, each entry a link to its field.
+    assert re.search(r'<div class="error-summary" role="alert"><p>Please check:</p><ul><li>'
+                     r'<a href="#id_expires_at">Approval expires</a></li>', body)
+    assert 'id="id_expires_at"' in body
     assert "expires at:" not in body and not LIST_WITH_ROLE.search(body)
 
 
