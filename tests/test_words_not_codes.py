@@ -33,6 +33,15 @@ def test_the_filters_say_it_in_words() -> None:
         "every minute", "every 15 minutes", "every hour", "every 1 hour 30 minutes", "every 2 hours",
         "every day", "every 2 days", "every week"]
     assert thousands(303705) == "303,705" and thousands(12) == "12" and thousands(None) == ""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from clearance.templatetags.clearance_tags import age
+    now = timezone.now()
+    assert [age(now - d) for d in (timedelta(days=3, hours=2), timedelta(days=1), timedelta(hours=5),
+                                   timedelta(minutes=1, seconds=5), timedelta(seconds=10))] == [
+        "3 days", "1 day", "5 hours", "1 minute", "0 minutes"]
     User = get_user_model()
     assert person(User(username="rita", first_name="Rita", last_name="Risk")) == "Rita Risk"
     assert person(User(username="rita")) == "rita"

@@ -37,9 +37,12 @@ def age(moment: datetime | None) -> str:
     delta = timezone.now() - moment
     days = delta.days
     if days >= 1:
-        return f"{days}d"
+        return f"{days} day{'s' if days != 1 else ''}"
     hours = delta.seconds // 3600
-    return f"{hours}h" if hours else f"{max(delta.seconds // 60, 0)}m"
+    minutes = max(delta.seconds // 60, 0)
+    if hours:
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 @register.filter
