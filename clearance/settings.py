@@ -90,6 +90,9 @@ MIDDLEWARE = [
 ROOT_URLCONF = "clearance.urls"
 WSGI_APPLICATION = "clearance.wsgi.application"
 
+# Forms mark required fields and show errors led by the field's label (clearance/forms.py).
+FORM_RENDERER = "clearance.forms.FormRenderer"
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",

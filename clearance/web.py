@@ -39,21 +39,24 @@ def get_visible_or_404(queryset: QuerySet[M], **lookup: Any) -> M:
     return obj
 
 
-def run_service(request: HttpRequest, form: forms.BaseForm | None, call: Callable[[], Any], success: str) -> Any:
-    """Call a service; put domain errors on the form (by field) or in messages. Returns the result or None."""
+def run_service(request: HttpRequest, form: forms.BaseForm | None, call: Callable[[], Any], success: str,
+                labels: dict[str, str] | None = None) -> Any:
+    """Call a service; put domain errors on the form (by field) or in messages. Returns the result or None.
+    A message that lands outside its field names the field by its label: the form's, else ``labels``'s
+    (for inputs a page renders without a form), else the internal name in words."""
     try:
         result = call()
     except NotAllowed as exc:
         raise PermissionDenied(exc.message) from exc
     except DomainError as exc:
-        _attach(request, form, exc.field, exc.message)
+        _attach(request, form, exc.field, exc.message, labels=labels)
         return None
     except ValidationError as exc:
         if hasattr(exc, "error_dict"):
             for field, errors in exc.error_dict.items():
                 for error in errors:
                     for message in error.messages:
-                        _attach(request, form, field, message, labelled=error.code == LABELLED)
+                        _attach(request, form, field, message, labelled=error.code == LABELLED, labels=labels)
         else:
             for text in exc.messages:
                 _attach(request, form, None, text)
@@ -62,9 +65,19 @@ def run_service(request: HttpRequest, form: forms.BaseForm | None, call: Callabl
     return result
 
 
+def _label(form: forms.BaseForm | None, field: str, labels: dict[str, str] | None) -> str:
+    known = getattr(form, "fields", {}).get(field) if form is not None else None
+    if known is not None and known.label:
+        return str(known.label)
+    if labels and field in labels:
+        return labels[field]
+    words = field.replace("_", " ")
+    return words[:1].upper() + words[1:]
+
+
 def _attach(request: HttpRequest, form: forms.BaseForm | None, field: str | None, message: str,
-            labelled: bool = False) -> None:
-    text = f"{field.replace('_', ' ')}: {message}" if field and not labelled else message
+            labelled: bool = False, labels: dict[str, str] | None = None) -> None:
+    text = f"{_label(form, field, labels)}: {message}" if field and not labelled else message
     if form is not None and field in getattr(form, "fields", {}):
         # A message that already names its field keeps its code, so the page shows the label once
         # (clearance_tags.field_errors) while form.errors still holds the whole message.

@@ -37,7 +37,8 @@ def queue_kinds(user: User | AnonymousUser | None) -> list[str]:
 
 def visible_reviews(user: User | AnonymousUser | None, reviews: QS) -> QS:
     """Every review for the portfolio's readers; else the kinds one works, one's own requests and
-    assignments, and the reviews of the systems one owns."""
+    assignments, and the reviews of the systems one owns (opened on the system itself or on the request
+    it came from: the system page lists both, so its owners open both)."""
     if reads_portfolio(user):
         return reviews.all()
     if not is_active_user(user):
@@ -45,7 +46,27 @@ def visible_reviews(user: User | AnonymousUser | None, reviews: QS) -> QS:
     return reviews.filter(
         Q(kind__in=queue_kinds(user)) | Q(request__requester=user) | Q(assignee=user)
         | Q(system__business_owner=user) | Q(system__technical_owner=user) | Q(system__risk_owner=user)
+        | Q(request__system__business_owner=user) | Q(request__system__technical_owner=user)
+        | Q(request__system__risk_owner=user)
     )
+
+
+def can_view_review(user: User | AnonymousUser | None, review: Review) -> bool:
+    """The same rule as ``visible_reviews`` for one review in hand; pages ask it before linking one.
+    Reads ``review.system`` and ``review.request.system`` (select them to save the queries)."""
+    if reads_portfolio(user):
+        return True
+    if not is_active_user(user):
+        return False
+    pk = getattr(user, "pk", None)
+    if review.kind in queue_kinds(user) or review.assignee_id == pk:
+        return True
+    if review.system is not None and pk in review.system.owner_ids():
+        return True
+    request = review.request
+    if request is None:
+        return False
+    return request.requester_id == pk or (request.system is not None and pk in request.system.owner_ids())
 
 
 def can_view_queue(user: User | AnonymousUser | None, kind: str) -> bool:

@@ -35,24 +35,29 @@ def _active(user: User | AnonymousUser | None) -> bool:
 
 
 def visible_requests(user: User | AnonymousUser | None, requests: QS) -> QS:
-    """Every request for the portfolio's readers; else one's own, and for reviewers those in review or decided."""
+    """Every request for the portfolio's readers; else one's own, the requests the systems one owns came
+    from (an owner answers for what was asked and decided there), and for reviewers those in review or
+    decided."""
     if reads_portfolio(user):
         return requests.all()
     if not _active(user):
         return requests.none()
-    visible = Q(requester=user)
+    visible = Q(requester=user) | Q(system__business_owner=user) | Q(system__technical_owner=user) | Q(
+        system__risk_owner=user)
     if has_role(user, *REVIEWERS):
         visible |= Q(status__in=REVIEWER_VISIBLE_STATES)
     return requests.filter(visible)
 
 
 def can_view_request(user: User | AnonymousUser | None, request: UseCaseRequest) -> bool:
-    """The same rule as ``visible_requests`` for one request already in hand (no query)."""
+    """The same rule as ``visible_requests`` for one request already in hand (reads ``request.system``)."""
     if reads_portfolio(user):
         return True
     if not _active(user):
         return False
     if is_requester(user, request):
+        return True
+    if request.system is not None and getattr(user, "pk", None) in request.system.owner_ids():
         return True
     return has_role(user, *REVIEWERS) and request.status in REVIEWER_VISIBLE_STATES
 

@@ -23,6 +23,7 @@ from clearance.audit import audit_record
 from clearance.errors import DomainError, InvalidTransition, NotAllowed
 from clearance.notifications import notify
 from clearance.outbox import outbox_enqueue
+from clearance.people import name_of
 from clearance.roles import Role
 from intake import completeness
 from intake.choices import (
@@ -217,7 +218,7 @@ def request_submit(*, actor: User, request: UseCaseRequest) -> UseCaseRequest:
         notify(
             recipients=leads,
             subject=f"{'Resubmitted' if resubmission else 'New'} AI use-case request: {locked.title}",
-            body=f"{locked.requester.get_username()} submitted {locked.reference}. Suggested tier: {suggestion.tier}.",
+            body=f"{name_of(locked.requester)} submitted {locked.reference}. Suggested tier: {suggestion.tier}.",
             url=locked.get_absolute_url(),
         )
     return locked

@@ -43,6 +43,19 @@ def request_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     )
 
 
+def _needed(form: UseCaseRequestForm) -> frozenset[str]:
+    """The answers a submission needs, marked on the one-page form before anyone submits; their text
+    inputs say so to assistive technology too (a group of checkboxes cannot carry aria-required)."""
+    from intake.completeness import NEEDED
+
+    for name in NEEDED:
+        widget = form.fields[name].widget if name in form.fields else None
+        if widget is not None and not getattr(widget, "allow_multiple_selected", False) and getattr(
+                widget, "input_type", "text") not in ("checkbox", "radio"):
+            widget.attrs["aria-required"] = "true"
+    return frozenset(NEEDED)
+
+
 def _save_and_maybe_submit(request: AuthenticatedHttpRequest, form: UseCaseRequestForm, instance: UseCaseRequest | None) -> HttpResponse | None:
     answers = form.answers()
     if instance is None:
@@ -80,7 +93,7 @@ def request_create(request: AuthenticatedHttpRequest) -> HttpResponse:
         response = _save_and_maybe_submit(request, form, None)
         if response is not None:
             return response
-    return render(request, "intake/request_form.html", {"form": form, "obj": None})
+    return render(request, "intake/request_form.html", {"form": form, "obj": None, "needed": _needed(form)})
 
 
 @login_required
@@ -96,7 +109,7 @@ def request_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         response = _save_and_maybe_submit(request, form, obj)
         if response is not None:
             return response
-    return render(request, "intake/request_form.html", {"form": form, "obj": obj})
+    return render(request, "intake/request_form.html", {"form": form, "obj": obj, "needed": _needed(form)})
 
 
 @login_required
@@ -113,7 +126,7 @@ def request_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 def _render_detail(request: AuthenticatedHttpRequest, obj: UseCaseRequest, comment_form: CommentForm,
                    attachment_form: AttachmentForm, status: int = 200) -> HttpResponse:
-    reviews = list(obj.reviews.select_related("assignee", "decided_by").order_by("kind"))
+    reviews = list(obj.reviews.select_related("assignee", "decided_by", "system").order_by("kind"))
     by_requester = is_requester(request.user, obj)
     return render(
         request,
@@ -202,10 +215,21 @@ def request_withdraw(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
 # --- The guided request form -------------------------------------------------------------------------
 
 
-def _wizard_context(obj: UseCaseRequest | None, current: str) -> dict[str, Any]:
+def _wizard_context(obj: UseCaseRequest | None, current: str, failing: bool = False) -> dict[str, Any]:
+    """The step navigation shows a step's real state: ✓ only when nothing in it stops the submission
+    (no missing answer, no answer too short or contradicting another) and it is not the step whose
+    answers were just refused."""
+    from intake.completeness import contradictions, submission_problems
+
     gaps = wizard.questionnaire_gaps(obj) if obj is not None else {s: ["x"] for s in wizard.STEP_SLUGS}
+    not_done = set(gaps) | ({current} if failing else set())
+    if obj is not None:
+        values = wizard.values_of(obj)
+        problems = {**submission_problems(values), **contradictions(values)}
+        not_done |= {step.slug for step in wizard.STEPS
+                     if any(name in problems for section in step.sections for name in section.fields)}
     nav = [
-        {"slug": s.slug, "title": s.title, "done": s.slug not in gaps, "current": s.slug == current,
+        {"slug": s.slug, "title": s.title, "done": s.slug not in not_done, "current": s.slug == current,
          "reachable": obj is not None or s.slug == wizard.STEP_SLUGS[0]}
         for s in wizard.STEPS
     ]
@@ -256,7 +280,8 @@ def _handle_step(request: AuthenticatedHttpRequest, obj: UseCaseRequest | None, 
         form.mark_invalid_fields()
         status = 400
     return render(request, "intake/wizard_step.html",
-                  {**_wizard_context(obj, step.slug), "form": form, "step": step}, status=status)
+                  {**_wizard_context(obj, step.slug, failing=status == 400), "form": form, "step": step},
+                  status=status)
 
 
 @login_required

@@ -56,7 +56,9 @@ def only(allowed: dict[str, int], others: int, anon: int = 302) -> dict[str, int
     return {p: (anon if p == "anon" else allowed.get(p, others)) for p in PERSONAS}
 
 
-REQUEST_READERS = {"requester": 200, "security": 200, "legal": 200, "lead": 200, "auditor": 200}
+# The system's owners read the request it came from (they answer for what was asked and decided there).
+REQUEST_READERS = {"requester": 200, "security": 200, "legal": 200, "lead": 200, "auditor": 200, "owner": 200,
+                   "risk": 200}
 SYSTEM_READERS = {"requester": 200, "security": 200, "legal": 200, "lead": 200, "owner": 200, "risk": 200,
                   "auditor": 200}
 SYSTEM_EDITORS = {"requester": 200, "lead": 200, "owner": 200, "risk": 200}  # the requester is the business owner
@@ -338,7 +340,7 @@ def seen(personas: Any) -> dict[str, int]:
 
 EDITORS = ("requester", "lead", "owner", "risk")  # of the system: its owners and the governance team
 READERS = ("requester", "security", "legal", "lead", "owner", "risk", "auditor")  # of the system
-REQUEST_READER_NAMES = ("requester", "security", "legal", "lead", "auditor")
+REQUEST_READER_NAMES = ("requester", "security", "legal", "lead", "auditor", "owner", "risk")
 PORTFOLIO = ("lead", "auditor")  # they see every request, drafts included
 SECURITY_REVIEW_SEERS = ("requester", "security", "lead", "owner", "risk", "auditor")
 HF_CARD = Path(__file__).resolve().parent / "samples" / "hf_model_cards" / "sample_simple_model_index.md"

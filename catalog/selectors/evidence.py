@@ -87,7 +87,7 @@ def cost_by_month(system: AISystem, months: int = 12) -> list[CostMonth]:
 
 def cost_periods(months: list[CostMonth], budget: CostBudget | None) -> list[Period]:
     currency = budget.currency if budget else (months[-1].currency if months else "USD")
-    return [Period(f"{m.month:%b %y}", m.effective, m.currency) for m in months if m.currency == currency]
+    return [Period(f"{m.month:%b %Y}", m.effective, m.currency) for m in months if m.currency == currency]
 
 
 def budget_of(system: AISystem) -> CostBudget | None:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from clearance.errors import LABELLED
+from clearance.people import name_of
 
 register = template.Library()
 
@@ -53,9 +54,12 @@ def age(moment: datetime | None) -> str:
     delta = timezone.now() - moment
     days = delta.days
     if days >= 1:
-        return f"{days}d"
+        return f"{days} day{'s' if days != 1 else ''}"
     hours = delta.seconds // 3600
-    return f"{hours}h" if hours else f"{max(delta.seconds // 60, 0)}m"
+    minutes = max(delta.seconds // 60, 0)
+    if hours:
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 @register.filter
@@ -76,7 +80,70 @@ def status_class(status: str) -> str:
 @register.filter
 def person(user: User | None) -> str:
     """A user's full name, else username; a dash for nobody."""
-    if user is None:
-        return "—"
-    full = user.get_full_name() if hasattr(user, "get_full_name") else ""
-    return full or getattr(user, "username", str(user))
+    return name_of(user)
+
+
+@register.filter
+def person_or(user: User | None, nobody: str) -> str:
+    """A user's full name, else username; ``nobody`` when there is no user."""
+    return nobody if user is None else person(user)
+
+
+# The choice sets a page may name by key; their classes are the apps', imported when first asked.
+CHOICE_SETS = {
+    "data_category": "catalog.choices.DataCategory",
+    "alternative": "intake.choices.Alternative",
+    "prohibited_practice": "intake.choices.ProhibitedPractice",
+    "annex_iii": "intake.choices.AnnexIIIArea",
+}
+
+
+@register.filter
+def choice_labels(codes: Any, choice_set: str) -> str:
+    """A list of stored codes as their labels, joined by commas; an unknown code shows as stored."""
+    from django.utils.module_loading import import_string
+
+    labels = dict(import_string(CHOICE_SETS[choice_set]).choices)
+    return ", ".join(str(labels.get(code, code)) for code in (codes or []))
+
+
+@register.filter
+def every_minutes(minutes: int | None) -> str:
+    """A sync interval in words: 1440 → "every day", 60 → "every hour", 90 → "every 1 hour 30 minutes"."""
+    if not minutes:
+        return ""
+    minutes = int(minutes)
+    for size, unit in ((7 * 1440, "week"), (1440, "day"), (60, "hour")):
+        if minutes == size:
+            return f"every {unit}"
+        if minutes % size == 0:
+            return f"every {minutes // size} {unit}s"
+    if minutes > 60:
+        hours, rest = divmod(minutes, 60)
+        return f"every {hours} hour{'s' if hours > 1 else ''} {rest} minute{'s' if rest > 1 else ''}"
+    return "every minute" if minutes == 1 else f"every {minutes} minutes"
+
+
+@register.filter
+def thousands(number: Any) -> str:
+    """An integer with thousands separators: 303705 → "303,705"; anything else as it is."""
+    if number is None or number == "":
+        return ""
+    try:
+        return f"{int(number):,}" if float(number) == int(number) else f"{float(number):,}"
+    except (TypeError, ValueError):
+        return str(number)
+
+
+@register.filter
+def action_words(action: str | None) -> str:
+    """An audit action code in words: "decision_record.proposed" → "Decision record proposed"."""
+    words = str(action or "").replace(".", " ").replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+@register.filter
+def labelled(error: Any, label: Any) -> str:
+    """An error led by its field's label ("Approval expires: …"), unless it already names it."""
+    text, name = str(error), str(label or "")
+    return text if not name or text.lower().startswith(name.lower()) else f"{name}: {text}"

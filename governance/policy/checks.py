@@ -83,7 +83,8 @@ def owners_assigned(facts: SystemFacts, params: dict[str, Any], now: datetime) -
         return Outcome(RequirementStatus.MISSING, f"no {', '.join(missing)} owner assigned", evidence)
     if gone:
         return Outcome(RequirementStatus.MISSING, f"the {', '.join(gone)} owner has left (inactive account)", evidence)
-    return Outcome(RequirementStatus.MET, "owners assigned: " + ", ".join(f"{r} {facts.owners[r]}" for r in roles), evidence)
+    names = ", ".join(f"{r} {facts.owner_names.get(r) or facts.owners[r]}" for r in roles)
+    return Outcome(RequirementStatus.MET, "owners assigned: " + names, evidence)
 
 
 @check("model_card_published")

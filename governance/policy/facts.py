@@ -89,6 +89,9 @@ class SystemFacts:
     data_categories: tuple[str, ...]
     owners: dict[str, str | None]
     inactive_owners: tuple[str, ...] = ()
+    # The owners' names for people to read (full name, else username), by role; the checks decide on
+    # ``owners`` (usernames) and only say things with these.
+    owner_names: dict[str, str] = field(default_factory=dict)
     published_model_card: int | None = None
     model_card_published_at: datetime | None = None
     approvals: tuple[ApprovalFact, ...] = ()

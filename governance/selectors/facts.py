@@ -126,6 +126,7 @@ def collect_facts_many(systems: Iterable[AISystem], now: datetime | None = None)
             data_categories=tuple(system.data_categories),
             owners={role: (user.get_username() if user else None) for role, user in owners.items()},
             inactive_owners=tuple(user.get_username() for user in owners.values() if user and not user.is_active),
+            owner_names={role: user.get_full_name() or user.get_username() for role, user in owners.items() if user},
             published_model_card=card["version"] if card else None,
             model_card_published_at=card["published_at"] if card else None,
             approvals=tuple(approvals[pk]),

@@ -15,6 +15,7 @@ from clearance.audit import audit_record
 from clearance.errors import DomainError, InvalidTransition, NotAllowed
 from clearance.notifications import notify
 from clearance.outbox import outbox_complete
+from clearance.people import name_of
 from governance.choices import (
     REVIEW_DECISIONS,
     REVIEW_TRANSITIONS,
@@ -193,7 +194,7 @@ def review_reassign(*, actor: User, review: Review, assignee: User) -> Review:
         audit_record(actor=actor, action="review.reassigned", obj=locked,
                      data={"from": before, "to": assignee.get_username()})
         notify(recipients=[assignee], subject=f"{locked.get_kind_display()} review assigned to you: {locked}",
-               body=f"{actor.get_username()} assigned you this review; due {locked.due_at:%Y-%m-%d}.",
+               body=f"{name_of(actor)} assigned you this review; due {locked.due_at:%Y-%m-%d}.",
                url=locked.get_absolute_url())
     return locked
 

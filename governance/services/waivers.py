@@ -21,6 +21,7 @@ from catalog.services.systems import readiness_changed
 from clearance.audit import audit_record
 from clearance.errors import DomainError, InvalidTransition, NotAllowed
 from clearance.notifications import notify
+from clearance.people import name_of
 from clearance.policyfile import PolicyError
 from governance.choices import WAIVER_TRANSITIONS, WaiverStatus
 from governance.models import Waiver
@@ -85,7 +86,7 @@ def waiver_request(
                      data={"system": system.slug, "requirement": requirement, "expires_at": expires_at,
                            "justification": justification, "policy_version": policy.version})
         notify(recipients=[system.risk_owner], subject=f"Waiver requested: {system.name} / {requirement}",
-               body=f"{actor.get_username()} asks to waive {requirement} until {expires_at:%Y-%m-%d}: {justification}",
+               body=f"{name_of(actor)} asks to waive {requirement} until {expires_at:%Y-%m-%d}: {justification}",
                url=reverse("system-detail", kwargs={"slug": system.slug}) + "#waivers")
     return waiver
 

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from catalog.choices import RiskTier
 from clearance.audit import history_for
+from clearance.people import name_of
 from clearance.web import AuthenticatedHttpRequest, get_visible_or_404, paginate, run_service
 from governance.choices import ReviewStatus
 from governance.forms import OpenReviewsForm, ReviewDecisionForm
@@ -170,7 +171,7 @@ def queue_assign(request: AuthenticatedHttpRequest, kind: str) -> HttpResponse:
     done = 0
     for review in Review.objects.filter(pk__in=ids, kind=kind).order_by("pk"):
         if run_service(request, None, partial(review_reassign, actor=request.user, review=review, assignee=assignee),
-                       f"{review} assigned to {assignee.get_username()}.") is not None:
+                       f"{review} assigned to {name_of(assignee)}.") is not None:
             done += 1
     return redirect(back)
 

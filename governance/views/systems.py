@@ -49,7 +49,7 @@ def system_detail(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
             "policy_error": policy_error,
             "evaluations": evaluations,
             "editable": editable,
-            "reviews": reviews_of_system(system).select_related("decided_by", "assignee").order_by("-opened_at")[:20],
+            "reviews": reviews_of_system(system).select_related("decided_by", "assignee", "system", "request__system").order_by("-opened_at")[:20],
             "evals": system.eval_results.order_by("-observed_at")[:20],
             "gate_checks": GateCheck.objects.filter(system=system).select_related("user").order_by("-checked_at")[:20],
             **page,

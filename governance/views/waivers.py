@@ -49,6 +49,10 @@ def waiver_create(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
                   status=400 if form.errors else 200)
 
 
+# The decision and revocation forms are inline on the system page, without a Django form.
+WAIVER_LABELS = {"note": "Reason"}
+
+
 @login_required
 @require_POST
 def waiver_decide_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
@@ -57,7 +61,7 @@ def waiver_decide_view(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
     run_service(request, None,
                 lambda: waiver_decide(actor=request.user, waiver=waiver, approve=approve,
                                       note=request.POST.get("note", "")),
-                "Waiver approved." if approve else "Waiver rejected.")
+                "Waiver approved." if approve else "Waiver rejected.", labels=WAIVER_LABELS)
     return redirect(reverse("system-detail", kwargs={"slug": waiver.system.slug}) + "#waivers")
 
 
@@ -66,5 +70,6 @@ def waiver_decide_view(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
 def waiver_revoke_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     waiver = get_visible_or_404(Waiver.objects.visible_to(request.user).select_related("system"), pk=pk)
     run_service(request, None, lambda: waiver_revoke(actor=request.user, waiver=waiver,
-                                                     note=request.POST.get("note", "")), "Waiver revoked.")
+                                                     note=request.POST.get("note", "")), "Waiver revoked.",
+                labels=WAIVER_LABELS)
     return redirect(reverse("system-detail", kwargs={"slug": waiver.system.slug}) + "#waivers")

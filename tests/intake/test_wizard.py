@@ -126,3 +126,31 @@ def test_only_the_requester_walks_the_steps(client, personas):
     assert client.get(f"/requests/{req.pk}/steps/problem/").status_code == 403
     client.force_login(personas["outsider"])
     assert client.get(f"/requests/{req.pk}/steps/problem/").status_code == 404
+
+
+def _done_steps(html: str) -> list[str]:
+    import re
+
+    # A step marked complete (✓), current or not.
+    return re.findall(r'<li class="[\w ]*">\s*<a href="/requests/\d+/steps/([\w-]+)/"[^>]*>[^<]*</a>\s*'
+                      r'<span class="visually-hidden">\(complete\)</span> ✓', html)
+
+
+def test_step_navigation_shows_a_step_s_real_state(client, personas):
+    """✓ only on a step with nothing that stops the submission, never on the step just refused."""
+    client.force_login(personas["requester"])
+    client.post("/requests/start/", {**PROBLEM, "action": "next"})
+    req = UseCaseRequest.objects.get()
+    fill_all(client, req)
+    review = client.get(f"/requests/{req.pk}/steps/review/").content.decode()
+    assert "problem" in _done_steps(review) and "alternatives" in _done_steps(review)
+    # The problem step refused (its answer emptied): it is not shown as complete on its own page.
+    refused = step(client, req, "problem", {**PROBLEM, "problem": ""})
+    assert refused.status_code == 400
+    assert "problem" not in _done_steps(refused.content.decode())
+    # An answer too short for triage (the completeness rule) also keeps its step from the ✓.
+    step(client, req, "alternatives", {"alternatives_considered": ["rules"], "why_ai": "Text.",
+                                       "deterministic_parts": "Routing stays rules."}, action="save")
+    review = client.get(f"/requests/{req.pk}/steps/review/").content.decode()
+    assert "alternatives" not in _done_steps(review), "why AI is one word: triage needs more"
+    assert "problem" in _done_steps(review)
