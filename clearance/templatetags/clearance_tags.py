@@ -34,7 +34,8 @@ def field_errors(field: BoundField) -> list[str]:
     lines = []
     for index, error in enumerate(errors.data):
         text = str(errors[index])
-        named = isinstance(error, ValidationError) and error.code == LABELLED
+        named = (isinstance(error, ValidationError) and error.code == LABELLED) or not field.label \
+            or text.lower().startswith(str(field.label).lower())
         lines.append(text if named else f"{field.label}: {text}")
     return lines
 
