@@ -16,7 +16,6 @@ from drf_spectacular.utils import OpenApiResponse
 # drf-spectacular leaves its extension registry hook (__init_subclass__) unannotated.
 class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     target_class = "clearance.tokens.BearerTokenAuthentication"
-    match_subclasses = True  # the gate's cached variant is the same scheme
     name = "bearerToken"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:

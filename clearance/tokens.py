@@ -354,6 +354,12 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     keyword = "Bearer"
 
+    def __init__(self, *, cached: bool = False) -> None:
+        # cached=True (the gate's view): resolve through the per-process ``gate_token_cache``, one
+        # query per token and process every GATE_TOKEN_CACHE_SECONDS instead of one per call. The
+        # same class either way, so the OpenAPI has one bearer scheme.
+        self.cached = cached
+
     def authenticate(self, request: Any) -> tuple[Any, ApiToken] | None:
         header = authentication.get_authorization_header(request).decode("latin-1")
         if not header:
@@ -372,15 +378,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         return token.user, token
 
     def resolve(self, plaintext: str) -> tuple[ApiToken | None, str]:
-        return resolve_token_why(plaintext)
+        return gate_token_cache.resolve(plaintext) if self.cached else resolve_token_why(plaintext)
 
     def authenticate_header(self, request: Any) -> str:
         return f'{self.keyword} realm="clearance"'
-
-
-class GateTokenAuthentication(BearerTokenAuthentication):
-    """The gate's bearer tokens, resolved through the per-process ``gate_token_cache`` (one query
-    per token and process every GATE_TOKEN_CACHE_SECONDS instead of one per call)."""
-
-    def resolve(self, plaintext: str) -> tuple[ApiToken | None, str]:
-        return gate_token_cache.resolve(plaintext)

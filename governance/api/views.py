@@ -24,7 +24,7 @@ from clearance.models import ApiToken
 from clearance.outages import statement_timeout
 from clearance.permissions import token_allows_system, token_restricted_to
 from clearance.policyfile import PolicyError
-from clearance.tokens import THROTTLE_DEGRADED_WARNING, GateTokenAuthentication, Scope, TokenRateThrottle
+from clearance.tokens import THROTTLE_DEGRADED_WARNING, BearerTokenAuthentication, Scope, TokenRateThrottle
 from governance.api.openapi import DECISION_ERROR_RESPONSES, GATE_ERROR_RESPONSES, GATE_EXAMPLES
 from governance.api.serializers import (
     GateCheckRequestSerializer,
@@ -106,7 +106,11 @@ class GateChecksView(generics.ListAPIView[GateCheck]):
     recorded checks the caller may see."""
 
     serializer_class = GateCheckSerializer
-    authentication_classes = [GateTokenAuthentication, SessionAuthentication]
+    authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
+
+    def get_authenticators(self) -> list[Any]:
+        # The gate resolves tokens through the per-process cache (clearance.tokens.gate_token_cache).
+        return [BearerTokenAuthentication(cached=True), SessionAuthentication()]
     required_scopes = {"POST": Scope.GATE_CHECK}
     throttle_classes = [TokenRateThrottle]
     filterset_fields = ["environment", "verdict"]
