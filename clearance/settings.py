@@ -419,6 +419,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "governance.expire_waivers",
         "schedule": env_int("WAIVER_SWEEP_SECONDS", 60, minimum=1),
     },
+    # Risk acceptances past their expiry: marked expired, audited, readiness recomputed.
+    "expire-risk-acceptances": {
+        "task": "risks.expire_acceptances",
+        "schedule": env_int("RISK_ACCEPTANCE_SWEEP_SECONDS", 300, minimum=1),
+    },
     "recompute-expired-readiness": {
         "task": "governance.recompute_expired_readiness",
         "schedule": env_int("READINESS_SWEEP_SECONDS", 300, minimum=1),

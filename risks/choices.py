@@ -14,3 +14,4 @@ class AcceptanceStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     LAPSED = "lapsed", "Lapsed"  # the risk's scores or treatment changed after it was given
     REVOKED = "revoked", "Revoked"
+    EXPIRED = "expired", "Expired"  # its expiry passed (marked by the periodic task risks.expire_acceptances)

@@ -294,3 +294,37 @@ def risk_accept(
         )
         readiness_changed(system=system, reason="risk accepted")
     return acceptance
+
+
+def acceptances_expire(now: datetime | None = None) -> int:
+    """Periodic: mark active acceptances past their expiry as expired, audit each and ask for the
+    readiness of its system to be recomputed (through the outbox, in the same transaction).
+
+    The ``risks_treated`` check already ignores an acceptance at the moment it expires; this makes the
+    record, the register and the stored verdicts say so too. Safe to run twice or concurrently: each
+    row is claimed with a conditional update, and a row already claimed is skipped."""
+    now = now or timezone.now()
+    count = 0
+    due = RiskAcceptance.objects.filter(status=AcceptanceStatus.ACTIVE, expires_at__lte=now)
+    for pk in due.order_by("pk").values_list("pk", flat=True):
+        with transaction.atomic():
+            claimed = RiskAcceptance.objects.filter(
+                pk=pk, status=AcceptanceStatus.ACTIVE, expires_at__lte=now
+            ).update(status=AcceptanceStatus.EXPIRED, lapsed_at=now)
+            if not claimed:
+                continue
+            acceptance = RiskAcceptance.objects.select_related("system", "risk", "approved_by").get(pk=pk)
+            audit_record(
+                actor=None,
+                action="risk_acceptance.expire",
+                obj=acceptance,
+                data={
+                    "risk": acceptance.risk_id,
+                    "system": acceptance.system.slug,
+                    "approved_by": acceptance.approved_by.get_username(),
+                    "expires_at": acceptance.expires_at,
+                },
+            )
+            readiness_changed(system=acceptance.system, reason=f"risk acceptance #{pk} expired")
+            count += 1
+    return count
