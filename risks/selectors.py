@@ -4,10 +4,17 @@ portfolio, in one aggregate query each whatever the number of risks."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from risks.models import Risk, scale
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+    from catalog.selectors.gaps import GapsReport
 
 
 @dataclass(frozen=True)
@@ -68,3 +75,23 @@ def heat_map(risks: QuerySet[Risk], *, residual: bool) -> HeatMap:
         list(range(1, impact_levels + 1)),
         sum(counts.values()),
     )
+
+
+def risk_gaps(
+    user: User | AnonymousUser, live_systems: QuerySet[Any], today: date, report: GapsReport
+) -> None:
+    """The register's rows of the ownership-gaps report (registered by ``RisksConfig.ready``): risks
+    linked to a live system the user sees that are past their review date or whose owner has left.
+    One query, whatever the number of risks."""
+    risks = (
+        Risk.objects.filter(systems__in=live_systems)
+        .filter(Q(review_date__lt=today) | Q(owner__is_active=False))
+        .select_related("owner")
+        .distinct()
+        .order_by("review_date", "pk")
+    )
+    for risk in risks:
+        if risk.review_date < today:
+            report.overdue.append(("Risk", risk, risk.review_date, risk.get_absolute_url()))
+        if not risk.owner.is_active:
+            report.inactive_document_owners.append(("Risk", risk, risk.owner))

@@ -1,13 +1,18 @@
-"""The ownership-gaps report: who is missing, who has left, what is overdue for review."""
+"""The ownership-gaps report: who is missing, who has left, what is overdue for review.
+
+Apps that build on catalog add their own rows without catalog importing them: each registers a
+contributor (``register_gaps_contributor``, from its ``AppConfig.ready``) that adds to the report in a
+fixed number of queries. The risk register adds its risks past their review date this way."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 
 from catalog.choices import LifecycleStage
 from catalog.models import AISystem, Dataset, ModelCard, Vendor
@@ -24,6 +29,17 @@ class GapsReport:
     def total(self) -> int:
         return (len(self.without_risk_owner) + len(self.inactive_owners) + len(self.inactive_document_owners)
                 + len(self.overdue))
+
+
+# (user, the pks of the live systems the user sees, today, the report to add to)
+GapsContributor = Callable[[User | AnonymousUser, "QuerySet[Any]", date, GapsReport], None]
+_contributors: list[GapsContributor] = []
+
+
+def register_gaps_contributor(contributor: GapsContributor) -> None:
+    """Add rows to every ownership-gaps report (idempotent: ``ready`` may run more than once)."""
+    if contributor not in _contributors:
+        _contributors.append(contributor)
 
 
 ROLES = (("business_owner", "Business owner"), ("technical_owner", "Technical owner"), ("risk_owner", "Risk owner"))
@@ -58,5 +74,7 @@ def ownership_gaps(user: User | AnonymousUser, today: date) -> GapsReport:
                 report.overdue.append((label, obj, obj.review_due, obj.get_absolute_url()))
             if obj.owner is not None and not obj.owner.is_active:
                 report.inactive_document_owners.append((label, obj, obj.owner))
+    for contributor in _contributors:
+        contributor(user, visible, today, report)
     report.overdue.sort(key=lambda row: row[2])
     return report
