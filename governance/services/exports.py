@@ -30,6 +30,8 @@ from clearance.outbox import outbox_complete, outbox_due_with_lease, outbox_enqu
 from governance.choices import ExportKind, ExportStatus
 from governance.models import DecisionRecord, DocumentExport, ReadinessVerdict, Review
 from governance.selectors.system_page import system_timeline
+from risks.choices import AcceptanceStatus
+from risks.models import Risk, RiskAcceptance, appetite
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +262,8 @@ def dossier_context(job: DocumentExport | None, system: AISystem) -> dict[str, A
     for entry in summary:
         entry["latest"] = latest[entry["metric"]]
     recent = list(evidence.order_by("-observed_at", "-pk")[:DOSSIER_EVIDENCE_ROWS])
+    step(70, "risks")
+    risks = dossier_risks(system, timezone.now())
     step(75, "timeline")
     timeline = list(system_timeline(system)[:DOSSIER_TIMELINE_ROWS])
     return {
@@ -273,8 +277,41 @@ def dossier_context(job: DocumentExport | None, system: AISystem) -> dict[str, A
         "evidence_summary": summary,
         "evidence_recent": recent,
         "evidence_total": sum(row["n"] for row in summary),
+        "risks": risks,
+        "risk_appetite": appetite(system.risk_tier),
         "timeline": timeline,
     }
+
+
+ACCEPTANCE_STATE = {
+    AcceptanceStatus.LAPSED: "Lapsed: the risk's scores or treatment changed",
+    AcceptanceStatus.EXPIRED: "Lapsed: expired",
+    AcceptanceStatus.REVOKED: "Replaced by a later acceptance",
+}
+
+
+def dossier_risks(system: AISystem, now: datetime) -> list[dict[str, Any]]:
+    """The system's risks (its own and the portfolio-wide ones linked to it), highest residual score
+    first, each with every acceptance given for this system: current, or why it no longer counts
+    (lapsed on a change, expired, replaced). Two queries, whatever the number of risks."""
+    risks = list(Risk.objects.filter(systems=system).select_related("owner"))
+    acceptances: dict[int, list[dict[str, Any]]] = {}
+    for acceptance in (RiskAcceptance.objects.filter(system=system, risk__in=[r.pk for r in risks])
+                       .select_related("approved_by").order_by("-accepted_at", "-pk")):
+        risk = next(r for r in risks if r.pk == acceptance.risk_id)
+        if acceptance.is_current(risk, now):
+            state, current = "Current", True
+        elif acceptance.status == AcceptanceStatus.ACTIVE:
+            # Not yet marked by the periodic task or by the change that lapsed it: say why it does not count.
+            state = "Lapsed: expired" if acceptance.expires_at <= now else ACCEPTANCE_STATE[AcceptanceStatus.LAPSED]
+            current = False
+        else:
+            state, current = ACCEPTANCE_STATE.get(AcceptanceStatus(acceptance.status), acceptance.status), False
+        acceptances.setdefault(acceptance.risk_id, []).append(
+            {"acceptance": acceptance, "state": state, "current": current})
+    risks.sort(key=lambda r: (-r.residual_score, -r.score, r.pk))
+    return [{"risk": r, "acceptances": acceptances.get(r.pk, []),
+             "accepted": any(a["current"] for a in acceptances.get(r.pk, []))} for r in risks]
 
 
 def safe_filename(job: DocumentExport) -> str:

@@ -127,7 +127,7 @@ def test_dossier_has_every_part_an_auditor_needs(system, personas):
     text = pdf_text(exports.export_file(job))
     for expected in ("Audit dossier: Support ticket summaries", "1. Current readiness", "Production: PASS",
                      "2. Model card", "3. Decision records (1)", "Deploy to production", "4. Approvals and reviews",
-                     "Checked.", "5. Evaluation evidence (1 results)", "rouge_l", "6. Timeline",
+                     "Checked.", "5. Evaluation evidence (1 results)", "rouge_l", "6. Risks and acceptances (0)", "7. Timeline",
                      "Model card published"):
         assert expected in text, expected
 
