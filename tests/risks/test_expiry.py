@@ -70,7 +70,9 @@ def _recompute_messages(system: Any) -> int:
     )
 
 
-def test_expiry_marks_audits_and_recomputes_once(personas: dict[str, Any], risky_system: Any) -> None:
+def test_expiry_marks_audits_and_recomputes_once(
+    client: Any, personas: dict[str, Any], risky_system: Any
+) -> None:
     acceptance = _accepted(personas, risky_system)
     later_one = _accepted(personas, risky_system, days=90)
     # Before the expiry nothing happens.
@@ -90,6 +92,12 @@ def test_expiry_marks_audits_and_recomputes_once(personas: dict[str, Any], risky
     # The stored verdict stops being current on commit, and a recompute is queued in the outbox.
     assert FactsVersion.objects.get(system=risky_system).version == facts_before + 1
     assert _recompute_messages(risky_system) == messages_before + 1
+
+    # The register page says why it no longer counts.
+    client.force_login(personas["owner"])
+    page = client.get(f"/systems/{risky_system.slug}/risks/").content.decode()
+    assert f"expired on {moved:%Y-%m-%d} (its expiry passed)" in page
+    assert "(the scores or treatment changed)" not in page
 
     # Idempotent: a second run (or a duplicate beat) finds nothing and writes nothing.
     assert acceptances_expire(now=moved) == 0
