@@ -104,7 +104,7 @@ def stack(transactional_db: None, tmp_path: Path, settings: Any, broker_url: str
         OUTBOX_REDELIVER_MAX_SECONDS=str(2 * REDELIVER), JOB_LEASE_SECONDS=str(LEASE),
         JOB_HEARTBEAT_SECONDS=str(HEARTBEAT), EVIDENCE_DISPATCH_SECONDS=str(4 * SWEEP),
         # The other sweeps would mend some of what the outbox must recover by itself: keep them out.
-        READINESS_CONSISTENCY_SECONDS="3600", READINESS_SWEEP_SECONDS="3600", WAIVER_SWEEP_SECONDS="3600",
+        READINESS_CONSISTENCY_SECONDS="3600", READINESS_SWEEP_SECONDS="3600", WAIVER_SWEEP_SECONDS="3600", RISK_ACCEPTANCE_SWEEP_SECONDS="3600",
         APPROVAL_RECHECK_SECONDS="3600", REMINDER_SWEEP_SECONDS="3600", EXPORT_REAP_SECONDS="3600",
         EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend", EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=str(smtp.port), EMAIL_TIMEOUT="60", EVIDENCE_ALLOWED_DIRS=str(tmp_path),

@@ -40,6 +40,15 @@ def _fresh_caches() -> Any:
     active.clear_cache()
 
 
+def test_the_beat_schedule_runs_the_expiry_task(settings: Any) -> None:
+    entry = settings.CELERY_BEAT_SCHEDULE["expire-risk-acceptances"]
+    assert entry["task"] == expire_acceptances.name == "risks.expire_acceptances"
+    from clearance.celery import app
+
+    app.loader.import_default_modules()  # what a worker does at start: autodiscovers risks/tasks.py
+    assert "risks.expire_acceptances" in app.tasks
+
+
 def _accepted(personas: dict[str, Any], system: Any, days: int = 30) -> RiskAcceptance:
     owner = personas["owner"]
     risk = risk_create(
