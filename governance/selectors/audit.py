@@ -10,8 +10,9 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Model, QuerySet
+from django.urls import reverse
 
-from catalog.models import AISystem, Dataset, EvidenceSource, ModelCard, SyncRun, Vendor
+from catalog.models import AISystem, Dataset, EvalResult, EvidenceSource, ModelCard, SyncRun, Vendor
 from catalog.permissions import (
     of_visible_systems,
     visible_datasets,
@@ -37,6 +38,8 @@ class Linkable:
     model: type[Model]
     visible: Callable[[Viewer, QuerySet[Any]], QuerySet[Any]]
     related: tuple[str, ...] = ()
+    # Where to send the reader; the object's own page unless it has none but lives on another one.
+    url: Callable[[Any], str] = lambda obj: str(obj.get_absolute_url())
 
 
 # Keyed by the ``object_type`` the chain stores (the model's ``app_label.modelname``). A kind not listed
@@ -51,6 +54,9 @@ LINKABLE: dict[str, Linkable] = {
     "catalog.syncrun": Linkable("Evidence sync", SyncRun, visible_sync_runs),
     "catalog.dataset": Linkable("Dataset", Dataset, visible_datasets),
     "catalog.vendor": Linkable("Vendor", Vendor, visible_vendors),
+    # An evaluation result has no page of its own: it is listed on its system's evidence page.
+    "catalog.evalresult": Linkable("Evaluation result", EvalResult, lambda u, qs: of_visible_systems(u, qs),
+                                   ("system",), lambda r: reverse("system-evidence", kwargs={"slug": r.system.slug})),
 }
 
 
@@ -78,7 +84,7 @@ def object_links(viewer: Viewer, events: Iterable[AuditEvent]) -> dict[int, str]
         if kind.related:
             base = base.select_related(*kind.related)
         for obj in kind.visible(viewer, base).filter(pk__in=[int(i) for i in by_id]):
-            url = obj.get_absolute_url()
+            url = kind.url(obj)
             for event_pk in by_id[str(obj.pk)]:
                 links[event_pk] = url
     return links

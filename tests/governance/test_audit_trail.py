@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from catalog.models import EvalResult
 from clearance.audit import audit_record
 from clearance.models import AuditEvent
 from governance.selectors.audit import LINKABLE, object_links
@@ -96,8 +97,13 @@ def test_events_link_to_objects_only_when_the_viewer_may_open_them(client, perso
     system = request_in_review.system
     # An event about a kind of object with no page of its own (a user) stays plain text.
     audit_record(actor=personas["lead"], action="test.user_touched", obj=personas["owner"])
+    # An evaluation result is linked to the evidence page that lists it.
+    result = EvalResult.objects.create(system=system, metric="accuracy", value=0.9, source="manual",
+                                       source_run_id="r1", observed_at=timezone.now())
+    audit_record(actor=personas["owner"], action="eval_result.recorded", obj=result)
     page = signed_in(client, personas["auditor"]).get(PAGE).content.decode()
     assert f'href="{system.get_absolute_url()}"' in page
+    assert f'href="{reverse("system-evidence", kwargs={"slug": system.slug})}"' in page
     assert f'href="{request_in_review.get_absolute_url()}"' in page
     assert "<td>owner</td>" in page  # the user event's object, unlinked
 
@@ -112,7 +118,7 @@ def test_events_link_to_objects_only_when_the_viewer_may_open_them(client, perso
             assert event.pk not in object_links(personas["security"], [event]) or \
                 object_links(personas["security"], [event])[event.pk].startswith("/reviews/")
     # Every link on the page opens for its viewer.
-    for href in set(re.findall(r'href="(/(?:systems|requests|reviews|decisions)/[^"]*)"', page)):
+    for href in set(re.findall(r'href="(/(?:systems|requests|reviews|decisions|evidence)/[^"]*)"', page)):
         assert client.get(href).status_code == 200, href
 
 
