@@ -85,7 +85,7 @@ class AuditFilterForm(forms.Form):
     so a stale or made-up value is refused with the field's label rather than silently matching nothing."""
 
     actor = forms.CharField(label="Who", required=False, max_length=150,
-                            help_text="A username or a person's first or last name; “system” for automatic events.")
+                            help_text="A username or first or last name; “system” for automatic events.")
     action = forms.ChoiceField(label="What happened", required=False)
     object_type = forms.ChoiceField(label="Kind of object", required=False)
     object = forms.CharField(label="Object id or slug", required=False, max_length=64)

@@ -86,8 +86,13 @@ def test_bad_filters_are_named_by_label_and_show_nothing(client, personas, reque
     lead = signed_in(client, personas["lead"])
     response = lead.get(PAGE, query)
     assert response.status_code == 200
-    assert message in response.content.decode()
+    html = response.content.decode()
+    assert message in html
     assert rows(response) == []
+    # Every id an aria-describedby names is on the page (the help text is rendered, not only referenced).
+    for ids in re.findall(r'aria-describedby="([^"]+)"', html):
+        for ref in ids.split():
+            assert f'id="{ref}"' in html, ref
     refused = lead.get(CSV_URL, query)
     assert refused.status_code == 400
     assert message in refused.content.decode()
