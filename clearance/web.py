@@ -88,5 +88,10 @@ def _attach(request: HttpRequest, form: forms.BaseForm | None, field: str | None
         messages.error(request, text)
 
 
+def spreadsheet_cell(value: str) -> str:
+    """A spreadsheet must not read a cell as a formula (CSV injection): such text gets a leading quote."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 def paginate(request: HttpRequest, queryset: Any, per_page: int = 25) -> Page[Any]:
     return Paginator(queryset, per_page).get_page(request.GET.get("page"))

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from catalog.choices import RiskTier
 from catalog.models import AISystem
-from clearance.web import AuthenticatedHttpRequest, get_visible_or_404, run_service
+from clearance.web import AuthenticatedHttpRequest, get_visible_or_404, run_service, spreadsheet_cell
 from compliance.choices import ControlStatus
 from compliance.forms import AttestationForm, OperatorProfileForm
 from compliance.loader import Library, LibraryError, load_library
@@ -148,11 +148,6 @@ CSV_HEADER = ["system", "system_name", "risk_tier", "operator_role", "framework"
               "family", "applies_from", "applicable", "status", "reason", "evidence"]
 
 
-def _cell(value: str) -> str:
-    """A spreadsheet must not read a cell as a formula (CSV injection): such text gets a leading quote."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 @login_required
 def coverage_csv(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Every control × every visible system of one framework (all frameworks without ``framework``)."""
@@ -176,7 +171,7 @@ def coverage_csv(request: AuthenticatedHttpRequest) -> HttpResponse:
         for framework_id in frameworks:
             for r in sc.results[framework_id]:
                 c = r.control
-                writer.writerow([_cell(v) for v in (
+                writer.writerow([spreadsheet_cell(v) for v in (
                     system.slug, system.name, system.risk_tier, sc.profile.role, framework_id, c.id, c.ref, c.title,
                     c.family, c.applies_from.isoformat() if c.applies_from else "", "yes" if r.applicable else "no",
                     r.status, r.reason, " | ".join(f"{e.ref}: {e.status}: {e.message}" for e in r.evidence),

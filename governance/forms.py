@@ -76,3 +76,37 @@ class WaiverRequestForm(forms.Form):
 
     def expires_at(self) -> datetime:
         return datetime.combine(self.cleaned_data["valid_until"], time(23, 59), tzinfo=UTC)
+
+
+class AuditFilterForm(forms.Form):
+    """The audit trail's filters: who, what happened, to which object, and when (dates inclusive).
+
+    The choices of actions and kinds of object are the ones present in the trail, passed in by the view,
+    so a stale or made-up value is refused with the field's label rather than silently matching nothing."""
+
+    actor = forms.CharField(label="Who", required=False, max_length=150,
+                            help_text="A username or first or last name; “system” for automatic events.")
+    action = forms.ChoiceField(label="What happened", required=False)
+    object_type = forms.ChoiceField(label="Kind of object", required=False)
+    object = forms.CharField(label="Object id or slug", required=False, max_length=64)
+    date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, actions: list[tuple[str, str]], object_types: list[tuple[str, str]],
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", "Any"), *actions]  # type: ignore[attr-defined]
+        self.fields["object_type"].choices = [("", "Any"), *object_types]  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and end < start:
+            self.add_error("date_to", "To must not be before From.")
+        wanted = (data.get("object") or "").strip()
+        data["object"] = wanted
+        if wanted and not data.get("object_type") and "object_type" not in self.errors:
+            self.add_error("object_type", "Kind of object: choose one to look up an object by id or slug.")
+        elif wanted and data.get("object_type") and data["object_type"] != "catalog.aisystem" and not wanted.isdigit():
+            self.add_error("object", "Object id or slug: this kind of object is found by its number.")
+        return data

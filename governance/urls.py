@@ -52,4 +52,5 @@ urlpatterns = [
     path("exports/<int:pk>/download/", exports.export_download, name="export-download"),
     path("search/", search.search_page, name="search"),
     path("audit/", audit.audit_trail, name="audit-trail"),
+    path("audit/export.csv", audit.audit_trail_csv, name="audit-trail-csv"),
 ]
