@@ -227,7 +227,7 @@ class _Seeder:
 
     def run(self) -> None:
         portfolio = self.portfolio
-        portfolio.get("shared")  # holds YAML anchors only; the items merge them in
+        portfolio.get("anchors")  # holds YAML anchors only; the items merge them in
         self.evaluation_source = portfolio.need("evaluation_source")
         self._evidence_files(portfolio.sub("evidence_files"))
         for item in portfolio.items("portfolio"):

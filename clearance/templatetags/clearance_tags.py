@@ -141,10 +141,3 @@ def action_words(action: str | None) -> str:
     """An audit action code in words: "decision_record.proposed" → "Decision record proposed"."""
     words = str(action or "").replace(".", " ").replace("_", " ").strip()
     return words[:1].upper() + words[1:]
-
-
-@register.filter
-def labelled(error: Any, label: Any) -> str:
-    """An error led by its field's label ("Approval expires: …"), unless it already names it."""
-    text, name = str(error), str(label or "")
-    return text if not name or text.lower().startswith(name.lower()) else f"{name}: {text}"

@@ -164,14 +164,14 @@ def test_the_swap_is_all_or_nothing(allowed, system, personas, monkeypatch):
 
     from catalog.services import evidence
 
-    original = evidence._swap
+    original = evidence.swap
 
     def swap_then_fail(*args, **kwargs):
         added, removed = original(*args, **kwargs)
         assert (added, removed) == (1, 1)
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(evidence, "_swap", swap_then_fail)
+    monkeypatch.setattr(evidence, "swap", swap_then_fail)
     run = deliver(src, path, [usage(1, "9.00", "r1"), usage(2, "2.00", "r2")])
     assert run.status == "failed" and "the database went away" in run.error
     assert list(CostRecord.objects.order_by("pk").values_list("pk", "effective_cost")) == before
