@@ -19,6 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from clearance import keyring
 from clearance.env import env_bool, env_int, env_list, env_str
+from provisioning.config import scim_group_roles
 
 # Lets generic Django classes be subscripted at run time (``forms.ModelForm[AISystem]``), as the
 # type checker wants them written.
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
     "governance",
     "compliance",
     "risks",
+    "provisioning",
 ]
 
 MIDDLEWARE = [
@@ -339,6 +341,33 @@ AXES_VERBOSE = False
 # 429 with Retry-After until the window ends. Counted in the throttle cache; valid tokens are not slowed.
 BAD_TOKEN_LIMIT = env_int("BAD_TOKEN_LIMIT", 20, minimum=1)
 BAD_TOKEN_WINDOW_SECONDS = env_int("BAD_TOKEN_WINDOW_SECONDS", 300, minimum=1)
+
+# --- Provisioning by SCIM 2.0 (provisioning/) ------------------------------------------------------
+# Which Clearance roles an identity provider's groups grant: a JSON object from a SCIM group's
+# displayName (matched without regard to case) to a role name or a list of them, e.g.
+# {"AI Governance": "governance-lead", "Clearance Auditors": ["auditor"]}. A group not named here is
+# kept with its members but grants nothing.
+SCIM_GROUP_ROLES = scim_group_roles(env_str("SCIM_GROUP_ROLES", ""))
+# SCIM requests per provisioning token, DRF rate syntax; an IdP's full sync comes in bursts.
+SCIM_RATE_LIMIT = env_str("SCIM_RATE_LIMIT", "600/min")
+# The most resources one SCIM list answers (its "count" is capped here; also its default).
+SCIM_MAX_RESULTS = env_int("SCIM_MAX_RESULTS", 200, minimum=1)
+# A SCIM request body larger than this is refused (413) before it is parsed; a group's full member
+# list in one PUT needs more room than the API's other bodies.
+SCIM_MAX_BODY_BYTES = env_int("SCIM_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+# django-scim2 reads its own settings dict; only the parts Clearance uses are set (our views and
+# adapters do the authentication, the ids and the paging: provisioning/scim/).
+SCIM_SERVICE_PROVIDER = {
+    "SERVICE_PROVIDER_CONFIG_MODEL": "provisioning.scim.discovery.ServiceProviderConfig",
+    "USER_ADAPTER": "provisioning.scim.adapters.ScimUserAdapter",
+    "GROUP_ADAPTER": "provisioning.scim.adapters.ScimGroupAdapter",
+    "BASE_LOCATION_GETTER": "provisioning.scim.discovery.base_location",
+    "AUTHENTICATION_SCHEMES": [{
+        "type": "oauthbearertoken", "name": "Bearer token",
+        "description": "A Clearance provisioning token (manage.py scim_client), sent as Authorization: Bearer clr_...",
+    }],
+    "WWW_AUTHENTICATE_HEADER": 'Bearer realm="clearance-scim"',
+}
 
 # --- Outages ----------------------------------------------------------------------------------------
 # On PostgreSQL every statement of a gate call is cancelled past this (a held lock included) and the

@@ -41,6 +41,10 @@ class Scope:
     WRITE = "write"
 
     ALL = (GATE_CHECK, READ, WRITE)
+    # Provisioning by SCIM (provisioning/): issued only to an identity provider's service user by
+    # provisioning.services, never offered on the tokens page.
+    SCIM = "scim"
+    SERVICE = (SCIM,)
 
 
 def token_digest(token: str) -> str:
@@ -58,16 +62,18 @@ MAX_RATE_PER_MINUTE = 100_000
 
 def api_token_create(
     *, user: User, name: str, scopes: list[str], expires_at: datetime | None = None, actor: User | None = None,
-    systems: list[str] | None = None, rate_per_minute: int | None = None,
+    systems: list[str] | None = None, rate_per_minute: int | None = None, service: bool = False,
 ) -> IssuedToken:
     """Issue a token for ``user``; the plaintext is returned once and never stored.
 
     ``systems`` restricts it to those system slugs (each must be one the user may see);
-    ``rate_per_minute`` overrides the default rate limit for it.
+    ``rate_per_minute`` overrides the default rate limit for it. ``service`` allows the service scopes
+    (``Scope.SERVICE``), which only the services that create service users pass.
     """
-    unknown = sorted(set(scopes) - set(Scope.ALL))
+    known = Scope.ALL + Scope.SERVICE if service else Scope.ALL
+    unknown = sorted(set(scopes) - set(known))
     if unknown:
-        raise DomainError(f"unknown scope(s): {', '.join(unknown)}; known: {', '.join(Scope.ALL)}", field="scopes")
+        raise DomainError(f"unknown scope(s): {', '.join(unknown)}; known: {', '.join(known)}", field="scopes")
     if not scopes:
         raise DomainError("at least one scope is required", field="scopes")
     if not name.strip():
@@ -172,6 +178,8 @@ class TokenRateThrottle(throttling.BaseThrottle):
     and in the answer, and a count of how often that happened."""
 
     scope = "gate"
+    # The setting holding the default rate (a token's own rate_per_minute wins over it).
+    rate_setting = "GATE_RATE_LIMIT"
     PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
     def __init__(self) -> None:
@@ -211,7 +219,7 @@ class TokenRateThrottle(throttling.BaseThrottle):
         return self._increment(caches["default"], key, window)
 
     def allow_request(self, request: Any, view: Any) -> bool:
-        limit, window = self.parse(str(settings.GATE_RATE_LIMIT))
+        limit, window = self.parse(str(getattr(settings, self.rate_setting)))
         if isinstance(request.auth, ApiToken) and request.auth.rate_per_minute:
             limit, window = request.auth.rate_per_minute, 60
         now = _clock()
