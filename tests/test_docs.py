@@ -12,8 +12,8 @@ from clearance.celery import app
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "architecture.md"
-PATH = re.compile(r"\b(?:catalog|clearance|compliance|governance|intake|policies)(?:/[a-z_]+)*/[a-z_]+\.(?:py|yaml)\b")
-DOTTED = re.compile(r"\b(?:catalog|clearance|compliance|governance|intake)(?:\.[a-z_]+)+\b")
+PATH = re.compile(r"\b(?:catalog|clearance|compliance|governance|intake|policies|provisioning)(?:/[a-z_]+)*/[a-z_]+\.(?:py|yaml)\b")
+DOTTED = re.compile(r"\b(?:catalog|clearance|compliance|governance|intake|provisioning)(?:\.[a-z_]+)+\b")
 
 
 def test_every_path_on_the_architecture_page_exists():

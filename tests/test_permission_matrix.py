@@ -36,6 +36,7 @@ from governance.services.decisions import decision_record_propose
 from governance.services.waivers import waiver_decide, waiver_request
 from intake import services as intake
 from intake.models import UseCaseRequest
+from provisioning.models import ScimGroup
 from risks.models import Risk, RiskAcceptance
 from risks.services import RiskInput, risk_create
 from tests.conftest import PASSWORD, answers
@@ -170,6 +171,12 @@ MATRIX: dict[str, dict[str, int]] = {
     "risk-create": only({**{p: 403 for p in SYSTEM_READERS}, **SYSTEM_EDITORS}, 404),
     "risk-edit": only({**{p: 403 for p in SYSTEM_READERS}, **SYSTEM_EDITORS}, 404),
     "risk-accept": only({**{p: 403 for p in SYSTEM_READERS}, "risk": 200}, 404),
+    # SCIM provisioning answers only an identity provider's token (tests/provisioning/): a session is
+    # nobody there, whoever it belongs to.
+    **{name: everyone(401, anon=401) for name in (
+        "scim-users", "scim-users-search", "scim-user-detail", "scim-groups", "scim-groups-search",
+        "scim-group-detail", "scim-service-provider-config", "scim-resource-types", "scim-resource-type",
+        "scim-schemas", "scim-schema")},
 }
 
 
@@ -262,6 +269,9 @@ def world(request_in_review, personas, settings, tmp_path) -> dict[str, dict[str
         "api-review-detail": {"pk": review.pk}, "api-review-decision": {"pk": review.pk},
         "system-risks": {"slug": system.slug}, "risk-create": {"slug": system.slug}, "risk-edit": {"pk": risk.pk},
         "risk-accept": {"pk": risk.pk, "slug": system.slug},
+        "scim-user-detail": {"uuid": str(personas["owner"].pk)},
+        "scim-group-detail": {"uuid": "6f1c1d2e-0000-4000-8000-000000000001"},
+        "scim-resource-type": {"uuid": "User"}, "scim-schema": {"uuid": "urn:ietf:params:scim:schemas:core:2.0:User"},
     }
 
 
@@ -512,6 +522,10 @@ POSTS: dict[str, Post] = {
     # the gate, with a session (tokens are checked below)
     "api-gate-checks": post(None, lambda w, p: {"system": w.system.slug, "environment": "production"},
                             lambda w: GateCheck.objects.count(), acting(READERS, 200), 404, anon=401, json=True),
+    # SCIM creates nothing for a session, however privileged.
+    "scim-users": post(None, {"userName": "mallory"}, lambda w: User.objects.count(), {}, 401, anon=401, json=True),
+    "scim-groups": post(None, {"displayName": "Admins"}, lambda w: ScimGroup.objects.count(), {}, 401, anon=401,
+                        json=True),
 }
 
 # Every other URL only reads: a POST there is refused (405) or answered like a GET.
@@ -524,6 +538,8 @@ NO_POST = {
     "vendor-list", "vendor-detail", "ownership-gaps", "search", "api-gate-client", "api-policy-schema", "api-schema",
     "api-docs", "api-root", "api-system-list", "api-system-detail", "api-request-list", "api-request-detail",
     "api-review-list", "api-review-detail", "risk-portfolio", "system-risks",
+    "scim-users-search", "scim-user-detail", "scim-groups-search", "scim-group-detail", "scim-service-provider-config",
+    "scim-resource-types", "scim-resource-type", "scim-schemas", "scim-schema",
 }
 
 

@@ -50,7 +50,14 @@ def _text(label: str, value: Any) -> str:
         return ""
     if not isinstance(value, str):
         raise bad_request(f"{label}: must be a string, got {type(value).__name__}")
+    if not storable(value):
+        raise bad_request(f"{label}: contains a NUL or an unpaired surrogate, which cannot be stored")
     return value
+
+
+def storable(text: str) -> bool:
+    """PostgreSQL text holds neither NUL nor a lone surrogate (JSON can spell both)."""
+    return "\x00" not in text and not any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
 def _boolean(label: str, value: Any) -> bool:

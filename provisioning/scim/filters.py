@@ -55,6 +55,8 @@ class _StrictTranspiler(Transpiler):  # type: ignore[misc]  # scim2-filter-parse
 def _parse(text: str, attrs: dict[tuple[str, str | None, str | None], str]) -> Q:
     if len(text) > MAX_FILTER_LENGTH:
         raise ScimError(400, f"filter: at most {MAX_FILTER_LENGTH} characters", "invalidFilter")
+    if "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text):
+        raise ScimError(400, "filter: contains a NUL or an unpaired surrogate", "invalidFilter")
     try:
         tree = SCIMParser().parse(SCIMLexer().tokenize(text))
         query = _StrictTranspiler(attrs).transpile(tree)

@@ -24,6 +24,8 @@ class Scim:
                  raw: bytes | None = None, **extra: Any) -> Any:
         headers = {"HTTP_AUTHORIZATION": f"Bearer {token or self.token}"} if (token or self.token) else {}
         data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        if method == "get":
+            data = None  # the test client would read it as a query string
         kwargs: dict[str, Any] = {"content_type": "application/scim+json"} if data is not None else {}
         if data is not None:
             kwargs["data"] = data

@@ -211,3 +211,32 @@ def test_discovery_endpoints(scim: Any) -> None:
     assert {USER_SCHEMA, "urn:ietf:params:scim:schemas:core:2.0:Group"} <= schemas
     assert scim("get", f"/Schemas/{USER_SCHEMA}").json()["id"] == USER_SCHEMA
     assert_scim_error(scim("post", "/ServiceProviderConfig", {}), 405)
+
+
+def test_listing_costs_the_same_queries_for_5_or_60_users(scim: Any) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    group = scim.new_group("Everyone")
+
+    def add(count: int) -> None:
+        start = User.objects.count()
+        users = User.objects.bulk_create([User(username=f"bulk{start + n}", email=f"b{start + n}@example.com")
+                                          for n in range(count)])
+        scim.patch_ops(f"/Groups/{group['id']}", {"op": "add", "path": "members",
+                                                  "value": [{"value": str(u.pk)} for u in users]})
+
+    def queries() -> int:
+        scim("get", "/Users")  # the token's last-used stamp is written at most once a minute
+        with CaptureQueriesContext(connection) as captured:
+            response = scim("get", "/Users")
+        assert response.status_code == 200 and all(r["groups"] for r in response.json()["Resources"]
+                                                   if r["userName"].startswith("bulk"))
+        return len(captured)
+
+    add(5)
+    few = queries()
+    add(55)
+    assert queries() == few <= 6
+    listed = scim("get", "/Groups").json()["Resources"][0]
+    assert len(listed["members"]) == 60
