@@ -54,13 +54,13 @@ def build(count: int) -> str:
 
 
 def measure(client: Client, token: str, path: str, runs: int) -> tuple[float, int, int]:
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
-    client.get(path, **headers)  # warm-up
+    headers = {"Authorization": f"Bearer {token}"}
+    client.get(path, headers=headers)  # warm-up
     samples, queries, status = [], 0, 0
     for _ in range(runs):
         with CaptureQueriesContext(connection) as captured:
             start = time.perf_counter()
-            response = client.get(path, **headers)
+            response = client.get(path, headers=headers)
             samples.append((time.perf_counter() - start) * 1000)
         queries, status = len(captured), response.status_code
     return statistics.median(samples), queries, status
