@@ -282,7 +282,7 @@ def roles_sync(*, client: ProvisioningClient, user_ids: Iterable[int]) -> None:
     if not ids:
         return
     with transaction.atomic():
-        users = (User.objects.filter(pk__in=ids).select_for_update()
+        users = (User.objects.filter(pk__in=ids).select_for_update(of=("self",))
                  .prefetch_related("groups", "scim_groups").select_related("provisioning"))
         role_groups = {g.name: g for g in Group.objects.all()}
         for user in users:
