@@ -44,6 +44,7 @@ urlpatterns = [
     path("", include("catalog.urls")),
     path("", include("compliance.urls")),
     path("", include("risks.urls")),
+    path("", include("integrations.urls")),
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
 ]
