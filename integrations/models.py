@@ -27,7 +27,8 @@ class WebhookQuerySet(models.QuerySet["Webhook"]):
 
 class Webhook(models.Model):
     name = models.CharField(max_length=100)
-    url = models.URLField(max_length=1000)
+    # Checked by the services (scheme, host, the fetch rules), not by a model validator.
+    url = models.CharField(max_length=1000)
     format = models.CharField(max_length=10, choices=WebhookFormat.choices, default=WebhookFormat.GENERIC)
     # Event kinds (EventKind values) this webhook is sent.
     events = models.JSONField(default=list)
