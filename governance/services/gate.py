@@ -165,7 +165,9 @@ def _record(*, system: AISystem, environment: str, version: str, commit: str, pi
                             policy_version=policy_version, requirements=requirements, user=user, token=token,
                             now=now, started=started)
             unmet = [r for r in requirements if r.get("status") not in PASSING_STATUSES]
-            emit(kind=EventKind.GATE_BLOCKED, subject=system, actor=user,
+            # A gate answered from a stored verdict holds a system with only its key fields loaded.
+            subject = AISystem.objects.filter(pk=system.pk).first() or system
+            emit(kind=EventKind.GATE_BLOCKED, subject=subject, actor=user,
                  summary=f"The gate blocked a production deploy of {system.slug}"
                          f"{' version ' + version if version else ''}: "
                          + "; ".join(str(r.get("message") or r.get("id")) for r in unmet[:5]),
