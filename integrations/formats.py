@@ -37,13 +37,16 @@ def slack_escape(text: str) -> str:
 
 
 _TEAMS_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
-_LINE_START_LIST = re.compile(r"(?m)^(\s*)(-|\d+\.)")
+_LINE_START_DASH = re.compile(r"(?m)^(\s*)-")
+_LINE_START_NUMBER = re.compile(r"(?m)^(\s*)(\d+)\.")
 
 
 def teams_escape(text: str) -> str:
     """Markdown characters of an Adaptive Card TextBlock, backslash-escaped, and a line that would
-    start a list kept as text."""
-    return _LINE_START_LIST.sub(lambda m: m.group(1) + "\\" + m.group(2), _TEAMS_MARKDOWN.sub(r"\\\1", text))
+    start a list kept as text (Markdown escapes punctuation only: "1\\." not "\\1.")."""
+    escaped = _TEAMS_MARKDOWN.sub(r"\\\1", text)
+    escaped = _LINE_START_DASH.sub(lambda m: m.group(1) + "\\-", escaped)
+    return _LINE_START_NUMBER.sub(lambda m: m.group(1) + m.group(2) + "\\.", escaped)
 
 
 def _clip(text: str, limit: int) -> str:
