@@ -121,7 +121,6 @@ def webhook_test(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def delivery_redeliver_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    _require_admin(request)
     delivery = get_visible_or_404(
         Delivery.objects.filter(webhook__in=Webhook.objects.visible_to(request.user)), pk=pk)
     run_service(request, None, lambda: delivery_redeliver(actor=request.user, delivery=delivery),

@@ -195,6 +195,6 @@ def test_everyone_else_is_refused_and_changes_nothing(client, admin, personas, p
         assert client.get(reverse(name, args=[webhook.pk])).status_code == 404
     for name in ("webhook-rotate", "webhook-delete", "webhook-test", "webhook-edit"):
         assert client.post(reverse(name, args=[webhook.pk]), form()).status_code == 404
-    assert client.post(reverse("delivery-redeliver", args=[delivery.pk])).status_code == 403
+    assert client.post(reverse("delivery-redeliver", args=[delivery.pk])).status_code == 404
     assert Webhook.objects.count() == 1 and AuditEvent.objects.count() == events
     assert Delivery.objects.get().status == "failed"
