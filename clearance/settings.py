@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "compliance",
     "risks",
     "provisioning",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -516,6 +517,21 @@ EVIDENCE_BATCH_ROWS = env_int("EVIDENCE_BATCH_ROWS", 5000, minimum=1)
 EVIDENCE_SYNC_SOFT_TIME_LIMIT = env_int("EVIDENCE_SYNC_SOFT_TIME_LIMIT", 1500, minimum=1)
 EVIDENCE_SYNC_TIME_LIMIT = env_int("EVIDENCE_SYNC_TIME_LIMIT", 1800, minimum=1)
 EVIDENCE_SYNC_MAX_RETRIES = env_int("EVIDENCE_SYNC_MAX_RETRIES", 4, minimum=0)
+
+# --- Outgoing webhooks (integrations/) -----------------------------------------------------------
+# Destinations obey the evidence sources' rule: no loopback, link-local, private or multicast address
+# (checked when saved and again, pinned, at every send) unless the host or host:port is listed here.
+# A list of its own: a host allowed to be read from is not thereby allowed to receive events.
+WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", [])
+# Each attempt waits this long to connect, to send and for each read of the answer.
+WEBHOOK_TIMEOUT_SECONDS = float(env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1))
+# Of a receiver's answer, at most this much is read (the log keeps its first 500 characters).
+WEBHOOK_MAX_RESPONSE_BYTES = env_int("WEBHOOK_MAX_RESPONSE_BYTES", 64 * 1024, minimum=1024)
+# A failed attempt is retried after WEBHOOK_RETRY_BASE_SECONDS, doubling each time up to
+# WEBHOOK_RETRY_MAX_SECONDS; after WEBHOOK_MAX_ATTEMPTS attempts the delivery is marked failed.
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30, minimum=1)
+WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 3600, minimum=WEBHOOK_RETRY_BASE_SECONDS)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
 
 # --- Risk register (risks/) ---------------------------------------------------------------------
 # Likelihood and impact are each scored 1..N (default 5 x 5); a risk's score is their product.

@@ -44,6 +44,7 @@ urlpatterns = [
     path("", include("catalog.urls")),
     path("", include("compliance.urls")),
     path("", include("risks.urls")),
+    path("", include("integrations.urls")),
     path("api/v1/", include(api_v1)),
     # Provisioning by an identity provider (SCIM 2.0; plain Django views, not in the OpenAPI).
     path("scim/v2/", include("provisioning.scim.urls")),

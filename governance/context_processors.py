@@ -10,6 +10,7 @@ from clearance.permissions import can_read_audit
 from governance.permissions import queue_kinds
 from governance.policy.reviews import kind_label
 from intake.permissions import can_triage
+from integrations.permissions import can_manage_webhooks
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -20,6 +21,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         "nav_queues": [(kind, f"{kind_label(kind)} queue") for kind in queue_kinds(user)],
         "nav_is_lead": can_triage(user),
         "nav_reads_portfolio": can_read_audit(user),
+        "nav_is_admin": can_manage_webhooks(user),
         "nav_unread": user.notifications.filter(read_at=None).count(),
         "policy_problem": _policy_problem(),
     }

@@ -40,6 +40,8 @@ from intake.models import Attachment, TimelineEntry, UseCaseRequest
 from intake.permissions import can_triage, can_view_request, is_requester, visible_requests
 from intake.similarity import similar_for
 from intake.tiering import questionnaire_facts, suggest_tier
+from integrations.choices import EventKind
+from integrations.events import emit
 
 ANSWER_FIELDS = (
     "title",
@@ -221,6 +223,11 @@ def request_submit(*, actor: User, request: UseCaseRequest) -> UseCaseRequest:
             body=f"{name_of(locked.requester)} submitted {locked.reference}. Suggested tier: {suggestion.tier}.",
             url=locked.get_absolute_url(),
         )
+        emit(kind=EventKind.REQUEST_SUBMITTED, subject=locked, actor=actor,
+             summary=f"{name_of(locked.requester)} {'resubmitted' if resubmission else 'submitted'} "
+                     f"{locked.reference}: {locked.title}",
+             payload={"reference": locked.reference, "title": locked.title, "suggested_tier": suggestion.tier,
+                      "resubmission": resubmission})
     return locked
 
 

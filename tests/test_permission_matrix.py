@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -28,6 +28,7 @@ from catalog.services.evidence import metric_requirement_set, source_create, syn
 from catalog.services.registers import dataset_save, vendor_save
 from clearance.models import ApiToken, AuditEvent, Notification
 from clearance.notifications import notify
+from clearance.roles import Role
 from clearance.tokens import api_token_create
 from compliance.models import Attestation, OperatorProfile
 from governance.models import DecisionRecord, DocumentExport, GateCheck, Review, Waiver
@@ -37,6 +38,10 @@ from governance.services.waivers import waiver_decide, waiver_request
 from intake import services as intake
 from intake.models import UseCaseRequest
 from provisioning.models import ScimGroup
+from integrations.choices import EventKind
+from integrations.events import emit
+from integrations.models import Delivery, Webhook
+from integrations.services import webhook_create
 from risks.models import Risk, RiskAcceptance
 from risks.services import RiskInput, risk_create
 from tests.conftest import PASSWORD, answers
@@ -177,6 +182,16 @@ MATRIX: dict[str, dict[str, int]] = {
         "scim-users", "scim-users-search", "scim-user-detail", "scim-groups", "scim-groups-search",
         "scim-group-detail", "scim-service-provider-config", "scim-resource-types", "scim-resource-type",
         "scim-schemas", "scim-schema")},
+    # outgoing webhooks: administrators only (none of these personas; see
+    # test_webhook_pages_for_an_administrator); a webhook or delivery is hidden (404) from everyone else
+    "webhook-list": everyone(403),
+    "webhook-create": everyone(403),
+    "webhook-detail": everyone(404),
+    "webhook-edit": everyone(404),
+    "webhook-rotate": everyone(405),
+    "webhook-delete": everyone(405),
+    "webhook-test": everyone(405),
+    "delivery-redeliver": everyone(405),
 }
 
 
@@ -211,6 +226,19 @@ def _evidence_world(system: Any, personas: dict[str, Any]) -> tuple[Any, Any, An
     return source, requirement, run
 
 
+def _webhook_world(settings: Any) -> tuple[Webhook, Delivery]:
+    """A webhook registered by an administrator (no persona is one) with one failed delivery."""
+    settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+    admin = User.objects.create_user(username="webhook-admin")
+    admin.groups.add(Group.objects.get_or_create(name=Role.ADMIN.value)[0])
+    webhook = webhook_create(actor=admin, name="Ops", url="http://127.0.0.1:9/hook", format="generic",
+                             events=["review.decided"]).webhook
+    emit(kind=EventKind.REVIEW_DECIDED, subject=webhook, summary="x")
+    delivery = Delivery.objects.get(webhook=webhook)
+    Delivery.objects.filter(pk=delivery.pk).update(status="failed", attempts=8)
+    return webhook, delivery
+
+
 @pytest.fixture
 def world(request_in_review, personas, settings, tmp_path) -> dict[str, dict[str, Any]]:
     settings.ATTACHMENT_DIR = tmp_path / "attachments"
@@ -235,7 +263,11 @@ def world(request_in_review, personas, settings, tmp_path) -> dict[str, dict[str
         review_date=(timezone.now() + timedelta(days=90)).date(), treatment="mitigate",
         treatment_rationale="Redact addresses before the model sees them", residual_likelihood=3, residual_impact=3))
     req = {"pk": request_in_review.pk}
+    webhook, delivery = _webhook_world(settings)
+    hook_pk = {"pk": webhook.pk}
     return {
+        "webhook-detail": hook_pk, "webhook-edit": hook_pk, "webhook-rotate": hook_pk, "webhook-delete": hook_pk,
+        "webhook-test": hook_pk, "delivery-redeliver": {"pk": delivery.pk},
         "token-revoke": {"pk": token.pk},
         "request-comment": req, "request-attach": req, "attachment-download": {"pk": attachment.pk},
         "request-detail": req, "request-edit": req, "request-step": {**req, "step": "problem"}, "request-submit": req, "request-withdraw": req,
@@ -406,7 +438,13 @@ def _reviews(w: Any) -> int:
     return w.request.reviews.count()
 
 
+def _webhook_body(w: Any, persona: str) -> dict[str, Any]:
+    return {"name": "Chat", "url": "http://127.0.0.1:9/other", "format": "slack", "events": ["gate.blocked"],
+            "active": "on", "secret_source": "generate"}
+
+
 slug = lambda w: {"slug": w.system.slug}  # noqa: E731
+hook = lambda w: {"pk": w.webhook.pk}  # noqa: E731
 request_pk = lambda w: {"pk": w.request.pk}  # noqa: E731
 draft_pk = lambda w: {"pk": w.draft.pk}  # noqa: E731
 review_pk = lambda w: {"pk": w.review.pk}  # noqa: E731
@@ -519,6 +557,13 @@ POSTS: dict[str, Post] = {
                       seen(READERS)),
     "risk-accept": post(lambda w: {"pk": w.risk.pk, "slug": w.system.slug}, _acceptance_body,
                         lambda w: RiskAcceptance.objects.count(), {"risk": 302}, seen(READERS)),
+    # outgoing webhooks: no persona is an administrator, so every POST is refused and changes nothing
+    "webhook-create": post(None, _webhook_body, lambda w: Webhook.objects.count(), {}, 403),
+    "webhook-edit": post(hook, _webhook_body, lambda w: _fresh(w.webhook, "name"), {}, 404),
+    "webhook-rotate": post(hook, {}, lambda w: _fresh(w.webhook, "secret_encrypted"), {}, 404),
+    "webhook-delete": post(hook, {}, lambda w: Webhook.objects.count(), {}, 404),
+    "webhook-test": post(hook, {}, lambda w: Delivery.objects.count(), {}, 404),
+    "delivery-redeliver": post(lambda w: {"pk": w.delivery.pk}, {}, lambda w: _fresh(w.delivery, "status"), {}, 404),
     # the gate, with a session (tokens are checked below)
     "api-gate-checks": post(None, lambda w, p: {"system": w.system.slug, "environment": "production"},
                             lambda w: GateCheck.objects.count(), acting(READERS, 200), 404, anon=401, json=True),
@@ -540,6 +585,7 @@ NO_POST = {
     "api-review-list", "api-review-detail", "risk-portfolio", "system-risks",
     "scim-users-search", "scim-user-detail", "scim-groups-search", "scim-group-detail", "scim-service-provider-config",
     "scim-resource-types", "scim-resource-type", "scim-schemas", "scim-schema",
+    "webhook-list", "webhook-detail",
 }
 
 
@@ -559,6 +605,8 @@ class World:
         self.dataset = Dataset.objects.get(pk=kwargs["dataset-detail"]["pk"])
         self.vendor = Vendor.objects.get(pk=kwargs["vendor-detail"]["pk"])
         self.risk = Risk.objects.get(pk=kwargs["risk-edit"]["pk"])
+        self.webhook = Webhook.objects.get(pk=kwargs["webhook-detail"]["pk"])
+        self.delivery = Delivery.objects.get(pk=kwargs["delivery-redeliver"]["pk"])
         owner, risk = personas["owner"], personas["risk"]
         self.draft = intake.request_create_draft(requester=personas["requester"], **answers(title="Invoice coding"))
         self.idle_source = source_create(actor=owner, system=self.system, kind="mlflow", name="MLflow nightly",
@@ -698,3 +746,32 @@ def test_marking_notifications_read_touches_only_your_own(client, post_world, pe
     assert client.post(reverse("notifications-read")).status_code == 302
     unread = set(Notification.objects.filter(read_at=None).values_list("recipient__username", flat=True))
     assert "legal" not in unread and unread >= set(personas) - {"legal"}
+
+
+# --- the administrator (a role no persona above holds) -------------------------------------------
+
+WEBHOOK_ADMIN_GETS = {"webhook-list": 200, "webhook-create": 200, "webhook-detail": 200, "webhook-edit": 200,
+                      "webhook-rotate": 405, "webhook-delete": 405, "webhook-test": 405, "delivery-redeliver": 405}
+
+
+@pytest.mark.django_db
+def test_webhook_pages_for_an_administrator(client, post_world, world):
+    """The webhook rows of the matrix as the administrator sees them: every page opens and every POST
+    goes through and changes what it is for (each in a savepoint, like the POST matrix)."""
+    assert set(WEBHOOK_ADMIN_GETS) == {name for name in MATRIX if name.startswith(("webhook-", "delivery-"))}
+    admin = User.objects.get(username="webhook-admin")
+    client.force_login(admin)
+    for name, expected in WEBHOOK_ADMIN_GETS.items():
+        assert client.get(reverse(name, kwargs=world.get(name, {}))).status_code == expected, name
+    acting_status = {"webhook-create": 200, "webhook-rotate": 200}
+    for name in [n for n in WEBHOOK_ADMIN_GETS if n not in NO_POST]:
+        check = POSTS[name]
+        sid = transaction.savepoint()
+        try:
+            before, events = check.state(post_world), AuditEvent.objects.count()
+            response = client.post(reverse(name, kwargs=check.kwargs(post_world)), check.body(post_world, "admin"))
+            assert response.status_code == acting_status.get(name, 302), (name, response.status_code)
+            assert check.state(post_world) != before, f"{name} changed nothing"
+            assert AuditEvent.objects.count() > events, f"{name} was not audited"
+        finally:
+            transaction.savepoint_rollback(sid)

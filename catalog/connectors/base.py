@@ -147,8 +147,14 @@ def allowed_path(location: str) -> Path:
     return path
 
 
-def _host_allowed(host: str, port: int | None) -> bool:
-    allowed = {h.strip().lower() for h in settings.EVIDENCE_ALLOWED_HOSTS if h.strip()}
+# The setting that lists the internal hosts a server-side fetch may reach. Evidence sources read
+# EVIDENCE_ALLOWED_HOSTS; outgoing webhooks pass WEBHOOK_ALLOWED_HOSTS, so allowing a fetch from an
+# internal server does not also allow posting events to it.
+EVIDENCE_HOSTS = "EVIDENCE_ALLOWED_HOSTS"
+
+
+def host_allowed(host: str, port: int | None, setting: str = EVIDENCE_HOSTS) -> bool:
+    allowed = {h.strip().lower() for h in getattr(settings, setting) if h.strip()}
     return host.lower() in allowed or f"{host.lower()}:{port}" in allowed
 
 
@@ -165,12 +171,12 @@ def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     return ""
 
 
-def resolve_public(host: str, port: int | None) -> str | None:
+def resolve_public(host: str, port: int | None, *, setting: str = EVIDENCE_HOSTS) -> str | None:
     """The address to connect to for ``host``: None when the host is explicitly allowed (connect by
     name), else its first resolved address after checking that every address it resolves to is
-    public or itself listed in ``EVIDENCE_ALLOWED_HOSTS``. Every address is checked, not only the one used, so a name with one public and one
+    public or itself listed in ``EVIDENCE_ALLOWED_HOSTS`` (or the list ``setting`` names). Every address is checked, not only the one used, so a name with one public and one
     private record is refused rather than left to the resolver's order."""
-    if _host_allowed(host, port):
+    if host_allowed(host, port, setting):
         return None
     try:
         infos = socket.getaddrinfo(host, port or 80, type=socket.SOCK_STREAM)
@@ -181,36 +187,44 @@ def resolve_public(host: str, port: int | None) -> str | None:
         raise SourceUnavailable(f"could not resolve {host}")
     for address in addresses:
         why = _refusal(address)
-        if why and not _host_allowed(str(address), port):
+        if why and not host_allowed(str(address), port, setting):
             shown = host if host == str(address) else f"{host} ({address})"
             raise LocationRefused(
                 f"{shown} is a {why} address; Clearance does not fetch from internal addresses unless the "
-                f"administrator lists the host in EVIDENCE_ALLOWED_HOSTS"
+                f"administrator lists the host in {setting}"
             )
     return str(addresses[0])
 
 
-def _literal_refusal(host: str, port: int | None) -> None:
+def _literal_refusal(host: str, port: int | None, setting: str = EVIDENCE_HOSTS) -> None:
     """At save time: refuse an address literal or a name that resolves to an internal address. A name
     that does not resolve now is left to the fetch, which checks again."""
     try:
-        resolve_public(host, port)
+        resolve_public(host, port, setting=setting)
     except SourceUnavailable:
         return
+
+
+def check_public_url(location: str, *, setting: str = EVIDENCE_HOSTS) -> None:
+    """Validate an http(s) URL as configured: it has a host and a valid port, and the host is not an
+    internal address unless ``setting`` lists it. Raises LocationRefused."""
+    parts = urlsplit(location)
+    if parts.scheme not in ("http", "https"):
+        raise LocationRefused(f"{location!r} is not an http(s) URL")
+    if not parts.hostname:
+        raise LocationRefused(f"{location!r} has no host")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise LocationRefused(f"{location!r} has an invalid port") from exc
+    _literal_refusal(parts.hostname, port or (443 if parts.scheme == "https" else 80), setting)
 
 
 def check_location(location: str) -> None:
     """Validate a location as configured (forms call this): URL scheme and host (not an internal
     address), or an allowed path."""
     if is_url(location):
-        parts = urlsplit(location)
-        if not parts.hostname:
-            raise LocationRefused(f"{location!r} has no host")
-        try:
-            port = parts.port
-        except ValueError as exc:
-            raise LocationRefused(f"{location!r} has an invalid port") from exc
-        _literal_refusal(parts.hostname, port or (443 if parts.scheme == "https" else 80))
+        check_public_url(location)
         return
     if urlsplit(location).scheme not in ("", "file"):
         raise LocationRefused(f"{location!r}: only http(s) URLs and files are supported")
@@ -290,19 +304,7 @@ class Http:
         raise SourceError(f"more than {self.MAX_REDIRECTS} redirects")
 
     def _pinned_request(self, method: str, url: str, **kwargs: Any) -> httpx.Request:
-        """The request, sent to the address checked here rather than to the name: the connection
-        goes to that address literal, so a DNS answer that changes between the check and the
-        connect (rebinding) cannot move it to an internal one. The Host header and TLS server
-        name stay the original host, so virtual hosting and certificate checks are unchanged."""
-        request = self.client.build_request(method, url, **kwargs)
-        host = request.url.host
-        address = resolve_public(host, request.url.port or (443 if request.url.scheme == "https" else 80))
-        if address is None or address == host:
-            return request
-        request.url = request.url.copy_with(host=address)
-        if request.url.scheme == "https":
-            request.extensions = {**request.extensions, "sni_hostname": host}
-        return request
+        return pinned_request(self.client, method, url, **kwargs)
 
     def json(self, method: str, url: str, **kwargs: Any) -> Any:
         response = self._send(method, url, **kwargs)
@@ -334,6 +336,23 @@ class Http:
             raise SourceUnavailable(f"reading from {urlsplit(url).netloc} failed: {exc}") from exc
         finally:
             response.close()
+
+
+def pinned_request(client: httpx.Client, method: str, url: str, *, setting: str = EVIDENCE_HOSTS,
+                   **kwargs: Any) -> httpx.Request:
+    """The request, sent to the address checked here rather than to the name: the connection
+    goes to that address literal, so a DNS answer that changes between the check and the
+    connect (rebinding) cannot move it to an internal one. The Host header and TLS server
+    name stay the original host, so virtual hosting and certificate checks are unchanged."""
+    request = client.build_request(method, url, **kwargs)
+    host = request.url.host
+    address = resolve_public(host, request.url.port or (443 if request.url.scheme == "https" else 80), setting=setting)
+    if address is None or address == host:
+        return request
+    request.url = request.url.copy_with(host=address)
+    if request.url.scheme == "https":
+        request.extensions = {**request.extensions, "sni_hostname": host}
+    return request
 
 
 def _http_date(value: str | None) -> datetime | None:

@@ -29,6 +29,8 @@ from intake.services import (
     lock_request,
     request_transition,
 )
+from integrations.choices import EventKind
+from integrations.events import emit
 
 # Answers that do not change what was approved (a retitle, the department, who could own it).
 NOT_MATERIAL = frozenset({"title", "department", "kpi_target", "business_owner_candidate",
@@ -169,4 +171,11 @@ def _lapse(*, review_id: int, reason: str) -> bool:
         system = locked.system or (request.system if request is not None else None)
         if system is not None:
             readiness_changed(system=system, reason=f"{locked.kind} approval lapsed")
+        emit(kind=EventKind.APPROVAL_LAPSED, subject=locked, actor=None,
+             summary=f"The {locked.kind} approval of {request.reference if request is not None else system} "
+                     f"lapsed after a material change ({changed}); the review is open again.",
+             payload={"review_kind": locked.kind, "request": request.reference if request is not None else None,
+                      "system": system.slug if system is not None else None,
+                      "approved_by": getattr(approved_by, "username", None),
+                      "changed": [row["label"] for row in diff]})
     return True

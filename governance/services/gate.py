@@ -13,12 +13,14 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.utils import timezone
 
 from catalog.models import AISystem
 from clearance.models import ApiToken
 from clearance.outages import is_outage
 from governance.choices import (
+    PASSING_STATUSES,
     RequirementStatus,
     Verdict,
 )
@@ -28,8 +30,14 @@ from governance.policy.loader import Policy
 from governance.selectors.facts import collect_facts
 from governance.selectors.gate import StoredVerdict
 from governance.services.readiness import readiness_recompute_all, with_since
+from integrations.choices import EventKind
+from integrations.events import emit
 
 log = logging.getLogger(__name__)
+
+# A block in this environment is reported to the webhooks subscribed to "gate blocked" (a block in
+# staging is the gate doing its everyday job; in production it stops a release).
+PRODUCTION = "production"
 
 
 def _gate_failure(req_id: str, title: str, message: str, fix: str) -> dict[str, Any]:
@@ -148,6 +156,32 @@ def _recompute_for_gate(system: AISystem, environment: str, policy: Policy,
 
 
 def _record(*, system: AISystem, environment: str, version: str, commit: str, pipeline_url: str, verdict: str,
+            policy_name: str, policy_version: str, requirements: list[dict[str, Any]], user: User,
+            token: ApiToken | None, now: datetime, started: float) -> GateCheck:
+    if verdict == Verdict.BLOCK and environment == PRODUCTION:
+        with transaction.atomic():
+            check = _insert(system=system, environment=environment, version=version, commit=commit,
+                            pipeline_url=pipeline_url, verdict=verdict, policy_name=policy_name,
+                            policy_version=policy_version, requirements=requirements, user=user, token=token,
+                            now=now, started=started)
+            unmet = [r for r in requirements if r.get("status") not in PASSING_STATUSES]
+            # A gate answered from a stored verdict holds a system with only its key fields loaded.
+            subject = AISystem.objects.filter(pk=system.pk).first() or system
+            emit(kind=EventKind.GATE_BLOCKED, subject=subject, actor=user,
+                 summary=f"The gate blocked a production deploy of {system.slug}"
+                         f"{' version ' + version if version else ''}: "
+                         + "; ".join(str(r.get("message") or r.get("id")) for r in unmet[:5]),
+                 payload={"system": system.slug, "environment": environment, "version": version,
+                          "commit": commit, "pipeline_url": pipeline_url, "policy_version": policy_version[:12],
+                          "unmet": [r.get("id") for r in unmet], "check": check.pk})
+        return check
+    return _insert(system=system, environment=environment, version=version, commit=commit,
+                   pipeline_url=pipeline_url, verdict=verdict, policy_name=policy_name,
+                   policy_version=policy_version, requirements=requirements, user=user, token=token,
+                   now=now, started=started)
+
+
+def _insert(*, system: AISystem, environment: str, version: str, commit: str, pipeline_url: str, verdict: str,
             policy_name: str, policy_version: str, requirements: list[dict[str, Any]], user: User,
             token: ApiToken | None, now: datetime, started: float) -> GateCheck:
     return GateCheck.objects.create(

@@ -20,6 +20,8 @@ from governance.models import UNTRUSTED_FACTS, FactsVersion, ReadinessVerdict
 from governance.policy.engine import Evaluation, evaluate
 from governance.policy.loader import Policy, load_readiness_policy
 from governance.selectors.facts import collect_facts, with_fact_columns
+from integrations.choices import EventKind
+from integrations.events import emit
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +101,13 @@ def _recompute(system_id: int, policy: Policy, reason: str, outbox_id: int | Non
         facts = collect_facts(system)
         owners = owners_key(system)
         previous = {v.environment: v for v in ReadinessVerdict.objects.filter(system=system)}
+        went_stale: list[dict[str, str]] = []
         for env in policy.environments:
             result = evaluate(policy, env, facts, now)
             old = previous.pop(env, None)
+            was_stale = {r.get("id") for r in (old.requirements if old else []) if r.get("status") == RequirementStatus.STALE}
+            went_stale += [{"environment": env, "requirement": r.id, "message": r.message}
+                           for r in result.requirements if r.status == RequirementStatus.STALE and r.id not in was_stale]
             ReadinessVerdict.objects.update_or_create(
                 system=system,
                 environment=env,
@@ -129,8 +135,21 @@ def _recompute(system_id: int, policy: Policy, reason: str, outbox_id: int | Non
                           "unmet": [r.id for r in result.unmet]},
                 )
         ReadinessVerdict.objects.filter(system=system, environment__in=list(previous)).delete()
+        if went_stale:
+            _report_stale(system, went_stale)
         outbox_complete(message_id=outbox_id)
     return results
+
+
+def _report_stale(system: AISystem, went_stale: list[dict[str, str]]) -> None:
+    """One event per recompute that found requirements newly stale (evidence or an approval aged
+    out), listing them; a requirement that stays stale is not reported again."""
+    requirements = sorted({row["requirement"] for row in went_stale})
+    environments = sorted({row["environment"] for row in went_stale})
+    messages = list(dict.fromkeys(row["message"] for row in went_stale))
+    emit(kind=EventKind.EVIDENCE_STALE, subject=system, actor=None,
+         summary=f"Evidence of {system.slug} went stale: " + "; ".join(messages[:5]),
+         payload={"system": system.slug, "requirements": requirements, "environments": environments})
 
 
 def _mark_failed(system_id: int, exc: Exception, now: datetime) -> None:

@@ -34,6 +34,8 @@ from intake.services import (
     request_start_triage,
     request_transition,
 )
+from integrations.choices import EventKind
+from integrations.events import emit
 
 DEFAULT_APPROVAL_DAYS = 365
 
@@ -169,6 +171,13 @@ def review_decide(
         system = locked.system or (request.system if request else None)
         if system is not None:
             readiness_changed(system=system, reason=f"{locked.kind} review {decision}")
+        emit(kind=EventKind.REVIEW_DECIDED, subject=locked, actor=actor,
+             summary=f"{locked.get_kind_display()} review of {request.reference if request else system}: "
+                     f"{locked.get_status_display().lower()}. {locked.rationale}",
+             payload={"review_kind": locked.kind, "decision": decision,
+                      "request": request.reference if request else None,
+                      "system": system.slug if system else None, "conditions": locked.conditions,
+                      "expires_at": expires_at})
     return locked
 
 
