@@ -46,6 +46,7 @@ class NodeIdp:
                  post_logout_redirect_uri: str, users: dict[str, Any], alg: str = "RS256") -> None:
         assert not _MISSING, _MISSING
         self.port = free_port()
+        self.alg = alg
         self.issuer = f"http://127.0.0.1:{self.port}"
         self.users_file = workdir / "idp-users.json"
         self.set_users(users)
