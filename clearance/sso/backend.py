@@ -174,6 +174,11 @@ class OidcBackend(OIDCAuthenticationBackend):  # type: ignore[misc] # the librar
                     claims.setdefault(name, value)
         return claims
 
+    def get_user(self, user_id: int) -> User | None:
+        # Django's check, which the library's override drops: a user deactivated after signing in by
+        # SSO is signed out on their next request, as one signed in with a password is.
+        return ModelBackend.get_user(self, user_id)
+
     def get_or_create_user(self, access_token: str, id_token: str, payload: dict[str, Any]) -> User:
         claims = self.get_userinfo(access_token, id_token, payload)
         return sso_sign_in(issuer=str(payload["iss"]), claims=claims)

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clearance.audit import audit_record
@@ -110,6 +110,15 @@ def _profile(claims: dict[str, object]) -> dict[str, str]:
 
 def sso_sign_in(*, issuer: str, claims: dict[str, object]) -> User:
     """The user for verified claims: found by (issuer, sub) and updated, or created; roles synced."""
+    try:
+        return _sign_in(issuer=issuer, claims=claims)
+    except IntegrityError:
+        # Two first sign-ins of one person at once (two tabs, a double click): both found no identity
+        # and one insert lost to the other's unique constraint. The winner's rows are there now.
+        return _sign_in(issuer=issuer, claims=claims)
+
+
+def _sign_in(*, issuer: str, claims: dict[str, object]) -> User:
     subject = _text(claims, "sub")
     if not subject:
         raise SsoRefused("the identity provider's token has no subject")

@@ -221,7 +221,9 @@ def test_another_idp_account_with_a_users_email_gets_its_own_account(client, op)
 @pytest.mark.django_db
 def test_a_deactivated_user_cannot_sign_in_by_sso(client, op):
     sign_in(client, op, lambda nonce: op.sign(op.claims(nonce)))
+    assert client.get("/").status_code == 200
     User.objects.filter(username="dana").update(is_active=False)
+    assert client.get("/")["Location"].startswith("/login/"), "the SSO session ends with the account"
     client.logout()
     sign_in(client, op, lambda nonce: op.sign(op.claims(nonce)))
     assert signed_in_user(client) is None
@@ -322,3 +324,42 @@ def test_the_group_mapping_must_name_known_roles(settings):
     assert error.id == "clearance.E010" and "'overlord'" in error.msg and "'ai-governance'" in error.msg
     settings.OIDC_GROUP_ROLES = MAPPING
     assert group_roles_name_known_roles(None) == []
+
+
+@pytest.mark.django_db
+def test_explicit_endpoints_need_no_discovery(client, op, settings):
+    settings.OIDC_DISCOVERY_URL = "http://127.0.0.1:9/nothing-listens-here"
+    settings.OIDC_OP_AUTHORIZATION_ENDPOINT = f"{op.issuer}/authorize"
+    settings.OIDC_OP_TOKEN_ENDPOINT = f"{op.issuer}/token"
+    settings.OIDC_OP_JWKS_ENDPOINT = f"{op.issuer}/jwks"
+    sign_in(client, op, lambda nonce: op.sign(op.claims(nonce)))
+    assert signed_in_user(client) is not None
+    # No UserInfo and no end_session endpoint given: the token's claims suffice, logout stays local.
+    assert client.post("/logout/")["Location"] == "/login/"
+
+
+def test_settings_come_from_the_environment_and_bad_ones_are_named(tmp_path):
+    from tests.clearance.test_settings_and_demo import clean_env, manage
+
+    secret_file = tmp_path / "client-secret"
+    secret_file.write_text("from-a-mounted-file-0123456789\n")
+    env = clean_env(tmp_path, OIDC_ISSUER="https://login.example.com/realms/staff/", OIDC_CLIENT_ID="clearance",
+                    OIDC_CLIENT_SECRET_FILE=str(secret_file), LOCAL_PASSWORDS_ENABLED="false",
+                    OIDC_GROUP_ROLES='{"ai-governance": ["governance-lead"]}')
+    shown = manage("shell", "-c", "from django.conf import settings as s; print(s.OIDC_ISSUER, "
+                   "s.OIDC_RP_CLIENT_SECRET == 'from-a-mounted-file-0123456789', s.LOCAL_PASSWORDS_ENABLED, "
+                   "s.OIDC_GROUP_ROLES, s.CONTENT_SECURITY_POLICY['DIRECTIVES']['form-action'])", env=env)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert shown.stdout.strip().splitlines()[-1] == ("https://login.example.com/realms/staff True False "
+                                    "{'ai-governance': ['governance-lead']} ['self', 'https://login.example.com']"
+                                    ).replace("'self'", "\"'self'\"")
+
+    for extra, message in [
+        ({"OIDC_GROUP_ROLES": "{ai-governance: lead}"}, "OIDC_GROUP_ROLES must be a JSON object"),
+        ({"OIDC_GROUP_ROLES": '{"g": "auditor"}'}, "OIDC_GROUP_ROLES must map each group to a list"),
+        ({"LOCAL_PASSWORDS_ENABLED": "false"}, "LOCAL_PASSWORDS_ENABLED=false needs single sign-on configured"),
+        ({"OIDC_CLIENT_SECRET_FILE": str(tmp_path / "missing")}, "OIDC_CLIENT_SECRET_FILE cannot be read"),
+        ({"OIDC_GROUP_ROLES": '{"g": ["overlord"]}'}, "clearance.E010"),
+    ]:
+        result = manage("check", env=clean_env(tmp_path, **extra))
+        assert result.returncode != 0 and message in result.stderr, (extra, result.stderr[-2000:])
