@@ -13,6 +13,7 @@ class ClearanceConfig(AppConfig):
 
         from clearance import checks, schema  # noqa: F401 - register the deploy checks and the OpenAPI auth extension
         from clearance.signin import audit_lockout
+        from clearance.sso import checks as sso_checks  # noqa: F401 - register the single sign-on checks
 
         user_locked_out.connect(audit_lockout, dispatch_uid="clearance.audit_lockout")
         post_migrate.connect(_grant_runtime_role, sender=self)

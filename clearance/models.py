@@ -156,3 +156,7 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} (clr_{self.key_id}…)"
+
+
+# Single sign-on's table lives with its code (clearance/sso/); imported here so Django registers it.
+from clearance.sso.models import SsoIdentity  # noqa: E402, F401

@@ -8,9 +8,11 @@ ALLOWED_HOSTS and HTTPS=true set.
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 import django_stubs_ext
@@ -107,6 +109,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "governance.context_processors.navigation",
+                "clearance.sso.views.signin_context",
             ],
         },
     },
@@ -158,7 +161,10 @@ AUTH_PASSWORD_VALIDATORS = [
 # in must pass it to authenticate(); tests use client.force_login (client.login passes none).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Passwords; refuses every attempt when LOCAL_PASSWORDS_ENABLED is off (clearance/sso/backend.py).
+    "clearance.sso.backend.LocalPasswordBackend",
+    # OpenID Connect sign-in; answers only the SSO callback, and only when SSO is configured.
+    "clearance.sso.backend.OidcBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -185,6 +191,61 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
+# --- Single sign-on (OpenID Connect, clearance/sso/, docs/sso.md) -------------------------------------
+# The provider: its issuer (the discovery document is read from <issuer>/.well-known/openid-configuration,
+# or OIDC_DISCOVERY_URL) or explicit endpoints, which win over discovery one by one.
+OIDC_ISSUER = env_str("OIDC_ISSUER").rstrip("/")
+OIDC_DISCOVERY_URL = env_str("OIDC_DISCOVERY_URL")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_USERINFO_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_JWKS_URI")
+OIDC_OP_END_SESSION_ENDPOINT = env_str("OIDC_END_SESSION_ENDPOINT")
+OIDC_RP_CLIENT_ID = env_str("OIDC_CLIENT_ID")
+# The client secret comes from the environment or a file (a mounted secret); it is never shown.
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET")
+if env_str("OIDC_CLIENT_SECRET_FILE"):
+    try:
+        OIDC_RP_CLIENT_SECRET = Path(env_str("OIDC_CLIENT_SECRET_FILE")).read_text().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"OIDC_CLIENT_SECRET_FILE cannot be read: {exc.strerror}") from exc
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "your company account")
+OIDC_RP_SCOPES = env_str("OIDC_SCOPES", "openid email profile")
+# ID tokens are accepted only when signed with one of these (asymmetric: the provider's JWKS holds the keys).
+OIDC_SIGN_ALGORITHMS = env_list("OIDC_SIGN_ALGORITHMS", ["RS256", "ES256"])
+if set(OIDC_SIGN_ALGORITHMS) - {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"}:
+    raise ImproperlyConfigured(f"OIDC_SIGN_ALGORITHMS may name RS*, PS* and ES* algorithms only, got {OIDC_SIGN_ALGORITHMS}")
+OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+# IdP group -> Clearance role names (clearance/roles.py), as JSON: {"ai-governance": ["governance-lead"]}.
+# Role names are checked against clearance/roles.py by a system check (clearance/sso/checks.py).
+try:
+    OIDC_GROUP_ROLES: dict[str, list[str]] = json.loads(env_str("OIDC_GROUP_ROLES", "{}"))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"OIDC_GROUP_ROLES must be a JSON object, got an error: {exc}") from exc
+if not isinstance(OIDC_GROUP_ROLES, dict) or not all(
+        isinstance(roles, list) and all(isinstance(r, str) for r in roles) for roles in OIDC_GROUP_ROLES.values()):
+    raise ImproperlyConfigured('OIDC_GROUP_ROLES must map each group to a list of role names, e.g. {"g": ["auditor"]}')
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT_SECONDS", 10, minimum=1)
+OIDC_DISCOVERY_CACHE_SECONDS = env_int("OIDC_DISCOVERY_CACHE_SECONDS", 3600, minimum=0)
+OIDC_CLOCK_SKEW_SECONDS = env_int("OIDC_CLOCK_SKEW_SECONDS", 60, minimum=0)
+# What mozilla-django-oidc reads: state, nonce and PKCE (S256) on every sign-in; the ID token kept in
+# the session for RP-initiated logout (its id_token_hint).
+OIDC_USE_NONCE = True
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_STORE_ID_TOKEN = True
+OIDC_AUTHENTICATION_CALLBACK_URL = "sso-callback"
+OIDC_RP_SIGN_ALGO = "RS256"  # unused by our verification (OIDC_SIGN_ALGORITHMS), required by the library
+OIDC_VERIFY_SSL = True
+# The client authenticates at the token endpoint with client_secret_post, or HTTP Basic (client_secret_basic).
+OIDC_TOKEN_USE_BASIC_AUTH = env_bool("OIDC_TOKEN_USE_BASIC_AUTH", False)
+# Off: the password form, password sign-in (pages and admin) and password change are gone; /login/ offers SSO.
+LOCAL_PASSWORDS_ENABLED = env_bool("LOCAL_PASSWORDS_ENABLED", True)
+if not LOCAL_PASSWORDS_ENABLED and not (OIDC_ISSUER and OIDC_RP_CLIENT_ID):
+    raise ImproperlyConfigured("LOCAL_PASSWORDS_ENABLED=false needs single sign-on configured (OIDC_ISSUER and "
+                               "OIDC_CLIENT_ID), or nobody could sign in")
+
 # --- Security -------------------------------------------------------------------------------------
 HTTPS = env_bool("HTTPS", False)
 SECURE_SSL_REDIRECT = HTTPS
@@ -200,6 +261,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
+_sso_origins = sorted({urlsplit(url)._replace(path="", query="", fragment="").geturl()
+                       for url in (OIDC_ISSUER, OIDC_OP_END_SESSION_ENDPOINT) if url})
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
@@ -208,7 +271,8 @@ CONTENT_SECURITY_POLICY = {
         "img-src": [SELF, "data:"],
         "font-src": [SELF],
         "connect-src": [SELF],
-        "form-action": [SELF],
+        # Signing out ends the identity provider's session too: the logout form's redirect goes there.
+        "form-action": [SELF, *_sso_origins],
         "frame-ancestors": [NONE],
         "object-src": [NONE],
         "base-uri": [NONE],

@@ -9,7 +9,7 @@ from rest_framework.routers import DefaultRouter
 
 from catalog.api.views import AISystemViewSet
 from clearance import views as clearance_views
-from clearance.signin import ClearancePasswordChangeView
+from clearance.sso import views as sso_views
 from governance.api.views import GateChecksView, ReviewViewSet, download_client, policy_schema
 from intake.api.views import UseCaseRequestViewSet
 
@@ -29,9 +29,11 @@ api_v1: list[URLPattern | URLResolver] = [
 ]
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("password/", ClearancePasswordChangeView.as_view(), name="password-change"),
+    path("login/", sso_views.LoginView.as_view(), name="login"),
+    path("logout/", sso_views.LogoutView.as_view(), name="logout"),
+    path("sso/start/", sso_views.SsoStartView.as_view(), name="sso-start"),
+    path("sso/callback/", sso_views.SsoCallbackView.as_view(), name="sso-callback"),
+    path("password/", sso_views.PasswordChangeView.as_view(), name="password-change"),
     path("password/changed/",
          auth_views.PasswordChangeDoneView.as_view(template_name="registration/password_change_done.html"),
          name="password-change-done"),
@@ -48,6 +50,8 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     # Provisioning by an identity provider (SCIM 2.0; plain Django views, not in the OpenAPI).
     path("scim/v2/", include("provisioning.scim.urls")),
+    # Before the admin's own: with local passwords off its password form sends people to /login/.
+    path("admin/login/", sso_views.admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
 ]
 

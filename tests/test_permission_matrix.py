@@ -76,6 +76,10 @@ MATRIX: dict[str, dict[str, int]] = {
     "home": everyone(200),
     "login": everyone(200, anon=200),
     "logout": everyone(405, anon=405),
+    # Single sign-on, not configured here: both send everyone back to the login page with a message.
+    "sso-start": everyone(302, anon=302),
+    "sso-callback": everyone(302, anon=302),
+    "admin-login": everyone(200, anon=200),
     "password-change": everyone(200),
     "password-change-done": everyone(200),
     "notifications": everyone(200),
@@ -459,6 +463,8 @@ POSTS: dict[str, Post] = {
     # session and platform
     "login": post(None, _login_body, None, acting(LOGGED_IN), 302, anon=302),
     "logout": post(None, {}, None, acting(LOGGED_IN), 302, anon=302),
+    # The admin's own password form: no persona is staff, so each gets the form back with the error.
+    "admin-login": post(None, _login_body, None, {}, 200, anon=200),
     "password-change": post(
         None, {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
         lambda w: sorted(User.objects.values_list("password", flat=True)), acting(LOGGED_IN), 302),
@@ -575,7 +581,7 @@ POSTS: dict[str, Post] = {
 
 # Every other URL only reads: a POST there is refused (405) or answered like a GET.
 NO_POST = {
-    "home", "password-change-done", "notifications", "request-list", "request-detail", "attachment-download", "triage-board",
+    "home", "sso-start", "sso-callback", "password-change-done", "notifications", "request-list", "request-detail", "attachment-download", "triage-board",
     "triage-agenda", "queue", "review-detail", "portfolio", "audit-trail", "audit-trail-csv", "system-list", "system-detail",
     "model-card-detail", "system-evidence", "evidence-source-detail", "sync-run-detail", "sync-run-progress",
     "evidence-portfolio", "system-compliance", "compliance-coverage", "compliance-csv", "model-card-compare", "model-card-export", "decision-detail", "decision-pdf",
