@@ -10,7 +10,7 @@ from rest_framework.routers import DefaultRouter
 from catalog.api.views import AISystemViewSet
 from clearance import views as clearance_views
 from clearance.signin import ClearancePasswordChangeView
-from governance.api.views import GateChecksView, ReviewViewSet, download_client, policy_schema
+from governance.api.views import GateChecksView, ReviewViewSet, download_client, gate_keys, policy_schema
 from intake.api.views import UseCaseRequestViewSet
 
 router = DefaultRouter(trailing_slash=True)
@@ -45,6 +45,8 @@ urlpatterns = [
     path("", include("compliance.urls")),
     path("", include("risks.urls")),
     path("api/v1/", include(api_v1)),
+    # Where deploy tooling finds the keys that verify gate attestations (RFC 8615 well-known prefix).
+    path(".well-known/clearance/gate-keys.json", gate_keys, name="gate-keys"),
     path("admin/", admin.site.urls),
 ]
 

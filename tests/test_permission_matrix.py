@@ -149,6 +149,7 @@ MATRIX: dict[str, dict[str, int]] = {
     "api-gate-checks": everyone(200, anon=401),
     "api-gate-client": everyone(200, anon=200),
     "api-policy-schema": everyone(200, anon=200),
+    "gate-keys": everyone(200, anon=200),
     "waiver-create": only({**{p: 403 for p in SYSTEM_READERS}, **SYSTEM_EDITORS}, 404),
     "waiver-decide": everyone(405),
     "waiver-revoke": everyone(405),
@@ -521,7 +522,7 @@ NO_POST = {
     "model-card-detail", "system-evidence", "evidence-source-detail", "sync-run-detail", "sync-run-progress",
     "evidence-portfolio", "system-compliance", "compliance-coverage", "compliance-csv", "model-card-compare", "model-card-export", "decision-detail", "decision-pdf",
     "model-card-pdf", "export-detail", "export-progress", "export-download", "dataset-list", "dataset-detail",
-    "vendor-list", "vendor-detail", "ownership-gaps", "search", "api-gate-client", "api-policy-schema", "api-schema",
+    "vendor-list", "vendor-detail", "ownership-gaps", "search", "api-gate-client", "api-policy-schema", "gate-keys", "api-schema",
     "api-docs", "api-root", "api-system-list", "api-system-detail", "api-request-list", "api-request-detail",
     "api-review-list", "api-review-detail", "risk-portfolio", "system-risks",
 }
