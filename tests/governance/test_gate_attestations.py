@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
+import io
 import json
 from typing import Any
 from unittest import mock
@@ -12,10 +14,12 @@ from unittest import mock
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
 from django.test import Client
 
 from clearance import gate_client
-from clearance.dsse import pae
+from clearance.dsse import pae, sign_envelope
 from clearance.keyring import ed25519_public_keys, key_fingerprint, public_key_raw
 from clearance.tokens import api_token_create
 from tests.conftest import make_ready
@@ -148,3 +152,40 @@ def test_the_published_keys_need_no_login_and_keep_retired_keys(client, settings
     private_raw = settings.GATE_SIGNING_KEY.private_bytes_raw()
     assert base64.b64encode(private_raw).decode() not in response.content.decode()
     assert "PRIVATE" not in response.content.decode()
+
+
+def test_a_rotation_by_settings_keeps_old_attestations_verifiable(settings, monkeypatch, tmp_path):
+    """GATE_SIGNING_KEY_FILE holds the new key, GATE_PUBLIC_KEYS the old public half: the key set
+    lists both and an attestation by the old key still verifies with what is published."""
+    import clearance.settings as settings_module
+
+    old = Ed25519PrivateKey.generate()
+    old_attestation = sign_envelope(b'{"x":1}', key=old)
+    new_file = tmp_path / "gate.key"
+    generated = io.StringIO()
+    call_command("gate_keys", "--generate", stdout=generated)
+    new_file.write_text(generated.getvalue().splitlines()[0].split("=", 1)[1])
+    monkeypatch.setenv("GATE_SIGNING_KEY_FILE", str(new_file))
+    monkeypatch.setenv("GATE_PUBLIC_KEYS", base64.b64encode(public_key_raw(old.public_key())).decode())
+    fresh = importlib.reload(settings_module)
+    try:
+        assert not fresh.GATE_SIGNING_KEY_DERIVED
+        settings.GATE_SIGNING_KEY, settings.GATE_PUBLIC_KEYS = fresh.GATE_SIGNING_KEY, fresh.GATE_PUBLIC_KEYS
+        printed = io.StringIO()
+        call_command("gate_keys", stdout=printed)
+        published = {k["keyid"]: k for k in json.loads(printed.getvalue())["keys"]}
+        assert published[key_fingerprint(old.public_key())]["status"] == "retired"
+        assert published[key_fingerprint(fresh.GATE_SIGNING_KEY.public_key())]["status"] == "current"
+        verified = gate_client.verify_envelope  # the client's own check, with the published keys only
+        keys = {kid: base64.b64decode(k["publicKey"]) for kid, k in published.items()}
+        with pytest.raises(gate_client.NotVerified, match="malformed statement"):
+            verified(old_attestation, keys)  # signature accepted; the body is just not a statement
+        # Both at once is refused rather than silently picking one.
+        monkeypatch.setenv("GATE_SIGNING_KEY", base64.b64encode(old.private_bytes_raw()).decode())
+        with pytest.raises(ImproperlyConfigured, match="GATE_SIGNING_KEY or GATE_SIGNING_KEY_FILE"):
+            importlib.reload(settings_module)
+    finally:
+        monkeypatch.delenv("GATE_SIGNING_KEY", raising=False)
+        monkeypatch.delenv("GATE_SIGNING_KEY_FILE", raising=False)
+        monkeypatch.delenv("GATE_PUBLIC_KEYS", raising=False)
+        importlib.reload(settings_module)
