@@ -651,6 +651,8 @@ def save_attestation(doc: dict[str, Any], path: str) -> None:
             fh.write(json.dumps(envelope, indent=2) + "\n")
     except OSError as exc:
         raise GateError(f"cannot write the attestation: {exc}") from None
+    _stderr(f"signed attestation of this {doc['verdict']} saved to {path} (check it with: "
+            f"clearance-check verify {path} --url URL)")
 
 
 def load_keys(source: str, timeout: float) -> dict[str, bytes]:
