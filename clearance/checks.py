@@ -1,4 +1,4 @@
-"""Deployment checks (``manage.py check --deploy``) for the audit trail's secrets.
+"""Deployment checks (``manage.py check --deploy``) for the audit trail's and the gate's signing secrets.
 
 The embedded mode derives the audit HMAC key and the checkpoint signing key from SECRET_KEY so the
 demo needs nothing set; a deployment must give its own, kept apart from SECRET_KEY and the database.
@@ -26,5 +26,12 @@ def audit_keys_are_set(app_configs: Any, **kwargs: Any) -> list[Error]:
             "AUDIT_CHECKPOINT_KEY is not set: audit checkpoints are signed with a key derived from SECRET_KEY.",
             hint="Generate one with `manage.py audit_checkpoint --generate-key` and set AUDIT_CHECKPOINT_KEY.",
             id="clearance.E002",
+        ))
+    if settings.GATE_SIGNING_KEY_DERIVED:
+        errors.append(Error(
+            "GATE_SIGNING_KEY is not set: gate attestations are signed with a key derived from SECRET_KEY.",
+            hint="Generate one with `manage.py gate_keys --generate` and set GATE_SIGNING_KEY or "
+                 "GATE_SIGNING_KEY_FILE.",
+            id="clearance.E010",
         ))
     return errors

@@ -18,11 +18,19 @@ GitHub Actions run URL or $CI_PIPELINE_URL. Under GitHub Actions unmet requireme
 also emitted as ``::error`` annotations and a Markdown table is appended to
 $GITHUB_STEP_SUMMARY. Use ``--output`` when you need machine-readable output there, as the
 annotations share stdout.
+
+``--attestation FILE`` asks the server for a signed attestation of the verdict (an in-toto
+statement in a DSSE envelope) and saves it. ``clearance-check verify FILE`` checks a saved
+attestation offline against the server's published keys (``--keys FILE`` or the URL); it needs
+the ``cryptography`` package, which the gate itself does not (exit 3 when it is missing).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
+import hashlib
 import http.client
 import json
 import os
@@ -36,7 +44,7 @@ import uuid
 from typing import Any
 from xml.etree import ElementTree as ET
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 ENDPOINT_PATH = "/api/v1/gate/checks"
 EXIT_PASS, EXIT_BLOCK, EXIT_ERROR = 0, 1, 2
@@ -57,6 +65,12 @@ SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVELS = {"critical": "error", "major": "error", "minor": "warning"}
 GITLAB_SEVERITIES = {"critical": "blocker", "major": "major", "minor": "minor"}
 MAX_RETRY_AFTER = 30.0
+# Attestations (docs/attestations.md).
+KEYS_PATH = "/.well-known/clearance/gate-keys.json"
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+PREDICATE_TYPE = "https://clearance.dev/attestations/gate-verdict/v1"
+VERIFIED, NOT_VERIFIED, VERIFY_ERROR, NEEDS_CRYPTOGRAPHY = 0, 1, 2, 3
 
 
 class GateError(Exception):
@@ -169,7 +183,7 @@ def validate(doc: Any) -> dict[str, Any]:
     return doc
 
 
-def send_once(endpoint: str, token: str, body: dict[str, str], timeout: float) -> dict[str, Any]:
+def send_once(endpoint: str, token: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
     request = urllib.request.Request(endpoint, data=json.dumps(body).encode(), method="POST", headers={
         "Authorization": f"Bearer {token}",
         "Content-Type": "application/json",
@@ -198,7 +212,7 @@ def send_once(endpoint: str, token: str, body: dict[str, str], timeout: float) -
         raise GateError(f"gate response is not JSON: {_snippet(raw)!r}", status=200) from None
 
 
-def check(endpoint: str, token: str, body: dict[str, str], *, timeout: float, retries: int,
+def check(endpoint: str, token: str, body: dict[str, Any], *, timeout: float, retries: int,
           backoff: float) -> dict[str, Any]:
     """POST the check, retrying connection errors, timeouts, 429 and 502/503/504."""
     attempt = 0
@@ -423,7 +437,8 @@ def _stderr(message: str, token: str | None = None) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="clearance-check", description=__doc__.split("\n")[0],
-                                epilog="Exit codes: 0 pass, 1 block, 2 anything else.")
+                                epilog="Exit codes: 0 pass, 1 block, 2 anything else. "
+                                       "`clearance-check verify --help` for checking a saved attestation.")
     p.add_argument("--url", default=_env("CLEARANCE_URL"), help="gate base URL (default: $CLEARANCE_URL)")
     p.add_argument("--token", default=_env("CLEARANCE_TOKEN"), help="gate token (default: $CLEARANCE_TOKEN)")
     p.add_argument("--system", required=True, help="system slug")
@@ -438,6 +453,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="report format: text (default), json, junit (JUnit XML), sarif (SARIF 2.1.0), "
                         "github (workflow annotations + text), gitlab (code quality JSON)")
     p.add_argument("--output", metavar="FILE", help="write the report to FILE (text summary on stdout)")
+    p.add_argument("--attestation", metavar="FILE",
+                   help="ask for a signed attestation of the verdict and save it to FILE (check it later "
+                        "with `clearance-check verify FILE`)")
     p.add_argument("--timeout", type=_positive, default=10.0, help="seconds per attempt (default 10)")
     p.add_argument("--retries", type=_non_negative_int, default=2, help="retries on transient errors")
     p.add_argument("--backoff", type=_non_negative, default=0.5, help="base backoff seconds (default 0.5)")
@@ -509,6 +527,9 @@ def main(argv: list[str] | None = None) -> int:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure:
             reconfigure(errors="backslashreplace")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["verify"]:
+        return verify_main(argv[1:])
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help/--version (0) or bad arguments (2)
@@ -524,7 +545,9 @@ def _run(args: argparse.Namespace) -> int:
     if not args.url or not args.token:
         missing = "URL (--url or CLEARANCE_URL)" if not args.url else "token (--token or CLEARANCE_TOKEN)"
         return _fail(args, GateError(f"no gate {missing} given"))
-    body = {"system": args.system, "environment": args.environment}
+    body: dict[str, Any] = {"system": args.system, "environment": args.environment}
+    if args.attestation:
+        body["attestation"] = True
     for key, value in (("version", args.deploy_version), ("commit", args.commit),
                        ("pipeline_url", args.pipeline_url)):
         if value:
@@ -534,6 +557,11 @@ def _run(args: argparse.Namespace) -> int:
                     retries=args.retries, backoff=args.backoff)
     except GateError as exc:
         return _fail(args, exc)
+    if args.attestation:
+        try:
+            save_attestation(doc, args.attestation)
+        except GateError as exc:
+            return _fail(args, exc)
     code = EXIT_PASS if doc["verdict"] == "pass" else EXIT_BLOCK
     text = format_text(doc)
     report = render(doc, args.format, code)
@@ -547,6 +575,255 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(args, GateError(f"cannot write report: {exc}"))
     return code
+
+
+# --- Attestations --------------------------------------------------------------------------------
+
+
+def _b64decode(text: str) -> bytes:
+    """DSSE allows standard and URL-safe base64, with or without padding; verifiers take both."""
+    if not isinstance(text, str):
+        raise ValueError("not a string")
+    cleaned = text.strip().replace("-", "+").replace("_", "/")
+    return base64.b64decode(cleaned + "=" * (-len(cleaned) % 4), validate=True)
+
+
+def pae(payload_type: str, body: bytes) -> bytes:
+    """DSSE's pre-authentication encoding, the bytes that are signed."""
+    kind = payload_type.encode("utf-8")
+    return b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(body), body)
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def subject_digest(system: str, version: str, commit: str) -> str:
+    return hashlib.sha256(canonical_json({"system": system, "version": version, "commit": commit})).hexdigest()
+
+
+class NotVerified(Exception):
+    """The attestation does not hold; ``reason`` is one of the documented reasons."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+def envelope_parts(envelope: Any) -> tuple[str, bytes, list[dict[str, Any]]]:
+    """(payload type, payload bytes, signatures) of a DSSE JSON envelope, or NotVerified."""
+    if isinstance(envelope, dict) and isinstance(envelope.get("attestation"), dict):
+        envelope = envelope["attestation"]  # a saved gate answer (--format json) holds one
+    if not isinstance(envelope, dict):
+        raise NotVerified("malformed envelope", "expected a JSON object with payloadType, payload and signatures")
+    payload_type, payload, signatures = envelope.get("payloadType"), envelope.get("payload"), envelope.get("signatures")
+    if not isinstance(payload_type, str) or not isinstance(payload, str):
+        raise NotVerified("malformed envelope", "payloadType and payload must be strings")
+    if (not isinstance(signatures, list) or not signatures
+            or not all(isinstance(s, dict) and isinstance(s.get("sig"), str)
+                       and isinstance(s.get("keyid", ""), str) for s in signatures)):
+        raise NotVerified("malformed envelope", "signatures must be a non-empty list of {keyid, sig}")
+    try:
+        body = _b64decode(payload)
+    except (binascii.Error, ValueError):
+        raise NotVerified("malformed envelope", "payload is not base64") from None
+    return payload_type, body, signatures
+
+
+def save_attestation(doc: dict[str, Any], path: str) -> None:
+    """Save the answer's envelope after checking, without keys, that it describes this answer: a
+    server that attests something else than it answered is an error, whatever the verdict."""
+    envelope = doc.get("attestation")
+    if not isinstance(envelope, dict):
+        raise GateError("the server sent no attestation (it may predate attestations); nothing saved", status=200)
+    try:
+        _, body, _ = envelope_parts(envelope)
+        predicate = json.loads(body)["predicate"]
+        same = (predicate["verdict"], predicate["gateCheck"]["id"], predicate["system"], predicate["environment"]) == (
+            doc["verdict"], doc.get("id"), doc.get("system"), doc.get("environment"))
+    except (NotVerified, ValueError, KeyError, TypeError) as exc:
+        raise GateError(f"the server's attestation is unreadable ({exc}); nothing saved", status=200) from None
+    if not same:
+        raise GateError("the server's attestation describes another answer than the one it sent; nothing saved",
+                        status=200)
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(envelope, indent=2) + "\n")
+    except OSError as exc:
+        raise GateError(f"cannot write the attestation: {exc}") from None
+    _stderr(f"signed attestation of this {doc['verdict']} saved to {path} (check it with: "
+            f"clearance-check verify {path} --url URL)")
+
+
+def load_keys(source: str, timeout: float) -> dict[str, bytes]:
+    """The published keys (raw Ed25519 public keys by key id) from a file or an http(s) URL."""
+    try:
+        if source.startswith(("http://", "https://")):
+            request = urllib.request.Request(source, headers={"Accept": "application/json",
+                                                              "User-Agent": f"clearance-check/{__version__}"})
+            with urllib.request.build_opener(_NoRedirects).open(request, timeout=timeout) as response:
+                raw = response.read(MAX_BODY)
+        else:
+            with open(source, "rb") as fh:
+                raw = fh.read(MAX_BODY)
+        doc = json.loads(raw)
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        raise GateError(f"cannot read the published keys from {source}: {exc}") from None
+    entries = doc.get("keys") if isinstance(doc, dict) else None
+    if not isinstance(entries, list):
+        raise GateError(f"{source} is not a key set: expected {{\"keys\": [...]}}")
+    keys: dict[str, bytes] = {}
+    for entry in entries:
+        if not isinstance(entry, dict) or entry.get("algorithm") != "ed25519":
+            continue
+        try:
+            raw_key = _b64decode(entry.get("publicKey", ""))
+        except (binascii.Error, ValueError):
+            raise GateError(f"{source}: key {entry.get('keyid')!r} is not base64") from None
+        # Key ids are the key's own fingerprint, so a key set cannot file a key under another's id.
+        if len(raw_key) != 32 or hashlib.sha256(raw_key).hexdigest()[:16] != entry.get("keyid"):
+            raise GateError(f"{source}: key {entry.get('keyid')!r} does not match its key id")
+        keys[entry["keyid"]] = raw_key
+    return keys
+
+
+def verify_envelope(envelope: Any, keys: dict[str, bytes]) -> tuple[dict[str, Any], str]:
+    """The verified statement and the id of the key that signed it, or NotVerified with the reason."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    payload_type, body, signatures = envelope_parts(envelope)
+    if payload_type != PAYLOAD_TYPE:
+        raise NotVerified("payload type wrong", f"expected {PAYLOAD_TYPE}, got {payload_type!r}")
+    message, tried = pae(payload_type, body), []
+    for signature in signatures:
+        keyid = signature.get("keyid") or ""
+        candidates = [keyid] if keyid else list(keys)  # an unset keyid is only a missing hint
+        for kid in candidates:
+            if kid not in keys:
+                continue
+            tried.append(kid)
+            try:
+                Ed25519PublicKey.from_public_bytes(keys[kid]).verify(_b64decode(signature["sig"]), message)
+            except (InvalidSignature, binascii.Error, ValueError):
+                continue
+            return _statement(body), kid
+    if not tried:
+        named = ", ".join(repr(s.get("keyid") or "") for s in signatures)
+        raise NotVerified("unknown key id", f"signed by {named}; the published keys are {', '.join(keys) or 'none'}")
+    raise NotVerified("bad signature", f"the signature by {', '.join(tried)} does not verify: the attestation "
+                                       "was altered or not signed by that key")
+
+
+def _statement(body: bytes) -> dict[str, Any]:
+    try:
+        statement = json.loads(body)
+        predicate, subject = statement["predicate"], statement["subject"][0]
+        ok = (statement["_type"] == STATEMENT_TYPE and statement["predicateType"] == PREDICATE_TYPE
+              and isinstance(predicate, dict) and isinstance(subject.get("digest"), dict))
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        ok = False
+    if not ok:
+        raise NotVerified("malformed statement", f"not an in-toto statement of type {PREDICATE_TYPE}")
+    request = predicate.get("request") or {}
+    expected = subject_digest(str(predicate.get("system")), str(request.get("version", "")),
+                              str(request.get("commit", "")))
+    if subject["digest"].get("sha256") != expected or subject.get("name") != predicate.get("system"):
+        raise NotVerified("subject mismatch", "the subject's digest does not match the system, version and commit")
+    return dict(statement)
+
+
+def check_expectations(statement: dict[str, Any], args: argparse.Namespace) -> None:
+    predicate = statement["predicate"]
+    request = predicate.get("request") or {}
+    attested = {"system": predicate.get("system"), "environment": predicate.get("environment"),
+                "version": request.get("version"), "commit": request.get("commit")}
+    wanted = {"system": args.system, "environment": args.environment, "version": args.deploy_version,
+              "commit": args.commit}
+    for name, value in wanted.items():
+        if value is None:
+            continue
+        have = str(attested[name] or "")
+        same = have == value
+        if name == "commit" and not same and min(len(have), len(value)) >= 7:
+            same = have.lower().startswith(value.lower()) or value.lower().startswith(have.lower())
+        if not same:
+            raise NotVerified("subject mismatch", f"the attestation is for {name} {have!r}, expected {value!r}")
+    if args.require_pass and predicate.get("verdict") != "pass":
+        raise NotVerified("verdict is not pass", f"the attested verdict is {predicate.get('verdict')!r}")
+
+
+def build_verify_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="clearance-check verify",
+        description="Check a saved gate attestation offline against the server's published keys.",
+        epilog=f"Exit codes: {VERIFIED} verified, {NOT_VERIFIED} not verified (the reason is printed), "
+               f"{VERIFY_ERROR} error (unreadable keys or file, bad arguments), {NEEDS_CRYPTOGRAPHY} the "
+               "Python package 'cryptography' is not installed.")
+    p.add_argument("file", help="the attestation saved by --attestation (or a --format json answer)")
+    p.add_argument("--keys", metavar="FILE_OR_URL",
+                   help=f"the published keys: a saved copy of {KEYS_PATH} or its URL (default: from --url)")
+    p.add_argument("--url", default=_env("CLEARANCE_URL"), help="server base URL (default: $CLEARANCE_URL)")
+    p.add_argument("--system", help="fail unless the attestation is for this system")
+    p.add_argument("--environment", help="fail unless it is for this environment")
+    p.add_argument("--commit", help="fail unless it is for this commit (a 7+ character prefix matches)")
+    p.add_argument("--deploy-version", help="fail unless it is for this version")
+    p.add_argument("--require-pass", action="store_true", help="fail unless the attested verdict is pass")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--timeout", type=_positive, default=10.0, help="seconds to fetch the keys (default 10)")
+    return p
+
+
+def verify_main(argv: list[str]) -> int:
+    try:
+        args = build_verify_parser().parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else VERIFY_ERROR
+    try:
+        import cryptography  # noqa: F401 - only to tell whether verify can run
+    except ImportError:
+        _stderr("verify needs the Python package 'cryptography' (pip install cryptography), which is not "
+                "installed here; the gate itself works without it, but an attestation cannot be verified")
+        return NEEDS_CRYPTOGRAPHY
+    source = args.keys or (args.url.rstrip("/") + KEYS_PATH if args.url else None)
+    try:
+        if not source:
+            raise GateError("give the published keys: --keys FILE_OR_URL, or --url / CLEARANCE_URL")
+        try:
+            with open(args.file, "rb") as fh:
+                raw = fh.read(MAX_BODY)
+        except OSError as exc:
+            raise GateError(f"cannot read {args.file}: {exc}") from None
+        keys = load_keys(source, args.timeout)
+    except GateError as exc:
+        _stderr(f"error: {exc.message}")
+        return VERIFY_ERROR
+    started = time.perf_counter()
+    try:
+        try:
+            envelope = json.loads(raw)
+        except ValueError:
+            raise NotVerified("malformed envelope", f"{args.file} is not JSON") from None
+        statement, kid = verify_envelope(envelope, keys)
+        check_expectations(statement, args)
+    except NotVerified as exc:
+        if args.json:
+            print(json.dumps({"verified": False, "reason": exc.reason, "message": exc.detail}, indent=2))
+        else:
+            print(f"attestation NOT verified: {exc.reason}: {exc.detail}")
+        return NOT_VERIFIED
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    predicate = statement["predicate"]
+    if args.json:
+        print(json.dumps({"verified": True, "keyid": kid, "verify_ms": round(elapsed_ms, 3),
+                          "statement": statement}, indent=2))
+    else:
+        request, policy = predicate.get("request") or {}, predicate.get("policy") or {}
+        print(f"attestation verified: {str(predicate.get('verdict')).upper()} for {predicate.get('system')} in "
+              f"{predicate.get('environment')} (version {request.get('version') or '-'}, commit "
+              f"{request.get('commit') or '-'}), policy {policy.get('name')}@{str(policy.get('version'))[:12]}, "
+              f"checked at {predicate.get('checkedAt')}, signed by key {kid}")
+    return VERIFIED
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import binascii
 import hashlib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -88,25 +89,47 @@ def _b64(value: str, variable: str) -> bytes:
         raise ImproperlyConfigured(f"{variable} is not valid base64") from exc
 
 
+def ed25519_private_key(*, value: str, secret_key: str, variable: str, label: bytes) -> tuple[Ed25519PrivateKey, bool]:
+    """An Ed25519 private key from a setting: a PEM (PKCS#8) or the base64 of its 32 raw bytes.
+
+    With no value the key is derived from SECRET_KEY under ``label`` (embedded mode; each use has its
+    own label, so two derived keys never coincide). Returns the key and whether it was derived."""
+    if not value.strip():
+        seed = hashlib.sha256(label + b"\x00" + secret_key.encode("utf-8")).digest()
+        return Ed25519PrivateKey.from_private_bytes(seed), True
+    if value.lstrip().startswith("-----BEGIN"):
+        try:
+            loaded = serialization.load_pem_private_key(value.strip().encode("ascii"), password=None)
+        except (ValueError, TypeError, UnicodeEncodeError) as exc:
+            raise ImproperlyConfigured(f"{variable} is not a readable PEM private key: {exc}") from exc
+        if not isinstance(loaded, Ed25519PrivateKey):
+            raise ImproperlyConfigured(f"{variable} must be an Ed25519 key")
+        return loaded, False
+    raw = _b64(value, variable)
+    if len(raw) != 32:
+        raise ImproperlyConfigured(f"{variable} must be 32 bytes of Ed25519 key (base64), got {len(raw)}")
+    return Ed25519PrivateKey.from_private_bytes(raw), False
+
+
 def checkpoint_private_key(*, value: str, secret_key: str) -> tuple[Ed25519PrivateKey, bool]:
     """``AUDIT_CHECKPOINT_KEY``: a PEM (PKCS#8) Ed25519 private key or the base64 of its 32 raw bytes.
 
     Returns the key and whether it was derived from SECRET_KEY (no value given)."""
-    if not value.strip():
-        seed = hashlib.sha256(b"clearance-audit-checkpoint\x00" + secret_key.encode("utf-8")).digest()
-        return Ed25519PrivateKey.from_private_bytes(seed), True
-    if value.lstrip().startswith("-----BEGIN"):
-        try:
-            loaded = serialization.load_pem_private_key(value.encode("ascii"), password=None)
-        except (ValueError, TypeError) as exc:
-            raise ImproperlyConfigured(f"AUDIT_CHECKPOINT_KEY is not a readable PEM private key: {exc}") from exc
-        if not isinstance(loaded, Ed25519PrivateKey):
-            raise ImproperlyConfigured("AUDIT_CHECKPOINT_KEY must be an Ed25519 key")
-        return loaded, False
-    raw = _b64(value, "AUDIT_CHECKPOINT_KEY")
-    if len(raw) != 32:
-        raise ImproperlyConfigured(f"AUDIT_CHECKPOINT_KEY must be 32 bytes of Ed25519 key (base64), got {len(raw)}")
-    return Ed25519PrivateKey.from_private_bytes(raw), False
+    return ed25519_private_key(value=value, secret_key=secret_key, variable="AUDIT_CHECKPOINT_KEY",
+                               label=b"clearance-audit-checkpoint")
+
+
+def secret_from_env_or_file(*, value: str, path: str, variable: str) -> str:
+    """A secret given either inline (``VARIABLE``) or as a file (``VARIABLE_FILE``, e.g. a mounted
+    Kubernetes or Docker secret), never both: two sources could silently disagree."""
+    if value.strip() and path.strip():
+        raise ImproperlyConfigured(f"set {variable} or {variable}_FILE, not both")
+    if not path.strip():
+        return value
+    try:
+        return Path(path.strip()).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImproperlyConfigured(f"{variable}_FILE: cannot read {path.strip()!r}: {exc}") from exc
 
 
 def public_key_raw(key: Ed25519PublicKey) -> bytes:
@@ -114,24 +137,31 @@ def public_key_raw(key: Ed25519PublicKey) -> bytes:
 
 
 def key_fingerprint(key: Ed25519PublicKey) -> str:
-    """A short, stable name for a public key, written in each checkpoint line."""
+    """A short, stable name for a public key (written in each checkpoint line and used as the key id
+    of gate attestations): anyone holding the public key can recompute it."""
     return hashlib.sha256(public_key_raw(key)).hexdigest()[:16]
 
 
-def checkpoint_public_keys(*, values: str, private: Ed25519PrivateKey) -> dict[str, Ed25519PublicKey]:
-    """The keys checkpoints are verified with: the signing key's own public half, plus
-    ``AUDIT_CHECKPOINT_PUBLIC_KEYS`` (base64 raw, comma-separated) for lines signed by earlier keys."""
+def ed25519_public_keys(*, values: str, private: Ed25519PrivateKey, variable: str) -> dict[str, Ed25519PublicKey]:
+    """The signing key's own public half, plus earlier keys' public halves (``variable``: base64 raw,
+    comma-separated), by key id: what signatures made before a rotation are verified with."""
     own = private.public_key()
     found = {key_fingerprint(own): own}
     for item in (part.strip() for part in values.split(",")):
         if not item:
             continue
-        raw = _b64(item, "AUDIT_CHECKPOINT_PUBLIC_KEYS")
+        raw = _b64(item, variable)
         if len(raw) != 32:
-            raise ImproperlyConfigured("AUDIT_CHECKPOINT_PUBLIC_KEYS: each key must be 32 bytes (base64)")
+            raise ImproperlyConfigured(f"{variable}: each key must be 32 bytes (base64)")
         public = Ed25519PublicKey.from_public_bytes(raw)
         found[key_fingerprint(public)] = public
     return found
+
+
+def checkpoint_public_keys(*, values: str, private: Ed25519PrivateKey) -> dict[str, Ed25519PublicKey]:
+    """The keys checkpoints are verified with: the signing key's own public half, plus
+    ``AUDIT_CHECKPOINT_PUBLIC_KEYS`` (base64 raw, comma-separated) for lines signed by earlier keys."""
+    return ed25519_public_keys(values=values, private=private, variable="AUDIT_CHECKPOINT_PUBLIC_KEYS")
 
 
 def new_checkpoint_key() -> tuple[str, str]:

@@ -353,6 +353,23 @@ AUDIT_CHECKPOINT_PUBLIC_KEYS = keyring.checkpoint_public_keys(
 )
 AUDIT_CHECKPOINT_FILE = Path(env_str("AUDIT_CHECKPOINT_FILE", str(VAR_DIR / "audit-checkpoints.jsonl")))
 
+# --- Gate attestations ----------------------------------------------------------------------------
+# A gate answer can carry a DSSE-signed in-toto statement (docs/attestations.md). Its Ed25519 key is
+# its own, not the checkpoint key: every web process must hold it (the checkpoint key only beat
+# needs), its public half goes to deploy tooling rather than auditors, and a leak of one must not let
+# anyone forge the other. GATE_SIGNING_KEY (base64 of 32 bytes, or a PEM) or GATE_SIGNING_KEY_FILE;
+# unset, derived from SECRET_KEY (embedded mode only: `check --deploy` refuses it). GATE_PUBLIC_KEYS:
+# public halves of earlier keys, still published so attestations they signed keep verifying.
+GATE_SIGNING_KEY, GATE_SIGNING_KEY_DERIVED = keyring.ed25519_private_key(
+    value=keyring.secret_from_env_or_file(value=env_str("GATE_SIGNING_KEY"), path=env_str("GATE_SIGNING_KEY_FILE"),
+                                          variable="GATE_SIGNING_KEY"),
+    secret_key=SECRET_KEY, variable="GATE_SIGNING_KEY", label=b"clearance-gate-attestation",
+)
+GATE_PUBLIC_KEYS = keyring.ed25519_public_keys(values=env_str("GATE_PUBLIC_KEYS"), private=GATE_SIGNING_KEY,
+                                               variable="GATE_PUBLIC_KEYS")
+# How long clients and proxies may cache the published keys (seconds).
+GATE_KEYS_MAX_AGE = env_int("GATE_KEYS_MAX_AGE", 3600, minimum=0)
+
 # --- Rate limits -------------------------------------------------------------------------------------
 # Counted in a cache every gunicorn worker shares: Redis when THROTTLE_CACHE_URL names one, else files
 # under the var directory (shared by the processes of one host).

@@ -10,7 +10,7 @@ from rest_framework.routers import DefaultRouter
 from catalog.api.views import AISystemViewSet
 from clearance import views as clearance_views
 from clearance.sso import views as sso_views
-from governance.api.views import GateChecksView, ReviewViewSet, download_client, policy_schema
+from governance.api.views import GateChecksView, ReviewViewSet, download_client, gate_keys, policy_schema
 from intake.api.views import UseCaseRequestViewSet
 
 router = DefaultRouter(trailing_slash=True)
@@ -52,6 +52,8 @@ urlpatterns = [
     path("scim/v2/", include("provisioning.scim.urls")),
     # Before the admin's own: with local passwords off its password form sends people to /login/.
     path("admin/login/", sso_views.admin_login, name="admin-login"),
+    # Where deploy tooling finds the keys that verify gate attestations (RFC 8615 well-known prefix).
+    path(".well-known/clearance/gate-keys.json", gate_keys, name="gate-keys"),
     path("admin/", admin.site.urls),
 ]
 

@@ -35,6 +35,13 @@ PASS = {
     ],
     "url": _URL, "warnings": [],
 }
+# The shape only: the payload is the base64 of the statement, the signature over DSSE's PAE of it.
+ATTESTATION = {
+    "payloadType": "application/vnd.in-toto+json",
+    "payload": "eyJfdHlwZSI6Imh0dHBzOi8vaW4tdG90by5pby9TdGF0ZW1lbnQvdjEiLCJwcmVkaWNhdGUiOnsidmVyZGljdCI6InBhc3MifX0=",
+    "signatures": [{"keyid": "3f1c0e9a7b2d4c58",
+                    "sig": "mXbq0C8kVd1n0f4bq3Qv8m3cQ7W0q8sQ9h1pP6kqg5f0a4B0y1t3r2e1w0q9p8o7i6u5y4t3r2e1w0q9p8o7iA=="}],
+}
 BLOCK = {
     "id": 413, "verdict": "block", "system": "support-copilot", "environment": "production", "policy": _POLICY,
     "checked_at": "2026-11-21T10:16:40.500Z",
@@ -104,6 +111,12 @@ GATE_EXAMPLES = [
     OpenApiExample("request", value={"system": "support-copilot", "environment": "production", "version": "1.4.2",
                                      "commit": "9fceb02", "pipeline_url": "https://ci.example.com/runs/981"},
                    request_only=True),
+    OpenApiExample("request with an attestation",
+                   value={"system": "support-copilot", "environment": "production", "version": "1.4.2",
+                          "commit": "9fceb02d0ae598e95dc970b74767f19372d61af8", "attestation": True},
+                   request_only=True),
+    OpenApiExample("pass with an attestation", value={**PASS, "attestation": ATTESTATION}, response_only=True,
+                   status_codes=["200"], summary="Asked with attestation: true (docs/attestations.md)"),
     *[
         OpenApiExample(name, value=value, response_only=True, status_codes=[status])
         for status, examples in ERROR_EXAMPLES.items() for name, value in examples

@@ -41,6 +41,10 @@ class GateCheckRequestSerializer(serializers.Serializer[Any]):
     version = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     commit = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     pipeline_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
+    attestation = serializers.BooleanField(
+        required=False, default=False,
+        help_text="Also answer a signed attestation of this verdict (a DSSE envelope holding an in-toto "
+                  "statement, see docs/attestations.md); `?attestation=1` on the URL does the same.")
 
     def to_internal_value(self, data: object) -> dict[str, Any]:
         if isinstance(data, dict):
@@ -67,6 +71,17 @@ class GatePolicySerializer(serializers.Serializer[Any]):
     version = serializers.CharField()
 
 
+class DsseSignatureSerializer(serializers.Serializer[Any]):
+    keyid = serializers.CharField(help_text="The signing key's id, as listed in the published gate keys.")
+    sig = serializers.CharField(help_text="Base64 Ed25519 signature over the DSSE pre-authentication encoding.")
+
+
+class DsseEnvelopeSerializer(serializers.Serializer[Any]):
+    payloadType = serializers.CharField(help_text="Always application/vnd.in-toto+json.")  # noqa: N815 - wire name
+    payload = serializers.CharField(help_text="Base64 of the in-toto statement (canonical JSON).")
+    signatures = DsseSignatureSerializer(many=True)
+
+
 class GateCheckResponseSerializer(serializers.Serializer[Any]):
     """The gate contract (DESIGN.md): the same shape for pass and block."""
 
@@ -80,6 +95,11 @@ class GateCheckResponseSerializer(serializers.Serializer[Any]):
     url = serializers.URLField()
     warnings = serializers.ListField(child=serializers.CharField(),
                                      help_text="E.g. the policy file does not load and the last good one decided.")
+    attestation = DsseEnvelopeSerializer(
+        required=False,
+        help_text="Only when asked for (`attestation: true` or `?attestation=1`): this answer as an in-toto "
+                  "statement in a DSSE envelope signed with the server's Ed25519 key. Verify it against "
+                  "/.well-known/clearance/gate-keys.json (docs/attestations.md).")
 
 
 class GateCheckSerializer(serializers.ModelSerializer[GateCheck]):

@@ -19,12 +19,14 @@ from rest_framework.response import Response
 import clearance
 from catalog.permissions import can_view_system
 from clearance.api import error_body, signed_in_user
+from clearance.dsse import gate_key_set
 from clearance.errors import NotAllowed
 from clearance.models import ApiToken
 from clearance.outages import statement_timeout
 from clearance.permissions import token_allows_system, token_restricted_to
 from clearance.policyfile import PolicyError
 from clearance.tokens import THROTTLE_DEGRADED_WARNING, BearerTokenAuthentication, Scope, TokenRateThrottle
+from governance.api.attestation import PREDICATE_TYPE, STATEMENT_TYPE, attest
 from governance.api.openapi import DECISION_ERROR_RESPONSES, GATE_ERROR_RESPONSES, GATE_EXAMPLES
 from governance.api.serializers import (
     GateCheckRequestSerializer,
@@ -149,6 +151,11 @@ class GateChecksView(generics.ListAPIView[GateCheck]):
         body = GateCheckRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
+        attest = _wants_attestation(request, data)
+        if attest is None:
+            return _error(400, "invalid", "invalid field(s): attestation",
+                          {"attestation": ["the attestation query parameter must be 1, true, 0 or false"]})
+        signing = (data["version"], data["commit"], data["pipeline_url"]) if attest else None
         token = request.auth if isinstance(request.auth, ApiToken) else None
         warnings: list[str] = []
         if token is not None and not token_allows_system(token, data["system"]):
@@ -171,7 +178,7 @@ class GateChecksView(generics.ListAPIView[GateCheck]):
                 stored = gate_check_stored(user=signed_in_user(request), token=token, row=row,
                                            version=data["version"], commit=data["commit"],
                                            pipeline_url=data["pipeline_url"])
-                return _gate_answer(request, stored.check, warnings)
+                return _gate_answer(request, stored.check, warnings, signing)
         system = system_for_facts(data["system"], request.user)
         if system is None:
             return _error(404, "unknown_system", f"no system '{data['system']}' (or you may not see it)",
@@ -202,7 +209,21 @@ class GateChecksView(generics.ListAPIView[GateCheck]):
             commit=data["commit"],
             pipeline_url=data["pipeline_url"],
         )
-        return _gate_answer(request, result.check, warnings)
+        return _gate_answer(request, result.check, warnings, signing)
+
+
+def _wants_attestation(request: Request, data: dict[str, Any]) -> bool | None:
+    """Whether the caller asked for an attestation (body field or query parameter); None for a query
+    value that is neither yes nor no, which must not be taken as either."""
+    raw = request.query_params.get("attestation")
+    if raw is None:
+        return bool(data["attestation"])
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no"):
+        return bool(data["attestation"])
+    return None
 
 
 def _file_warning(problem: PolicyError, policy: Policy) -> str:
@@ -211,23 +232,28 @@ def _file_warning(problem: PolicyError, policy: Policy) -> str:
             f"verdict uses the active version {policy.version[:12]}, like every other server")
 
 
-def _gate_answer(request: Request, check: GateCheck, warnings: list[str]) -> Response:
+def _gate_answer(request: Request, check: GateCheck, warnings: list[str],
+                 signing: tuple[str, str, str] | None = None) -> Response:
+    """The answer to a gate call; with ``signing`` (the call's version, commit and pipeline URL) also
+    its attestation, built from this very answer once it is complete."""
     slug = check.system.slug
-    return Response(
-        {
-            "id": check.pk,
-            "verdict": check.verdict,
-            "system": slug,
-            "environment": check.environment,
-            "policy": {"name": check.policy_name, "version": check.policy_version},
-            "checked_at": check.checked_at.isoformat(),
-            "requirements": [gate_requirement(request, slug, req) for req in check.requirements],
-            "warnings": warnings,
-            "url": request.build_absolute_uri(
-                reverse("system-detail", kwargs={"slug": slug}) + f"#env-{check.environment}"
-            ),
-        }
-    )
+    answer: dict[str, Any] = {
+        "id": check.pk,
+        "verdict": check.verdict,
+        "system": slug,
+        "environment": check.environment,
+        "policy": {"name": check.policy_name, "version": check.policy_version},
+        "checked_at": check.checked_at.isoformat(),
+        "requirements": [gate_requirement(request, slug, req) for req in check.requirements],
+        "warnings": warnings,
+        "url": request.build_absolute_uri(
+            reverse("system-detail", kwargs={"slug": slug}) + f"#env-{check.environment}"
+        ),
+    }
+    if signing is not None:
+        version, commit, pipeline_url = signing
+        answer["attestation"] = attest(answer, version=version, commit=commit, pipeline_url=pipeline_url)
+    return Response(answer)
 
 
 CLIENT_PATH = Path(clearance.__file__).resolve().parent / "gate_client.py"
@@ -247,4 +273,15 @@ def policy_schema(request: HttpRequest) -> JsonResponse:
     it describes the file format, not anyone's policy)."""
     response = JsonResponse(published_schema(), json_dumps_params={"indent": 2, "sort_keys": True})
     response["Content-Type"] = "application/schema+json"
+    return response
+
+
+@require_GET
+def gate_keys(request: HttpRequest) -> JsonResponse:
+    """The public keys gate attestations are verified with, current and retired: public, so deploy
+    tooling can verify without an account, and cacheable (they change only at a rotation)."""
+    keys = {**gate_key_set(), "predicateType": PREDICATE_TYPE, "statementType": STATEMENT_TYPE}
+    response = JsonResponse(keys, json_dumps_params={"indent": 2, "sort_keys": True})
+    response["Cache-Control"] = f"public, max-age={settings.GATE_KEYS_MAX_AGE}"
+    response["Access-Control-Allow-Origin"] = "*"
     return response

@@ -21,7 +21,8 @@ def manage(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.
 
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "DEBUG"} and not k.startswith("AUDIT_")}
+           if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "DEBUG"}
+           and not k.startswith(("AUDIT_", "GATE_SIGNING", "GATE_PUBLIC"))}
     return {**env, "CLEARANCE_VAR_DIR": str(tmp_path / "var"), **extra}
 
 
@@ -30,6 +31,8 @@ PRODUCTION_AUDIT_KEYS = {
     "AUDIT_KEY_ID": "2026a",
     # A fixed test key (32 bytes, base64), made by `manage.py audit_checkpoint --generate-key`.
     "AUDIT_CHECKPOINT_KEY": "f3q8Uq8W3+o6b2+H0d1pL6b3m6vJc5k9m0mYt9q2x0A=",
+    # A fixed test key for gate attestations, made by `manage.py gate_keys --generate`.
+    "GATE_SIGNING_KEY": "6Jq5OaucwmZri95+jb3wb8JPskp/5q99cr8YasZ4QNc=",
 }
 
 
@@ -58,6 +61,7 @@ def test_check_deploy_refuses_audit_keys_derived_from_secret_key(tmp_path):
     assert result.returncode != 0
     assert "clearance.E001" in result.stderr and "AUDIT_KEY is not set" in result.stderr
     assert "clearance.E002" in result.stderr and "AUDIT_CHECKPOINT_KEY is not set" in result.stderr
+    assert "clearance.E010" in result.stderr and "GATE_SIGNING_KEY is not set" in result.stderr
 
 
 @pytest.mark.parametrize(("extra", "message"), [
@@ -67,6 +71,9 @@ def test_check_deploy_refuses_audit_keys_derived_from_secret_key(tmp_path):
     ({"AUDIT_KEY": "s" * 40, "AUDIT_KEY_ID": "bad id!"}, "AUDIT_KEY_ID: key id 'bad id!' must be"),
     ({"AUDIT_CHECKPOINT_KEY": "not base64!"}, "AUDIT_CHECKPOINT_KEY is not valid base64"),
     ({"AUDIT_CHECKPOINT_KEY": "c2hvcnQ="}, "AUDIT_CHECKPOINT_KEY must be 32 bytes"),
+    ({"GATE_SIGNING_KEY": "c2hvcnQ="}, "GATE_SIGNING_KEY must be 32 bytes"),
+    ({"GATE_SIGNING_KEY_FILE": "/nonexistent/gate.key"}, "GATE_SIGNING_KEY_FILE: cannot read"),
+    ({"GATE_PUBLIC_KEYS": "c2hvcnQ="}, "GATE_PUBLIC_KEYS: each key must be 32 bytes"),
 ])
 def test_a_bad_audit_key_is_named_at_start_up(tmp_path, extra, message):
     result = manage("check", env=clean_env(tmp_path, **extra))
