@@ -149,6 +149,11 @@ MATRIX: dict[str, dict[str, int]] = {
     "api-gate-checks": everyone(200, anon=401),
     "api-gate-client": everyone(200, anon=200),
     "api-policy-schema": everyone(200, anon=200),
+    # Probes for load balancers: no login. Metrics: closed (404) while neither METRICS_TOKEN nor
+    # METRICS_ALLOWED_NETWORKS is set and DEBUG is off, whoever is signed in.
+    "healthz": everyone(200, anon=200),
+    "readyz": everyone(200, anon=200),
+    "metrics": everyone(404, anon=404),
     "waiver-create": only({**{p: 403 for p in SYSTEM_READERS}, **SYSTEM_EDITORS}, 404),
     "waiver-decide": everyone(405),
     "waiver-revoke": everyone(405),
@@ -523,7 +528,7 @@ NO_POST = {
     "model-card-pdf", "export-detail", "export-progress", "export-download", "dataset-list", "dataset-detail",
     "vendor-list", "vendor-detail", "ownership-gaps", "search", "api-gate-client", "api-policy-schema", "api-schema",
     "api-docs", "api-root", "api-system-list", "api-system-detail", "api-request-list", "api-request-detail",
-    "api-review-list", "api-review-detail", "risk-portfolio", "system-risks",
+    "api-review-list", "api-review-detail", "risk-portfolio", "system-risks", "healthz", "readyz", "metrics",
 }
 
 
