@@ -17,6 +17,15 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 # Access lines come from the app's own logs (with the request id); gunicorn's own errors to stderr.
 accesslog = None
 errorlog = "-"
+# gunicorn's own lines (start, worker boots and timeouts) in the app's JSON shape when LOG_FORMAT=json.
+if os.environ.get("LOG_FORMAT", "text").strip().lower() == "json":
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "clearance.observability.logs.JsonFormatter"}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "loggers": {"gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+    }
 
 
 def on_starting(server: Any) -> None:

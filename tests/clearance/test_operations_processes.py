@@ -5,6 +5,7 @@ through the outbox, and the worker's own metrics endpoint counts the task's outc
 from __future__ import annotations
 
 import json
+import sys
 import urllib.error
 import urllib.request
 import uuid
@@ -163,3 +164,63 @@ def test_a_tasks_log_lines_carry_the_request_id_that_enqueued_it_and_the_worker_
     assert found[("clearance_celery_tasks_total", (("outcome", "succeeded"), ("task", "clearance.relay_outbox")))] == 1
     assert found[("clearance_celery_task_duration_seconds_count", (("task", "clearance.deliver_notification"),))] == 2
     assert get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+
+
+# --- several gunicorn workers ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_workers_metrics_are_added_up_and_its_own_lines_are_json(settings, tmp_path):
+    """The image's gunicorn settings with two workers: the scrape counts the requests every worker
+    served (multi-process mode), the directory is emptied at start, and gunicorn logs JSON too."""
+    import socket
+    import time
+
+    port = free_port()
+    metrics_dir = tmp_path / "prometheus"
+    metrics_dir.mkdir()
+    (metrics_dir / "counter_999999.db").write_bytes(b"left over by a previous run")
+    env = base_env(DATABASE_URL=database_url(), CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+                   CLEARANCE_VAR_DIR=str(settings.VAR_DIR), GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="2",
+                   LOG_FORMAT="json", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir), METRICS_TOKEN=TOKEN)
+    server = Process([sys.executable, "-m", "gunicorn", "-c", "python:clearance.observability.gunicorn_config",
+                      "clearance.wsgi:application"], env, ready="Booting worker", name="gunicorn")
+    try:
+        wait_for(lambda: sum("Booting worker" in line for line in server.lines) >= 2, 60, "two gunicorn workers")
+        answered: list[int] = []
+
+        def healthz() -> bool:
+            try:
+                ok = get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+            except OSError:
+                return False
+            answered.extend([1] if ok else [])
+            return ok
+
+        wait_for(healthz, 60, "gunicorn to answer")
+        assert not (metrics_dir / "counter_999999.db").exists(), "emptied when the master started"
+        # A sync worker serves one connection at a time: hold one worker on a half-sent request, so
+        # the next requests are served by the other, then let the first one finish.
+        held = socket.create_connection(("127.0.0.1", port), timeout=30)
+        held.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        time.sleep(0.5)
+        for _ in range(10):
+            assert healthz()
+        held.sendall(b"Connection: close\r\n\r\n")
+        assert held.recv(100).startswith(b"HTTP/1.1 200")
+        held.close()
+        pids = {path.stem.rsplit("_", 1)[-1] for path in metrics_dir.glob("*.db")}
+        assert len(pids) == 2, f"both workers counted: {sorted(pids)}"
+        status, body = get(f"http://127.0.0.1:{port}/metrics", {"Authorization": f"Bearer {TOKEN}"})
+        assert status == 200
+        found = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                 for family in text_string_to_metric_families(body.decode()) for s in family.samples}
+        # Every probe answered, whichever worker served it (either worker alone saw only its share).
+        served_total = found[("clearance_http_request_duration_seconds_count", (("method", "GET"), ("view", "healthz")))]
+        assert served_total == len(answered) + 1
+        assert served_total == found[("clearance_http_responses_total",
+                                      (("method", "GET"), ("status", "2xx"), ("view", "healthz")))]
+    finally:
+        server.stop()
+    gunicorn_lines = [r for r in log_records(server) if r.get("logger") == "gunicorn.error"]
+    assert any("Booting worker" in r["message"] for r in gunicorn_lines), server.tail()
