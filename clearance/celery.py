@@ -9,3 +9,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clearance.settings")
 app = Celery("clearance")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Request ids into and out of task messages, task metrics, Django's logging in the worker.
+from clearance.observability import celery_hooks  # noqa: E402,F401
+

@@ -79,6 +79,9 @@ class OutboxMessage(models.Model):
     # Publish attempts, failed ones included.
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # The id of the request or task that wrote the message, sent with the task whenever it is
+    # published, so the task's log lines can be found from the request that caused it.
+    origin_request_id = models.CharField(max_length=128, blank=True, default="")
 
     class Meta:
         indexes = [

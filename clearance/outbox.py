@@ -12,6 +12,10 @@ Until then it stays open, and once its ``due_at`` passes the sweep publishes it 
 as long after each send; a message whose work a worker has claimed under a lease is due when that
 lease passes (``outbox_due_with_lease``), so a dead worker's job is sent again about a lease later. Every task sent this way is therefore idempotent: it claims its work with a
 conditional update, and a duplicate delivery finds nothing to claim and does nothing.
+
+The id of the request (or task) that wrote a message is stored with it and sent as the task's
+request-id header when it is published, however much later and from whichever process: the task's
+log lines then carry the id of the work that caused it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clearance.models import OutboxMessage
+from clearance.observability import requestid
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +45,11 @@ def outbox_enqueue(*, task_name: str, not_before: datetime | None = None, **kwar
 
     With ``not_before`` it is not published on commit but by the first sweep after that moment (a
     durable timer: it survives a restart of the broker and of every worker)."""
+    origin = requestid.current() or ""
     if not_before is not None:
-        return OutboxMessage.objects.create(task_name=task_name, kwargs=kwargs, due_at=not_before)
-    message = OutboxMessage.objects.create(task_name=task_name, kwargs=kwargs,
+        return OutboxMessage.objects.create(task_name=task_name, kwargs=kwargs, due_at=not_before,
+                                            origin_request_id=origin)
+    message = OutboxMessage.objects.create(task_name=task_name, kwargs=kwargs, origin_request_id=origin,
                                            due_at=timezone.now() + FIRST_SEND_GRACE)
     transaction.on_commit(lambda: relay_pending(ids=[message.pk]), robust=True)
     return message
@@ -81,7 +88,9 @@ def redeliver_delay(attempts: int) -> timedelta:
 def _publish(message: OutboxMessage) -> None:
     from clearance.celery import app
 
-    app.send_task(message.task_name, kwargs={**message.kwargs, OUTBOX_ID: message.pk}, retry=True)
+    origin = requestid.sane(message.origin_request_id)
+    app.send_task(message.task_name, kwargs={**message.kwargs, OUTBOX_ID: message.pk}, retry=True,
+                  headers={requestid.TASK_HEADER: origin} if origin else None)
 
 
 def relay_pending(*, ids: list[int] | None = None, now: datetime | None = None, limit: int = 500) -> int:

@@ -20,7 +20,8 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from clearance import keyring
-from clearance.env import env_bool, env_int, env_list, env_str
+from clearance.env import env_bool, env_int, env_list, env_networks, env_str
+from clearance.observability.logs import logging_config
 from provisioning.config import scim_group_roles
 
 # Lets generic Django classes be subscripted at run time (``forms.ModelForm[AISystem]``), as the
@@ -77,6 +78,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every log line of a request carries its id, and the metrics time the whole stack.
+    "clearance.observability.requestid.RequestIdMiddleware",
+    "clearance.observability.metrics.MetricsMiddleware",
+    # Probes and the scrape are answered here, before host checks, the HTTPS redirect and sessions.
+    "clearance.observability.health.OperationsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "clearance.outages.DatabaseOutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -624,11 +630,27 @@ RISK_APPETITE = {"prohibited": 0, "high": 6, "limited": 10, "minimal": 15}
 # A risk acceptance lasts at most this many days.
 RISK_ACCEPTANCE_MAX_DAYS = env_int("RISK_ACCEPTANCE_MAX_DAYS", 365, minimum=1)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # django-axes says every sign-in at INFO; its warnings (failures, lockouts) are what matter.
-    "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}},
-}
+# --- Operations: logs, probes, metrics -------------------------------------------------------------
+# One console handler (stderr); LOG_FORMAT=json writes one JSON object per line with the request id
+# (and the task inside Celery), text a readable line with the same id.
+LOG_FORMAT = env_str("LOG_FORMAT", "text").strip().lower()
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}")
+LOGGING = logging_config(fmt=LOG_FORMAT, level=env_str("LOG_LEVEL", "INFO"))
+# /readyz: each check (database, broker, cache, policy) waits at most this long for the broker; the
+# database is bounded by DB_CONNECT_TIMEOUT, the cache by THROTTLE_CACHE_TIMEOUT_MS. Checks named in
+# READYZ_SOFT_CHECKS are reported but do not make the answer 503 (e.g. "cache,broker": the gate keeps
+# answering without them, so an operator may keep such processes in rotation).
+READYZ_TIMEOUT_SECONDS = env_int("READYZ_TIMEOUT_MS", 2000, minimum=1) / 1000
+READYZ_SOFT_CHECKS = env_list("READYZ_SOFT_CHECKS", [])
+if unknown_checks := set(READYZ_SOFT_CHECKS) - {"database", "broker", "cache", "policy"}:
+    raise ImproperlyConfigured(f"READYZ_SOFT_CHECKS: unknown check(s) {', '.join(sorted(unknown_checks))}; "
+                               f"known: database, broker, cache, policy")
+# /metrics: a scraper sends METRICS_TOKEN as a Bearer token, or comes from METRICS_ALLOWED_NETWORKS
+# (CIDRs; the address as CLIENT_ADDRESS_HEADER defines it), or both when both are set. Neither set:
+# closed (404) unless DEBUG.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOWED_NETWORKS = env_networks("METRICS_ALLOWED_NETWORKS")
+# A Celery worker serves its own metrics (and /healthz) on this port; 0: off.
+CELERY_METRICS_PORT = env_int("CELERY_METRICS_PORT", 0, minimum=0)
+CELERY_METRICS_ADDRESS = env_str("CELERY_METRICS_ADDRESS", "0.0.0.0")  # noqa: S104 - a pod's own address

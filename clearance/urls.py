@@ -9,6 +9,8 @@ from rest_framework.routers import DefaultRouter
 
 from catalog.api.views import AISystemViewSet
 from clearance import views as clearance_views
+from clearance.observability.health import healthz, readyz
+from clearance.observability.metrics import metrics_view
 from clearance.sso import views as sso_views
 from governance.api.views import GateChecksView, ReviewViewSet, download_client, gate_keys, policy_schema
 from intake.api.views import UseCaseRequestViewSet
@@ -29,6 +31,11 @@ api_v1: list[URLPattern | URLResolver] = [
 ]
 
 urlpatterns = [
+    # Answered by clearance.observability.health.OperationsMiddleware before the rest of the stack;
+    # listed here so they have names (reverse, the permission matrix) like every other URL.
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("login/", sso_views.LoginView.as_view(), name="login"),
     path("logout/", sso_views.LogoutView.as_view(), name="logout"),
     path("sso/start/", sso_views.SsoStartView.as_view(), name="sso-start"),

@@ -160,6 +160,11 @@ MATRIX: dict[str, dict[str, int]] = {
     "api-gate-client": everyone(200, anon=200),
     "api-policy-schema": everyone(200, anon=200),
     "gate-keys": everyone(200, anon=200),
+    # Probes for load balancers: no login. Metrics: closed (404) while neither METRICS_TOKEN nor
+    # METRICS_ALLOWED_NETWORKS is set and DEBUG is off, whoever is signed in.
+    "healthz": everyone(200, anon=200),
+    "readyz": everyone(200, anon=200),
+    "metrics": everyone(404, anon=404),
     "waiver-create": only({**{p: 403 for p in SYSTEM_READERS}, **SYSTEM_EDITORS}, 404),
     "waiver-decide": everyone(405),
     "waiver-revoke": everyone(405),
@@ -593,6 +598,7 @@ NO_POST = {
     "scim-users-search", "scim-user-detail", "scim-groups-search", "scim-group-detail", "scim-service-provider-config",
     "scim-resource-types", "scim-resource-type", "scim-schemas", "scim-schema",
     "webhook-list", "webhook-detail",
+    "healthz", "readyz", "metrics",
 }
 
 

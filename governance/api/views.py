@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from clearance.api import error_body, signed_in_user
 from clearance.dsse import gate_key_set
 from clearance.errors import NotAllowed
 from clearance.models import ApiToken
+from clearance.observability.metrics import observe_gate
 from clearance.outages import statement_timeout
 from clearance.permissions import token_allows_system, token_restricted_to
 from clearance.policyfile import PolicyError
@@ -124,10 +126,23 @@ class GateChecksView(generics.ListAPIView[GateCheck]):
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         # One transaction with a statement timeout around the whole call (token lookup included),
         # so a lock or a stuck database answers 503 in seconds rather than holding the worker.
-        with statement_timeout(settings.GATE_STATEMENT_TIMEOUT_MS) as abandon:
-            response = super().dispatch(request, *args, **kwargs)
-            if response.status_code >= 500:
-                abandon()
+        started = time.perf_counter()
+        try:
+            with statement_timeout(settings.GATE_STATEMENT_TIMEOUT_MS) as abandon:
+                response = super().dispatch(request, *args, **kwargs)
+                if response.status_code >= 500:
+                    abandon()
+        except Exception:
+            if request.method == "POST":  # an outage answered by the middleware: 503
+                observe_gate(seconds=time.perf_counter() - started, status=503, verdict=None, system=None,
+                             environment="")
+            raise
+        if request.method == "POST":
+            answer = getattr(response, "data", None)
+            answer = answer if response.status_code == 200 and isinstance(answer, dict) else {}
+            observe_gate(seconds=time.perf_counter() - started, status=response.status_code,
+                         verdict=answer.get("verdict"), system=answer.get("system"),
+                         environment=answer.get("environment", ""))
         return response
 
     @extend_schema(
