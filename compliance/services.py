@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from catalog.models import AISystem
+from catalog.services.systems import readiness_changed
 from clearance.audit import audit_record
 from clearance.errors import DomainError, NotAllowed
 from compliance.choices import GpaiModel, OperatorRole
@@ -43,6 +44,8 @@ def attestation_record(*, actor: User, system: AISystem, control: str, statement
                                                  evidence_url=evidence_url, reviewed_at=now, expires_at=expires_at)
         audit_record(actor=actor, action="compliance.attest", obj=attestation,
                      data={"system": system.slug, "control": control, "expires_at": expires_at.isoformat()})
+        # Attestations are facts the framework_controls check reads: the stored gate verdict must go.
+        readiness_changed(system=system, reason=f"{control} attested")
     return attestation
 
 
@@ -61,4 +64,5 @@ def operator_profile_set(*, actor: User, system: AISystem, role: str, gpai_model
                                      "note": note.strip(), "updated_by": actor})
         audit_record(actor=actor, action="compliance.operator_profile", obj=profile,
                      data={"system": system.slug, "role": role, "gpai_model": gpai_model, "generative": generative})
+        readiness_changed(system=system, reason="operator role set")
     return profile
