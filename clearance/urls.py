@@ -10,6 +10,7 @@ from rest_framework.routers import DefaultRouter
 from catalog.api.views import AISystemViewSet
 from clearance import views as clearance_views
 from clearance.signin import ClearancePasswordChangeView
+from compliance.api.views import FrameworkControlsView, FrameworkViewSet, SystemComplianceView
 from governance.api.views import GateChecksView, ReviewViewSet, download_client, policy_schema
 from intake.api.views import UseCaseRequestViewSet
 
@@ -18,9 +19,12 @@ router.include_format_suffixes = False
 router.register("systems", AISystemViewSet, basename="api-system")
 router.register("requests", UseCaseRequestViewSet, basename="api-request")
 router.register("reviews", ReviewViewSet, basename="api-review")
+router.register("frameworks", FrameworkViewSet, basename="api-framework")
 
 api_v1: list[URLPattern | URLResolver] = [
     path("gate/checks", GateChecksView.as_view(), name="api-gate-checks"),
+    path("frameworks/<slug:framework_id>/controls/", FrameworkControlsView.as_view(), name="api-framework-controls"),
+    path("systems/<slug:slug>/compliance/", SystemComplianceView.as_view(), name="api-system-compliance"),
     path("gate/client.py", download_client, name="api-gate-client"),
     path("policy/readiness.schema.json", policy_schema, name="api-policy-schema"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

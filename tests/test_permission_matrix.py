@@ -163,6 +163,10 @@ MATRIX: dict[str, dict[str, int]] = {
     "api-request-detail": only(REQUEST_READERS, 404, anon=401),
     "api-review-list": everyone(200, anon=401),
     "api-review-detail": only(SECURITY_REVIEW_READERS, 404, anon=401),
+    "api-framework-list": everyone(200, anon=401),
+    "api-framework-detail": everyone(200, anon=401),
+    "api-framework-controls": everyone(200, anon=401),
+    "api-system-compliance": only(SYSTEM_READERS, 404, anon=401),
     # DRF refuses the method before it looks the object up, so a hidden review reveals nothing.
     "api-review-decision": everyone(405, anon=401),
     # the risk register: readers of the system see its risks; its editors record them; its risk
@@ -243,7 +247,8 @@ def world(request_in_review, personas, settings, tmp_path) -> dict[str, dict[str
         "model-card-edit": {"slug": system.slug}, "decision-create": {"slug": system.slug},
         "model-card-detail": {"slug": system.slug, "version": card.version},
         "model-card-publish": {"slug": system.slug, "version": card.version},
-        "api-system-detail": {"slug": system.slug},
+        "api-system-detail": {"slug": system.slug}, "api-system-compliance": {"slug": system.slug},
+        "api-framework-detail": {"framework_id": "eu-ai-act"}, "api-framework-controls": {"framework_id": "eu-ai-act"},
         "system-evidence": {"slug": system.slug}, "evidence-source-create": {"slug": system.slug},
         "system-compliance": {"slug": system.slug}, "compliance-attest": {"slug": system.slug},
         "compliance-profile": {"slug": system.slug}, "compliance-framework-oscal": {"framework_id": "eu-ai-act"},
@@ -539,6 +544,7 @@ NO_POST = {
     "model-card-pdf", "export-detail", "export-progress", "export-download", "dataset-list", "dataset-detail",
     "vendor-list", "vendor-detail", "ownership-gaps", "search", "api-gate-client", "api-policy-schema", "api-schema",
     "api-docs", "api-root", "api-system-list", "api-system-detail", "api-request-list", "api-request-detail",
+    "api-framework-list", "api-framework-detail", "api-framework-controls", "api-system-compliance",
     "api-review-list", "api-review-detail", "risk-portfolio", "system-risks",
 }
 
