@@ -469,6 +469,9 @@ READINESS_POLICY_FILE = env_str("READINESS_POLICY_FILE", "readiness.yaml")
 TIERING_POLICY_FILE = env_str("TIERING_POLICY_FILE", "tiering.yaml")
 # Compliance frameworks, their mappings to readiness requirements and crosswalks (compliance/loader.py).
 FRAMEWORK_DIR = Path(env_str("FRAMEWORK_DIR", str(BASE_DIR / "compliance" / "frameworks")))
+# Frameworks imported from OSCAL catalogs (upload form, `manage.py framework_oscal import`) are written here
+# and read with FRAMEWORK_DIR's; keep it on storage every web and worker process shares.
+FRAMEWORK_IMPORT_DIR = Path(env_str("FRAMEWORK_IMPORT_DIR", str(BASE_DIR / "var" / "frameworks")))
 # Review kinds, their deciding role and SLA per risk tier (governance/review_policy.py).
 REVIEW_POLICY_FILE = env_str("REVIEW_POLICY_FILE", "reviews.yaml")
 

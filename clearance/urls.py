@@ -12,6 +12,7 @@ from clearance import views as clearance_views
 from clearance.observability.health import healthz, readyz
 from clearance.observability.metrics import metrics_view
 from clearance.sso import views as sso_views
+from compliance.api.views import FrameworkControlsView, FrameworkViewSet, SystemComplianceView
 from governance.api.views import GateChecksView, ReviewViewSet, download_client, gate_keys, policy_schema
 from intake.api.views import UseCaseRequestViewSet
 
@@ -20,9 +21,12 @@ router.include_format_suffixes = False
 router.register("systems", AISystemViewSet, basename="api-system")
 router.register("requests", UseCaseRequestViewSet, basename="api-request")
 router.register("reviews", ReviewViewSet, basename="api-review")
+router.register("frameworks", FrameworkViewSet, basename="api-framework")
 
 api_v1: list[URLPattern | URLResolver] = [
     path("gate/checks", GateChecksView.as_view(), name="api-gate-checks"),
+    path("frameworks/<slug:framework_id>/controls/", FrameworkControlsView.as_view(), name="api-framework-controls"),
+    path("systems/<slug:slug>/compliance/", SystemComplianceView.as_view(), name="api-system-compliance"),
     path("gate/client.py", download_client, name="api-gate-client"),
     path("policy/readiness.schema.json", policy_schema, name="api-policy-schema"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

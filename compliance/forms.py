@@ -32,3 +32,14 @@ class OperatorProfileForm(forms.Form):
     gpai_model = forms.ChoiceField(label="General-purpose AI model", choices=GpaiModel.choices)
     generative = forms.BooleanField(label="Generative system", required=False)
     note = forms.CharField(label="Why", required=False, max_length=2000)
+
+
+class FrameworkImportForm(forms.Form):
+    catalog = forms.FileField(label="OSCAL catalog", help_text="A catalog in OSCAL JSON (at most 8 MB).")
+    framework_id = forms.RegexField(label="Framework id", regex=r"^[a-z0-9][a-z0-9-]*$", max_length=40,
+                                    help_text="Lower-case letters, digits and hyphens; importing the same id again "
+                                              "replaces that imported framework.")
+    source_url = forms.URLField(label="Source link", assume_scheme="https", max_length=500,
+                                help_text="An https:// address where the catalog comes from.")
+    licence = forms.CharField(label="Licence", max_length=400, help_text="Under which licence it may be used.")
+    note = forms.CharField(label="Note", required=False, max_length=400)

@@ -249,6 +249,11 @@ def framework_dir() -> Path:
     return Path(getattr(settings, "FRAMEWORK_DIR", Path(__file__).resolve().parent / "frameworks"))
 
 
+def import_dir() -> Path:
+    """Where imported frameworks (OSCAL catalogs) are written: outside the source tree."""
+    return Path(getattr(settings, "FRAMEWORK_IMPORT_DIR", Path(settings.BASE_DIR) / "var" / "frameworks"))
+
+
 def _files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*.yaml") if p.is_file())
 
@@ -427,8 +432,12 @@ def build_library(files: Iterable[tuple[Path, bytes]], policies: PolicyIds | Non
 
 
 def read_files(directory: Path | None = None) -> list[tuple[Path, bytes]]:
-    directory = directory or framework_dir()
-    return [(p, p.read_bytes()) for p in _files(directory)]
+    """The files of ``directory``; by default the shipped library and then the imported frameworks."""
+    if directory is not None:
+        return [(p, p.read_bytes()) for p in _files(directory)]
+    imported = import_dir()
+    found = _files(framework_dir()) + (_files(imported) if imported.is_dir() else [])
+    return [(p, p.read_bytes()) for p in found]
 
 
 _lock = threading.Lock()

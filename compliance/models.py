@@ -77,3 +77,21 @@ class Attestation(models.Model):
 
     def is_stale(self, now: datetime) -> bool:
         return now >= self.expires_at
+
+
+class FrameworkImport(models.Model):
+    """One import of an OSCAL catalog as an organisation framework: what was written, from where, by
+    whom. The library reads the file (FRAMEWORK_IMPORT_DIR); this row is the record of how it got there."""
+
+    framework_id = models.CharField(max_length=40)
+    digest = models.CharField(max_length=64, help_text="SHA-256 of the framework file written")
+    controls = models.PositiveIntegerField()
+    source_url = models.URLField(max_length=500)
+    licence = models.CharField(max_length=400)
+    text = models.TextField(help_text="The framework file as written")
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    imported_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.framework_id} ({self.digest[:12]})"

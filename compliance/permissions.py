@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from django.db.models import QuerySet
 
 from catalog.permissions import can_edit_system, can_view_system, is_active_user, of_visible_systems
+from clearance.roles import GOVERNANCE_TEAM, has_role
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -39,3 +40,13 @@ def visible_attestations(user: User | AnonymousUser | None, attestations: QS) ->
 def can_attest(user: User | AnonymousUser | None, system: AISystem) -> bool:
     """Attest a control, or set the system's operator role: those who may change the system."""
     return can_edit_system(user, system)
+
+
+def can_import_frameworks(user: User | AnonymousUser | None) -> bool:
+    """Add an organisation framework from an OSCAL catalog: it changes what every system is judged by."""
+    return is_active_user(user) and has_role(user, *GOVERNANCE_TEAM)
+
+
+def can_export_frameworks(user: User | AnonymousUser | None) -> bool:
+    """Frameworks are the organisation's reference data, not any system's: every signed-in user."""
+    return is_active_user(user)

@@ -27,10 +27,13 @@ from datetime import date, datetime
 
 from catalog.models import AISystem
 from clearance.policyfile import PolicyError
-from compliance.choices import COVERED, ControlStatus, GpaiModel, OperatorRole
+from compliance.choices import COVERED, ControlStatus
+from compliance.facts import AttestationFact, ComplianceFacts, compliance_facts
+from compliance.facts import Profile as Profile
+from compliance.facts import profile_of as profile_of
 from compliance.loader import Control, Framework, Library, Mapping, load_library
-from compliance.models import Attestation, OperatorProfile
 from governance.choices import RequirementStatus
+from governance.policy.checks import REGISTRY
 from governance.policy.engine import ABSENT, NOT_APPLICABLE, Evaluation, evaluate
 from governance.policy.facts import SystemFacts
 from governance.policy.loader import Policy, load_readiness_policy
@@ -46,34 +49,14 @@ FACTS_CHUNK = 200
 
 
 @dataclass(frozen=True)
-class Profile:
-    """The system's operator role and model facts; ``derived`` when no one has set them yet."""
-
-    role: str
-    gpai_model: str
-    generative: bool
-    derived: bool
-    reason: str
-
-
-def profile_of(system: AISystem, row: OperatorProfile | None) -> Profile:
-    if row is not None:
-        return Profile(row.role, row.gpai_model, row.generative, False,
-                       f"set by {row.updated_by.get_username() if row.updated_by else 'the system'}")
-    if system.vendor:
-        return Profile(OperatorRole.DEPLOYER, GpaiModel.NONE, False, True,
-                       f"assumed: bought from {system.vendor} and used under our authority (set it on this page)")
-    return Profile(OperatorRole.PROVIDER, GpaiModel.NONE, False, True,
-                   "assumed: built in-house and put into service under our name (set it on this page)")
-
-
-@dataclass(frozen=True)
 class Evidence:
     kind: str  # "requirement" or "attestation"
     ref: str  # the requirement id, or the attestation's control key
     status: str
     message: str
     fix: str = ""
+    # When this evidence stops holding by time alone (an attestation's expiry).
+    valid_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -142,10 +125,10 @@ MISSING_ATTESTATION = Evidence("attestation", "", ControlStatus.MISSING.value, "
                                "An owner of the system attests it on this page, with a statement and evidence.")
 
 
-def attestation_evidence(key: str, attestation: Attestation | None, now: datetime) -> Evidence:
+def attestation_evidence(key: str, attestation: AttestationFact | None, now: datetime) -> Evidence:
     if attestation is None:
         return MISSING_ATTESTATION
-    who = attestation.owner.get_username()
+    who = attestation.owner
     if attestation.is_stale(now):
         return Evidence("attestation", key, ControlStatus.STALE.value,
                         f"attested by {who} on {attestation.reviewed_at:%Y-%m-%d}; stale since "
@@ -153,7 +136,8 @@ def attestation_evidence(key: str, attestation: Attestation | None, now: datetim
                         "Review the attestation and record it again.")
     return Evidence("attestation", key, ControlStatus.MET.value,
                     f"attested by {who} on {attestation.reviewed_at:%Y-%m-%d}, valid until "
-                    f"{attestation.expires_at:%Y-%m-%d}: {attestation.statement}")
+                    f"{attestation.expires_at:%Y-%m-%d}: {attestation.statement}",
+                    valid_until=attestation.expires_at)
 
 
 class Judge:
@@ -167,11 +151,17 @@ class Judge:
             facts, profile, policy, evaluation, failure, now)
         self.today = now.date()
         self.known = frozenset(r.id for r in policy.requirements) if policy is not None else frozenset()
+        # A requirement that itself judges controls (framework_controls) cannot evidence one: the gate
+        # judges it last and gives such a mapping "failed", so the pages say the same.
+        self.circular = frozenset(r.id for r in policy.requirements if (t := REGISTRY.get(r.check)) is not None
+                                  and t.on_results is not None) if policy is not None else frozenset()
         self.outcomes: dict[str, tuple[str, str, str]] = {}
         if evaluation is not None:
             fixes = {r.id: r.fix for r in evaluation.requirements}
             for req_id in self.known:
                 status, message = evaluation.outcome_of(req_id)
+                if req_id in self.circular:
+                    status, message = RequirementStatus.FAILED.value, "a framework_controls requirement cannot evidence a control"
                 self.outcomes[req_id] = (str(status), message, fixes.get(req_id, ""))
         self._applies: dict[object, tuple[bool, str]] = {}
         self._requirements: dict[tuple[str, ...], tuple[list[Evidence], list[str]]] = {}
@@ -201,7 +191,7 @@ class Judge:
         self._requirements[requirements] = (inputs, dropped)
         return inputs, dropped
 
-    def control(self, control: Control, mapping: Mapping, attestation: Attestation | None) -> ControlResult:
+    def control(self, control: Control, mapping: Mapping, attestation: AttestationFact | None) -> ControlResult:
         in_force = control.applies_from is None or control.applies_from <= self.today
         decided = self._applies.get(control.applies)
         if decided is None:
@@ -233,7 +223,7 @@ class Judge:
 
 def judge_control(control: Control, mapping: Mapping, facts: SystemFacts, profile: Profile,
                   policy: Policy | None, evaluation: Evaluation | None, failure: str,
-                  attestation: Attestation | None, now: datetime) -> ControlResult:
+                  attestation: AttestationFact | None, now: datetime) -> ControlResult:
     """One control for one system. ``evaluation`` is the engine's verdict for the system (None with
     ``failure`` saying why: no policy, or an evaluation that raised)."""
     return Judge(facts, profile, policy, evaluation, failure, now).control(control, mapping, attestation)
@@ -285,12 +275,6 @@ def compliance_many(systems: Iterable[AISystem], now: datetime, library: Library
     facts: dict[int, SystemFacts] = {}
     for start in range(0, len(listed), FACTS_CHUNK):
         facts |= collect_facts_many(listed[start:start + FACTS_CHUNK], now)
-    profiles = {p.system_id: p for p in OperatorProfile.objects.filter(system__in=list(by_id))
-                .select_related("updated_by")}
-    latest: dict[tuple[int, str], Attestation] = {}
-    for attestation in (Attestation.objects.filter(system__in=list(by_id), reviewed_at__lte=now).select_related("owner")
-                        .order_by("system_id", "control", "-reviewed_at", "-pk")):
-        latest.setdefault((attestation.system_id, attestation.control), attestation)
     policy, policy_error = _policy()
     environment = choose_environment(policy, ENVIRONMENT) if policy is not None else ""
     mappings = library.mappings.get(policy.name, {}) if policy is not None else {}
@@ -303,13 +287,15 @@ def compliance_many(systems: Iterable[AISystem], now: datetime, library: Library
                 evaluation = evaluate(policy, environment, facts[pk], now)
             except Exception as exc:  # fail closed, as the gate does
                 failure = f"the evaluation could not complete: {exc}"
-        profile = profile_of(system, profiles.get(pk))
+        # The operator role and attestations come with the gate's snapshot (compliance.facts).
+        extra = compliance_facts(facts[pk].extra) or ComplianceFacts(profile_of(system, None))
+        profile = extra.profile
         sc = SystemCompliance(system, profile, environment, policy.name if policy else "", policy_error)
         judge = Judge(facts[pk], profile, policy, evaluation, failure, now)
         for framework in chosen:
             sc.results[framework.id] = [
                 judge.control(control, mappings.get(control.key) or _attestation_only(control.key),
-                              latest.get((pk, control.key)))
+                              extra.attestations.get(control.key))
                 for control in framework.controls
             ]
         out[pk] = sc

@@ -3,19 +3,24 @@ role. Each checks permission and input, writes in one transaction and audits it 
 
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
 from catalog.models import AISystem
+from catalog.services.systems import readiness_changed
 from clearance.audit import audit_record
 from clearance.errors import DomainError, NotAllowed
 from compliance.choices import GpaiModel, OperatorRole
-from compliance.loader import Library, load_library
-from compliance.models import Attestation, OperatorProfile
-from compliance.permissions import can_attest
+from compliance.loader import Library, LibraryError, build_library, import_dir, load_library, read_files
+from compliance.models import Attestation, FrameworkImport, OperatorProfile
+from compliance.oscal import OscalError, catalog_to_framework
+from compliance.permissions import can_attest, can_import_frameworks
 
 MAX_ATTESTATION_DAYS = 366
 
@@ -43,6 +48,8 @@ def attestation_record(*, actor: User, system: AISystem, control: str, statement
                                                  evidence_url=evidence_url, reviewed_at=now, expires_at=expires_at)
         audit_record(actor=actor, action="compliance.attest", obj=attestation,
                      data={"system": system.slug, "control": control, "expires_at": expires_at.isoformat()})
+        # Attestations are facts the framework_controls check reads: the stored gate verdict must go.
+        readiness_changed(system=system, reason=f"{control} attested")
     return attestation
 
 
@@ -61,4 +68,51 @@ def operator_profile_set(*, actor: User, system: AISystem, role: str, gpai_model
                                      "note": note.strip(), "updated_by": actor})
         audit_record(actor=actor, action="compliance.operator_profile", obj=profile,
                      data={"system": system.slug, "role": role, "gpai_model": gpai_model, "generative": generative})
+        readiness_changed(system=system, reason="operator role set")
     return profile
+
+
+def framework_import(*, actor: User | None, raw: bytes, framework_id: str, licence: str, source_url: str,
+                     source_note: str = "") -> Path:
+    """Add (or replace) an organisation framework from an OSCAL catalog (JSON). The catalog is
+    validated by trestle's OSCAL model, turned into a framework file, and the whole library with that
+    file must load before anything is written; the file then appears in one rename, so a reader sees
+    the old library or the new one, never half a file. ``actor`` None: the management command."""
+    if actor is not None and not can_import_frameworks(actor):
+        raise NotAllowed("only the governance team may import frameworks")
+    try:
+        text = catalog_to_framework(raw, framework_id=framework_id, licence=licence, source_url=source_url,
+                                    source_note=source_note)
+    except OscalError as exc:
+        raise DomainError(f"OSCAL catalog: {exc}", field="catalog") from exc
+    directory = import_dir()
+    target = directory / f"{framework_id}.yaml"
+    # Replacing an imported framework is allowed; the shipped library's ids are not (build_library says so).
+    files = [(p, body) for p, body in read_files() if p.resolve() != target.resolve()]
+    try:
+        library = build_library([*files, (target, text.encode())])
+    except LibraryError as exc:
+        raise DomainError("OSCAL catalog: the framework does not fit the library: " + "; ".join(exc.lines()),
+                          field="catalog") from exc
+    framework = library.frameworks[framework_id]
+    directory.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{framework_id}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        with transaction.atomic():
+            record = FrameworkImport.objects.create(
+                framework_id=framework_id, digest=framework.digest, controls=len(framework.controls),
+                source_url=source_url, licence=" ".join(licence.split())[:400], text=text, imported_by=actor)
+            audit_record(actor=actor, action="compliance.framework_imported", obj=record,
+                         data={"framework": framework_id, "controls": len(framework.controls),
+                               "families": len(framework.families), "source_url": source_url,
+                               "digest": framework.digest})
+            # The rename is the last step inside the transaction: a failed audit write leaves no file.
+            os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target

@@ -10,4 +10,7 @@ urlpatterns = [
     path("systems/<slug:slug>/compliance/profile/", views.operator_profile, name="compliance-profile"),
     path("compliance/", views.coverage_page, name="compliance-coverage"),
     path("compliance/export.csv", views.coverage_csv, name="compliance-csv"),
+    path("compliance/frameworks/import/", views.framework_import_page, name="compliance-framework-import"),
+    path("compliance/frameworks/<slug:framework_id>/oscal.json", views.framework_oscal,
+         name="compliance-framework-oscal"),
 ]

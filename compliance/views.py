@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -18,11 +19,12 @@ from catalog.choices import RiskTier
 from catalog.models import AISystem
 from clearance.web import AuthenticatedHttpRequest, get_visible_or_404, run_service, spreadsheet_cell
 from compliance.choices import ControlStatus
-from compliance.forms import AttestationForm, OperatorProfileForm
+from compliance.forms import AttestationForm, FrameworkImportForm, OperatorProfileForm
 from compliance.loader import Library, LibraryError, load_library
-from compliance.permissions import can_attest, can_view_coverage
+from compliance.oscal import MAX_OSCAL_BYTES, export_json
+from compliance.permissions import can_attest, can_export_frameworks, can_import_frameworks, can_view_coverage
 from compliance.selectors import compliance_many, coverage, obligation_calendar
-from compliance.services import attestation_record, operator_profile_set
+from compliance.services import attestation_record, framework_import, operator_profile_set
 from governance.selectors.facts import for_facts
 
 
@@ -140,7 +142,7 @@ def coverage_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "compliance/coverage.html", {
         "cov": result, "page": page, "frameworks": list(library.frameworks.values()),
         "families": [result.framework.family(f) for f in result.families],
-        "tiers": RiskTier.choices, "tier": tier,
+        "tiers": RiskTier.choices, "tier": tier, "can_import": can_import_frameworks(request.user),
     })
 
 
@@ -177,3 +179,41 @@ def coverage_csv(request: AuthenticatedHttpRequest) -> HttpResponse:
                     r.status, r.reason, " | ".join(f"{e.ref}: {e.status}: {e.message}" for e in r.evidence),
                 )])
     return response
+
+
+@login_required
+def framework_oscal(request: AuthenticatedHttpRequest, framework_id: str) -> HttpResponse:
+    """One framework as an OSCAL catalog (JSON), validated by trestle's OSCAL model on the way out."""
+    if not can_export_frameworks(request.user):
+        raise PermissionDenied("sign in with an active account")
+    library = library_or_error(request)
+    if isinstance(library, HttpResponse):
+        return library
+    framework = library.frameworks.get(framework_id)
+    if framework is None:
+        raise Http404("no such framework")
+    response = HttpResponse(export_json(framework, timezone.now()), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{framework.id}-oscal-catalog.json"'
+    return response
+
+
+@login_required
+def framework_import_page(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Upload an OSCAL catalog as an organisation framework (the governance team)."""
+    if not can_import_frameworks(request.user):
+        raise PermissionDenied("only the governance team may import frameworks")
+    form = FrameworkImportForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            upload = form.cleaned_data["catalog"]
+            raw = upload.read(MAX_OSCAL_BYTES + 1)
+            data = form.cleaned_data
+            done = run_service(request, form, lambda: framework_import(
+                actor=request.user, raw=raw, framework_id=data["framework_id"], licence=data["licence"],
+                source_url=data["source_url"], source_note=data["note"]),
+                f"Imported {data['framework_id']} from {upload.name}.")
+            if done is not None:
+                return redirect(f"{reverse('compliance-coverage')}?framework={data['framework_id']}")
+    return render(request, "compliance/framework_import.html", {"form": form}, status=status)

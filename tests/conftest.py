@@ -161,6 +161,12 @@ def _private_audit_checkpoints(settings: Any, tmp_path: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _private_framework_imports(settings: Any, tmp_path: Any) -> None:
+    """Frameworks a test imports go to its own directory; the development var/ one is never read."""
+    settings.FRAMEWORK_IMPORT_DIR = tmp_path / "imported-frameworks"
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings: Any) -> None:
     # PBKDF2 at production strength costs ~0.2 s a user; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -30,7 +30,7 @@ from clearance.models import ApiToken, AuditEvent, Notification
 from clearance.notifications import notify
 from clearance.roles import Role
 from clearance.tokens import api_token_create
-from compliance.models import Attestation, OperatorProfile
+from compliance.models import Attestation, FrameworkImport, OperatorProfile
 from governance.models import DecisionRecord, DocumentExport, GateCheck, Review, Waiver
 from governance.services import exports
 from governance.services.decisions import decision_record_propose
@@ -134,6 +134,8 @@ MATRIX: dict[str, dict[str, int]] = {
     "compliance-profile": everyone(405),
     "compliance-coverage": everyone(200),
     "compliance-csv": everyone(200),
+    "compliance-framework-import": only({"lead": 200}, 403),
+    "compliance-framework-oscal": everyone(200),
     # catalog documents
     "model-card-import": everyone(405),
     "model-card-compare": only(SYSTEM_READERS, 404),
@@ -177,6 +179,10 @@ MATRIX: dict[str, dict[str, int]] = {
     "api-request-detail": only(REQUEST_READERS, 404, anon=401),
     "api-review-list": everyone(200, anon=401),
     "api-review-detail": only(SECURITY_REVIEW_READERS, 404, anon=401),
+    "api-framework-list": everyone(200, anon=401),
+    "api-framework-detail": everyone(200, anon=401),
+    "api-framework-controls": everyone(200, anon=401),
+    "api-system-compliance": only(SYSTEM_READERS, 404, anon=401),
     # DRF refuses the method before it looks the object up, so a hidden review reveals nothing.
     "api-review-decision": everyone(405, anon=401),
     # the risk register: readers of the system see its risks; its editors record them; its risk
@@ -290,10 +296,11 @@ def world(request_in_review, personas, settings, tmp_path) -> dict[str, dict[str
         "model-card-edit": {"slug": system.slug}, "decision-create": {"slug": system.slug},
         "model-card-detail": {"slug": system.slug, "version": card.version},
         "model-card-publish": {"slug": system.slug, "version": card.version},
-        "api-system-detail": {"slug": system.slug},
+        "api-system-detail": {"slug": system.slug}, "api-system-compliance": {"slug": system.slug},
+        "api-framework-detail": {"framework_id": "eu-ai-act"}, "api-framework-controls": {"framework_id": "eu-ai-act"},
         "system-evidence": {"slug": system.slug}, "evidence-source-create": {"slug": system.slug},
         "system-compliance": {"slug": system.slug}, "compliance-attest": {"slug": system.slug},
-        "compliance-profile": {"slug": system.slug},
+        "compliance-profile": {"slug": system.slug}, "compliance-framework-oscal": {"framework_id": "eu-ai-act"},
         "metric-requirements": {"slug": system.slug},
         "metric-requirement-delete": {"slug": system.slug, "pk": requirement.pk},
         "evidence-source-detail": {"pk": source.pk}, "evidence-source-edit": {"pk": source.pk},
@@ -464,6 +471,18 @@ def _fresh(obj: Any, field: str) -> Any:
     return type(obj).objects.filter(pk=obj.pk).values_list(field, flat=True).first()
 
 
+def _oscal_upload() -> dict[str, Any]:
+    """A real OSCAL catalog: the shipped ISO/IEC 42001 framework exported, to import under a new id."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from compliance.loader import load_library
+    from compliance.oscal import export_json
+
+    catalog = export_json(load_library().frameworks["iso-42001"], timezone.now()).encode()
+    return {"catalog": SimpleUploadedFile("catalog.json", catalog, "application/json"), "framework_id": "org-copy",
+            "source_url": "https://example.org/catalog.json", "licence": "Ours, internal use"}
+
+
 # name -> the POST check. Every URL that takes a POST is here; NO_POST lists the rest.
 POSTS: dict[str, Post] = {
     # session and platform
@@ -553,6 +572,8 @@ POSTS: dict[str, Post] = {
     "compliance-profile": post(slug, {"role": "deployer", "gpai_model": "none"},
                                lambda w: OperatorProfile.objects.values_list("role", flat=True).first(),
                                acting(EDITORS), seen(READERS)),
+    "compliance-framework-import": post(None, lambda w, p: _oscal_upload(), lambda w: FrameworkImport.objects.count(),
+                                        acting(("lead",)), 403),
     # registers
     "dataset-create": post(None, {"name": "claims-2025", "source": "Claims system", "classification": "internal"},
                            lambda w: Dataset.objects.count(), acting(("lead", "owner", "risk")), 403),
@@ -590,10 +611,11 @@ NO_POST = {
     "home", "sso-start", "sso-callback", "password-change-done", "notifications", "request-list", "request-detail", "attachment-download", "triage-board",
     "triage-agenda", "queue", "review-detail", "portfolio", "audit-trail", "audit-trail-csv", "system-list", "system-detail",
     "model-card-detail", "system-evidence", "evidence-source-detail", "sync-run-detail", "sync-run-progress",
-    "evidence-portfolio", "system-compliance", "compliance-coverage", "compliance-csv", "model-card-compare", "model-card-export", "decision-detail", "decision-pdf",
+    "evidence-portfolio", "system-compliance", "compliance-coverage", "compliance-csv", "compliance-framework-oscal", "model-card-compare", "model-card-export", "decision-detail", "decision-pdf",
     "model-card-pdf", "export-detail", "export-progress", "export-download", "dataset-list", "dataset-detail",
     "vendor-list", "vendor-detail", "ownership-gaps", "search", "api-gate-client", "api-policy-schema", "gate-keys", "api-schema",
     "api-docs", "api-root", "api-system-list", "api-system-detail", "api-request-list", "api-request-detail",
+    "api-framework-list", "api-framework-detail", "api-framework-controls", "api-system-compliance",
     "api-review-list", "api-review-detail", "risk-portfolio", "system-risks",
     "scim-users-search", "scim-user-detail", "scim-groups-search", "scim-group-detail", "scim-service-provider-config",
     "scim-resource-types", "scim-resource-type", "scim-schemas", "scim-schema",

@@ -7,11 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from catalog.choices import LifecycleStage
 from governance.choices import RequirementStatus
 from governance.policy.facts import EvalTarget, RiskFact, SystemFacts
+
+if TYPE_CHECKING:
+    from governance.policy.engine import Evaluation
+    from governance.policy.loader import Policy
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,9 @@ class Outcome:
 
 
 CheckFn = Callable[[SystemFacts, dict[str, Any], datetime], Outcome]
+# A check that judges what the policy's other requirements concluded (``framework_controls``): it gets
+# the policy and the evaluation of every requirement of the environment that is not such a check.
+ResultsCheckFn = Callable[[SystemFacts, dict[str, Any], datetime, "Policy", "Evaluation"], Outcome]
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,7 @@ class CheckType:
     name: str
     fn: CheckFn
     params_schema: dict[str, Any]
+    on_results: ResultsCheckFn | None = None
 
 
 REGISTRY: dict[str, CheckType] = {}
@@ -57,6 +65,20 @@ def check(name: str, params_schema: dict[str, Any] | None = None) -> Callable[[C
         return fn
 
     return register
+
+
+def register_results_check(name: str, fn: ResultsCheckFn, params_schema: dict[str, Any],
+                           fix_view: tuple[str, str] | None = None) -> None:
+    """Add a check that reads the other requirements' results; an app adds it at start-up, since the
+    engine cannot import the apps that build on it."""
+
+    def unusable(facts: SystemFacts, params: dict[str, Any], now: datetime) -> Outcome:
+        # Only the engine's second pass may run it: alone it has nothing to judge, so it fails closed.
+        return Outcome(RequirementStatus.FAILED, f"the {name} check needs the other requirements' results")
+
+    REGISTRY[name] = CheckType(name, unusable, params_schema, fn)
+    if fix_view is not None:
+        FIX_VIEWS[name] = fix_view
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -127,6 +127,46 @@ def _waive(result: RequirementResult, waiver: WaiverFact) -> RequirementResult:
     )
 
 
+def _judge(req: Requirement, facts: SystemFacts, now: datetime,
+           context: tuple[Policy, Evaluation] | None) -> RequirementResult | dict[str, str]:
+    """One requirement: its result, or (a dict) why it does not apply to the system."""
+    try:
+        applies, why_not = _applicability(req, facts)
+    except Exception as exc:  # fail closed: an unreadable condition is a failed requirement
+        return RequirementResult(req.id, req.title, RequirementStatus.FAILED,
+                                 f"could not decide whether it applies: {exc}", req.fix, req.severity)
+    if not applies:
+        return {"id": req.id, "title": req.title, "reason": why_not}
+    try:
+        check_type = REGISTRY[req.check]
+        if context is not None and check_type.on_results is not None:
+            outcome = check_type.on_results(facts, req.params, now, *context)
+        else:
+            outcome = check_type.fn(facts, req.params, now)
+        status, message = outcome.status, outcome.message
+        # Only the engine waives (from an approved waiver); a check that says so is a broken check.
+        if status not in CHECK_STATUSES:
+            status, message = RequirementStatus.FAILED, f"check returned an unknown status {status!r}"
+    except Exception as exc:  # fail closed: a check that raises never passes
+        return RequirementResult(req.id, req.title, RequirementStatus.FAILED,
+                                 f"the {req.check} check could not run: {exc}", req.fix, req.severity,
+                                 trace={"check": req.check, "error": repr(exc)})
+    result = RequirementResult(
+        id=req.id,
+        title=req.title,
+        status=status,
+        message=message,
+        fix="" if status in PASSING_STATUSES else req.fix,
+        severity=req.severity,
+        evidence=outcome.evidence,
+        trace={"check": req.check, "params": req.params, "tier": facts.risk_tier, "when": req.when},
+        valid_until=outcome.valid_until,
+        since=None if status in PASSING_STATUSES else outcome.since,
+    )
+    waiver = None if result.passing or not req.waivable else _live_waiver(req, facts, now)
+    return _waive(result, waiver) if waiver else result
+
+
 def evaluate(
     policy: Policy, environment: str, facts: SystemFacts, now: datetime,
     max_snapshot_age: timedelta = MAX_SNAPSHOT_AGE,
@@ -144,47 +184,38 @@ def evaluate(
             trace={"collected_at": facts.collected_at.isoformat()},
         ))
     evaluated = 0
-    for req in policy.requirements_for(environment):
-        try:
-            applies, why_not = _applicability(req, facts)
-        except Exception as exc:  # fail closed: an unreadable condition is a failed requirement
+    # Checks that judge the other requirements' results run second, on an evaluation of the rest, so
+    # what they read is exactly what the gate concluded for those requirements in this same run.
+    judged: dict[str, RequirementResult] = {}
+    later: list[Requirement] = []
+    chosen = policy.requirements_for(environment)
+    for req in chosen:
+        check_type = REGISTRY.get(req.check)
+        if check_type is not None and check_type.on_results is not None:
+            later.append(req)
+            continue
+        outcome = _judge(req, facts, now, None)
+        if isinstance(outcome, dict):
+            skipped.append(outcome)
+        else:
             evaluated += 1
-            results.append(
-                RequirementResult(req.id, req.title, RequirementStatus.FAILED,
-                                  f"could not decide whether it applies: {exc}", req.fix, req.severity)
-            )
-            continue
-        if not applies:
-            skipped.append({"id": req.id, "title": req.title, "reason": why_not})
-            continue
-        evaluated += 1
-        try:
-            outcome = REGISTRY[req.check].fn(facts, req.params, now)
-            status, message = outcome.status, outcome.message
-            # Only the engine waives (from an approved waiver); a check that says so is a broken check.
-            if status not in CHECK_STATUSES:
-                status, message = RequirementStatus.FAILED, f"check returned an unknown status {status!r}"
-        except Exception as exc:  # fail closed: a check that raises never passes
-            results.append(
-                RequirementResult(req.id, req.title, RequirementStatus.FAILED,
-                                  f"the {req.check} check could not run: {exc}", req.fix, req.severity,
-                                  trace={"check": req.check, "error": repr(exc)})
-            )
-            continue
-        result = RequirementResult(
-            id=req.id,
-            title=req.title,
-            status=status,
-            message=message,
-            fix="" if status in PASSING_STATUSES else req.fix,
-            severity=req.severity,
-            evidence=outcome.evidence,
-            trace={"check": req.check, "params": req.params, "tier": facts.risk_tier, "when": req.when},
-            valid_until=outcome.valid_until,
-            since=None if status in PASSING_STATUSES else outcome.since,
-        )
-        waiver = None if result.passing or not req.waivable else _live_waiver(req, facts, now)
-        results.append(_waive(result, waiver) if waiver else result)
+            judged[req.id] = outcome
+    if later:
+        first = tuple(judged[r.id] for r in chosen if r.id in judged)
+        # A control mapped to one of these would judge itself: such a mapping fails closed.
+        circular = tuple(RequirementResult(r.id, r.title, RequirementStatus.FAILED,
+                                           f"a {r.check} requirement cannot evidence a control", r.fix, r.severity)
+                         for r in later)
+        partial = Evaluation(Verdict.BLOCK, environment, policy.name, policy.version, now, first + circular,
+                             tuple(skipped))
+        for req in later:
+            outcome = _judge(req, facts, now, (policy, partial))
+            if isinstance(outcome, dict):
+                skipped.append(outcome)
+            else:
+                evaluated += 1
+                judged[req.id] = outcome
+    results.extend(judged[r.id] for r in chosen if r.id in judged)
     if not evaluated and not policy.environments[environment].allow_empty:
         # Nothing was checked, so nothing vouches for the deploy: only an explicit allow_empty passes.
         results.append(RequirementResult(

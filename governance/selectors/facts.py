@@ -4,7 +4,8 @@ the number of systems."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import reduce
@@ -33,6 +34,25 @@ from risks.choices import AcceptanceStatus
 from risks.models import Risk, RiskAcceptance, appetite, risk_snapshot, snapshot_fingerprint
 
 
+@dataclass(frozen=True)
+class FactsExtension:
+    """Facts an app that builds on governance adds to every snapshot (compliance: the operator role and
+    attestations), under ``SystemFacts.extra[name]``. ``columns`` are annotations ``for_facts`` adds so
+    that ``collect`` can skip systems with nothing to read (no query for them)."""
+
+    name: str
+    columns: Callable[[], dict[str, Any]]
+    collect: Callable[[dict[int, AISystem], datetime], dict[int, Any]]
+
+
+FACTS_EXTENSIONS: dict[str, FactsExtension] = {}
+
+
+def register_facts_extension(extension: FactsExtension) -> None:
+    """Called from an app's ``ready()``: governance may not import the apps built on it."""
+    FACTS_EXTENSIONS[extension.name] = extension
+
+
 def with_fact_columns(queryset: QuerySet[AISystem]) -> QuerySet[AISystem]:
     """Annotate the latest published model card, the accepted decision count and the number of linked
     risks, so the facts snapshot needs two queries fewer (the gate's hot path), and none for the risk
@@ -43,7 +63,9 @@ def with_fact_columns(queryset: QuerySet[AISystem]) -> QuerySet[AISystem]:
     links: Any = Risk.systems.through.objects  # the stubs do not see annotations on an auto-created link table
     linked_risks = links.filter(aisystem_id=OuterRef("pk")).order_by().values("aisystem_id").annotate(
         n=Count("pk")).values("n")
+    extended = {name: column for ext in FACTS_EXTENSIONS.values() for name, column in ext.columns().items()}
     return queryset.annotate(
+        **extended,
         facts_risks=Coalesce(Subquery(linked_risks), 0),
         facts_card_version=Subquery(published.values("version")[:1]),
         facts_card_published_at=Subquery(published.values("published_at")[:1]),
@@ -106,6 +128,10 @@ def collect_facts_many(systems: Iterable[AISystem], now: datetime | None = None)
         waivers[waiver_row["system_id"]].append(WaiverFact(waiver_row["requirement"], waiver_row["expires_at"],
                                                            waiver_row["decided_by__username"] or "",
                                                            waiver_row["justification"], waiver_row["pk"]))
+    extra: dict[int, dict[str, Any]] = {pk: {} for pk in by_id}
+    for extension in FACTS_EXTENSIONS.values():
+        for pk, value in extension.collect(by_id, now).items():
+            extra[pk][extension.name] = value
     facts: dict[int, SystemFacts] = {}
     for pk, system in by_id.items():
         card: Mapping[str, Any] | None
@@ -142,6 +168,7 @@ def collect_facts_many(systems: Iterable[AISystem], now: datetime | None = None)
             risks=risks.get(pk, ()),
             risk_appetite=appetite(system.risk_tier),
             collected_at=now,
+            extra=extra[pk],
         )
     return facts
 
