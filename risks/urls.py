@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from risks import views
+from risks.views import risks as views
 
 urlpatterns = [
     path("risks/", views.risk_portfolio, name="risk-portfolio"),
