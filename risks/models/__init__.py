@@ -1,5 +1,6 @@
 """The register's tables, one module per domain: risks and their acceptances, incidents."""
 
+from risks.models.incidents import Incident, IncidentQuerySet
 from risks.models.risks import (
     Risk,
     RiskAcceptance,
@@ -12,6 +13,8 @@ from risks.models.risks import (
 )
 
 __all__ = [
+    "Incident",
+    "IncidentQuerySet",
     "Risk",
     "RiskAcceptance",
     "RiskAcceptanceQuerySet",
