@@ -21,12 +21,13 @@ LIST_PAGES = [
     "/search/?q=a", "/search/?q=support", "/search/?q=screening", "/audit/", "/notifications/",
     "/datasets/?system=cv-screening", "/datasets/?system=support-copilot",
     "/compliance/", "/compliance/?framework=iso-42001", "/compliance/export.csv",
+    "/incidents/", "/incidents/?status=", "/incidents/?status=closed&severity=high",
 ]
 # Links to one object: a system (and its sub-pages), vendor, dataset, request, review, decision,
-# evidence source, sync run, triage item, export.
+# evidence source, sync run, triage item, export, incident.
 OBJECT_LINK = re.compile(
     r'href="(/(?:systems/[\w-]+/[^"]*|vendors/\d+/|datasets/\d+/|requests/\d+/[^"]*|reviews/\d+/|'
-    r'decisions/\d+/|evidence/sources/\d+/|evidence/runs/\d+/|triage/\d+/|exports/\d+/)(?:\?[^"]*)?)"')
+    r'decisions/\d+/|evidence/sources/\d+/|evidence/runs/\d+/|triage/\d+/|exports/\d+/|incidents/\d+/)(?:\?[^"]*)?)"')
 
 
 @pytest.fixture

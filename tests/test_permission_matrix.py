@@ -36,9 +36,10 @@ from governance.services.decisions import decision_record_propose
 from governance.services.waivers import waiver_decide, waiver_request
 from intake import services as intake
 from intake.models import UseCaseRequest
-from risks.models import Risk, RiskAcceptance
+from risks.models import Incident, Risk, RiskAcceptance
 from risks.services import RiskInput, risk_create
 from tests.conftest import PASSWORD, answers
+from tests.risks.incident_helpers import open_incident
 
 # The sources in these scenarios point at 127.0.0.1, which only an explicit allowance lets through.
 pytestmark = pytest.mark.usefixtures("local_evidence_hosts")
@@ -64,6 +65,8 @@ SYSTEM_READERS = {"requester": 200, "security": 200, "legal": 200, "lead": 200, 
 SYSTEM_EDITORS = {"requester": 200, "lead": 200, "owner": 200, "risk": 200}  # the requester is the business owner
 SECURITY_REVIEW_READERS = {"requester": 200, "security": 200, "lead": 200, "owner": 200, "risk": 200, "auditor": 200}
 REGISTER_EDITORS = {"lead": 200, "owner": 200, "risk": 200}  # the governance team and system owners
+# The world's incident is reported by "owner"; the requester is the system's business owner.
+INCIDENT_READERS = {"requester": 200, "lead": 200, "owner": 200, "risk": 200, "auditor": 200}
 
 # name -> (kwargs builder key, expected status per persona). POST-only views answer 405 to GET.
 MATRIX: dict[str, dict[str, int]] = {
@@ -170,6 +173,15 @@ MATRIX: dict[str, dict[str, int]] = {
     "risk-create": only({**{p: 403 for p in SYSTEM_READERS}, **SYSTEM_EDITORS}, 404),
     "risk-edit": only({**{p: 403 for p in SYSTEM_READERS}, **SYSTEM_EDITORS}, 404),
     "risk-accept": only({**{p: 403 for p in SYSTEM_READERS}, "risk": 200}, 404),
+    # the incident register: anyone reports on a system they see; an incident is read by the portfolio
+    # readers, its systems' owners and its reporter, and handled by the owners and the governance team
+    "incident-list": everyone(200),
+    "incident-create": everyone(200),
+    "incident-detail": only(INCIDENT_READERS, 404),
+    "incident-move": everyone(405),
+    "incident-classify": everyone(405),
+    "incident-report": everyone(405),
+    "system-incidents": only(SYSTEM_READERS, 404),
 }
 
 
@@ -227,6 +239,7 @@ def world(request_in_review, personas, settings, tmp_path) -> dict[str, dict[str
         title="Summaries leak customer addresses", category="2.1", owner=personas["risk"], likelihood=4, impact=4,
         review_date=(timezone.now() + timedelta(days=90)).date(), treatment="mitigate",
         treatment_rationale="Redact addresses before the model sees them", residual_likelihood=3, residual_impact=3))
+    incident = open_incident(personas["owner"], system, serious_facts=["health"])
     req = {"pk": request_in_review.pk}
     return {
         "token-revoke": {"pk": token.pk},
@@ -262,6 +275,9 @@ def world(request_in_review, personas, settings, tmp_path) -> dict[str, dict[str
         "api-review-detail": {"pk": review.pk}, "api-review-decision": {"pk": review.pk},
         "system-risks": {"slug": system.slug}, "risk-create": {"slug": system.slug}, "risk-edit": {"pk": risk.pk},
         "risk-accept": {"pk": risk.pk, "slug": system.slug},
+        "incident-detail": {"pk": incident.pk}, "incident-move": {"pk": incident.pk},
+        "incident-classify": {"pk": incident.pk}, "incident-report": {"pk": incident.pk},
+        "system-incidents": {"slug": system.slug},
     }
 
 
@@ -373,6 +389,26 @@ NEW_PASSWORD = "a fresh passphrase for 2027"
 
 def _login_body(w: Any, persona: str) -> dict[str, Any]:
     return {"username": "requester" if persona == "anon" else persona, "password": PASSWORD}
+
+
+INCIDENT_HANDLERS = ("requester", "lead", "owner", "risk")  # the system's owners and the governance team
+
+
+def _incident_body(w: Any, persona: str) -> dict[str, Any]:
+    now = timezone.now()
+    return {"systems": [w.system.pk], "title": "Summaries quote another customer's ticket",
+            "description": "An agent saw text from an unrelated ticket in a summary.", "severity": "high",
+            "harm_categories": ["privacy"], "detected_at": (now - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+            "aware_at": (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")}
+
+
+def _classify_body(w: Any, persona: str) -> dict[str, Any]:
+    return {"severity": "critical", "serious_facts": ["health"],
+            "aware_at": w.incident.aware_at.strftime("%Y-%m-%dT%H:%M:%S")}
+
+
+def _report_body(w: Any, persona: str) -> dict[str, Any]:
+    return {"complete": "0", "sent_at": timezone.now().strftime("%Y-%m-%dT%H:%M"), "reference": "MSA-1"}
 
 
 def _evidence_source(w: Any, persona: str) -> dict[str, Any]:
@@ -509,6 +545,14 @@ POSTS: dict[str, Post] = {
                       seen(READERS)),
     "risk-accept": post(lambda w: {"pk": w.risk.pk, "slug": w.system.slug}, _acceptance_body,
                         lambda w: RiskAcceptance.objects.count(), {"risk": 302}, seen(READERS)),
+    # the incident register
+    "incident-create": post(None, _incident_body, lambda w: Incident.objects.count(), acting(READERS), 400),
+    "incident-move": post(lambda w: {"pk": w.incident.pk}, {"to": "investigating", "expected": "triage"},
+                          lambda w: _fresh(w.incident, "status"), acting(INCIDENT_HANDLERS), {"auditor": 403}),
+    "incident-classify": post(lambda w: {"pk": w.incident.pk}, _classify_body, lambda w: _fresh(w.incident, "severity"),
+                              acting(INCIDENT_HANDLERS), {"auditor": 403}),
+    "incident-report": post(lambda w: {"pk": w.incident.pk}, _report_body,
+                            lambda w: _fresh(w.incident, "report_status"), acting(INCIDENT_HANDLERS), {"auditor": 403}),
     # the gate, with a session (tokens are checked below)
     "api-gate-checks": post(None, lambda w, p: {"system": w.system.slug, "environment": "production"},
                             lambda w: GateCheck.objects.count(), acting(READERS, 200), 404, anon=401, json=True),
@@ -523,7 +567,8 @@ NO_POST = {
     "model-card-pdf", "export-detail", "export-progress", "export-download", "dataset-list", "dataset-detail",
     "vendor-list", "vendor-detail", "ownership-gaps", "search", "api-gate-client", "api-policy-schema", "api-schema",
     "api-docs", "api-root", "api-system-list", "api-system-detail", "api-request-list", "api-request-detail",
-    "api-review-list", "api-review-detail", "risk-portfolio", "system-risks",
+    "api-review-list", "api-review-detail", "risk-portfolio", "system-risks", "incident-list", "incident-detail",
+    "system-incidents",
 }
 
 
@@ -543,6 +588,7 @@ class World:
         self.dataset = Dataset.objects.get(pk=kwargs["dataset-detail"]["pk"])
         self.vendor = Vendor.objects.get(pk=kwargs["vendor-detail"]["pk"])
         self.risk = Risk.objects.get(pk=kwargs["risk-edit"]["pk"])
+        self.incident = Incident.objects.get(pk=kwargs["incident-detail"]["pk"])
         owner, risk = personas["owner"], personas["risk"]
         self.draft = intake.request_create_draft(requester=personas["requester"], **answers(title="Invoice coding"))
         self.idle_source = source_create(actor=owner, system=self.system, kind="mlflow", name="MLflow nightly",

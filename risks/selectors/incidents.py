@@ -12,7 +12,7 @@ from django.db.models import Prefetch, QuerySet
 from catalog.models import AISystem
 from clearance.audit import history_for
 from clearance.models import AuditEvent
-from risks.choices import INCIDENT_OPEN, ReportStatus
+from risks.choices import INCIDENT_OPEN, IncidentStatus, ReportStatus
 from risks.models import Incident
 from risks.reporting import rules
 
@@ -82,5 +82,42 @@ def deadline_rule(incident: Incident) -> Any:
     return rules().deadline(incident.report_deadline) if incident.report_deadline else None
 
 
-def timeline(incident: Incident) -> QuerySet[AuditEvent]:
-    return history_for(incident).order_by("seq")
+# What each audited action of an incident says on its timeline.
+ACTION_WORDS = {
+    "incident.opened": "reported it",
+    "incident.moved": "moved it",
+    "incident.reopened": "reopened it",
+    "incident.classified": "changed its classification",
+    "incident.reported": "recorded a report to the authority",
+    "incident.reminded": "sent a reminder about the report's deadline",
+}
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    event: AuditEvent
+    words: str
+    note: str
+
+
+def _state_words(code: Any) -> str:
+    for choices in (IncidentStatus, ReportStatus):
+        if code in choices.values:
+            return str(choices(code).label).lower()
+    return str(code)
+
+
+def timeline(incident: Incident) -> list[TimelineEntry]:
+    """The incident's audit events in order, in words (one query)."""
+    entries = []
+    for event in history_for(incident).order_by("seq"):
+        data = event.data if isinstance(event.data, dict) else {}
+        words = ACTION_WORDS.get(event.action, event.action.replace(".", " ").replace("_", " "))
+        if "from" in data and "to" in data:
+            words += f" from {_state_words(data['from'])} to {_state_words(data['to'])}"
+        if event.action == "incident.reported" and data.get("late"):
+            words += ", after its deadline"
+        if event.action == "incident.reminded":
+            words = "sent a reminder: the report is overdue" if data.get("overdue") else "sent a reminder: the report is due soon"
+        entries.append(TimelineEntry(event, words, str(data.get("note") or "")))
+    return entries

@@ -265,7 +265,8 @@ def incident_open(*, actor: User, systems: Sequence[AISystem], data: IncidentInp
 
 
 def _lock(incident: Incident, actor: User) -> tuple[Incident, list[AISystem]]:
-    locked = Incident.objects.select_for_update().select_related("owner").get(pk=incident.pk)
+    # Only the incident row is locked: its handler may be null, and PostgreSQL locks no outer-joined row.
+    locked = Incident.objects.select_for_update(of=("self",)).select_related("owner").get(pk=incident.pk)
     systems = list(locked.systems.select_related("business_owner", "technical_owner", "risk_owner"))
     if not can_handle_incident(actor, locked, systems):
         raise NotAllowed("only the incident's handler, the owners of its systems and the governance team may "

@@ -13,8 +13,13 @@ from django.utils import timezone
 from clearance.errors import InvalidTransition, NotAllowed
 from clearance.models import AuditEvent, Notification, OutboxMessage
 from risks.models import Incident
-from risks.services.incidents import incident_classify, incident_deadline_reminders, incident_move, incident_report
-from tests.risks.incident_helpers import incident_input, open_incident
+from risks.services.incidents import (
+    incident_classify,
+    incident_deadline_reminders,
+    incident_move,
+    incident_report,
+)
+from tests.risks.incident_helpers import open_incident
 
 pytestmark = pytest.mark.django_db
 
