@@ -13,6 +13,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dj_database_url
 import django_stubs_ext
@@ -544,6 +545,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "risks.expire_acceptances",
         "schedule": env_int("RISK_ACCEPTANCE_SWEEP_SECONDS", 300, minimum=1),
     },
+    # Serious incidents whose report to the authority is nearly due or overdue: their people are told once.
+    "remind-incident-deadlines": {
+        "task": "risks.remind_incident_deadlines",
+        "schedule": env_int("INCIDENT_REMINDER_SWEEP_SECONDS", 900, minimum=1),
+    },
     "recompute-expired-readiness": {
         "task": "governance.recompute_expired_readiness",
         "schedule": env_int("READINESS_SWEEP_SECONDS", 300, minimum=1),
@@ -632,6 +638,17 @@ RISK_IMPACT_LEVELS = env_int("RISK_IMPACT_LEVELS", 5, minimum=2)
 RISK_APPETITE = {"prohibited": 0, "high": 6, "limited": 10, "minimal": 15}
 # A risk acceptance lasts at most this many days.
 RISK_ACCEPTANCE_MAX_DAYS = env_int("RISK_ACCEPTANCE_MAX_DAYS", 365, minimum=1)
+# The serious-incident reporting deadlines (EU AI Act Art. 73) end at midnight in this time zone (the
+# one of the market surveillance authority you report to); empty: TIME_ZONE.
+INCIDENT_REPORTING_TIME_ZONE = env_str("INCIDENT_REPORTING_TIME_ZONE", "Europe/Brussels")
+try:
+    ZoneInfo(INCIDENT_REPORTING_TIME_ZONE or TIME_ZONE)
+except (ZoneInfoNotFoundError, ValueError) as _exc:
+    raise ImproperlyConfigured(
+        f"INCIDENT_REPORTING_TIME_ZONE must be an IANA time zone such as Europe/Brussels, got "
+        f"{INCIDENT_REPORTING_TIME_ZONE!r}") from _exc
+# How long before a report's deadline its people are reminded (and again once it is overdue).
+INCIDENT_REPORT_WARNING_HOURS = env_int("INCIDENT_REPORT_WARNING_HOURS", 24, minimum=1)
 
 # --- Operations: logs, probes, metrics -------------------------------------------------------------
 # One console handler (stderr); LOG_FORMAT=json writes one JSON object per line with the request id

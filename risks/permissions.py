@@ -11,9 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from catalog.permissions import can_edit_system, is_active_user, sees_whole_catalog, visible_systems
+from catalog.permissions import (
+    can_edit_system,
+    can_view_system,
+    is_active_user,
+    sees_whole_catalog,
+    visible_systems,
+)
 from clearance.roles import GOVERNANCE_TEAM, has_role, reads_portfolio
 
 if TYPE_CHECKING:
@@ -69,3 +75,44 @@ def can_accept_risk(user: User | AnonymousUser | None, system: AISystem) -> bool
         and system.risk_owner_id is not None
         and getattr(user, "pk", None) == system.risk_owner_id
     )
+
+
+# --- Incidents -----------------------------------------------------------------------------------------
+# An incident may describe harm to people and is read by fewer than its systems' readers: the readers
+# of the whole portfolio, the owners of a linked system, its reporter and its handler. Anyone may report
+# one on a system they see; the owners of a linked system, the handler and the governance team handle it.
+
+
+def visible_incidents(user: User | AnonymousUser | None, incidents: QS) -> QS:
+    if reads_portfolio(user):
+        return incidents.all()
+    if not is_active_user(user):
+        return incidents.none()
+    from catalog.models import AISystem
+
+    owned = AISystem.objects.filter(Q(business_owner=user) | Q(technical_owner=user) | Q(risk_owner=user))
+    return incidents.filter(
+        Q(pk__in=incidents.model.objects.filter(systems__in=owned).values("pk"))
+        | Q(reported_by=user) | Q(owner=user)
+    )
+
+
+def can_report_incident(user: User | AnonymousUser | None, systems: Iterable[AISystem]) -> bool:
+    """Anyone active reports an incident on systems they may see (no query)."""
+    linked = list(systems)
+    return is_active_user(user) and bool(linked) and all(can_view_system(user, s) for s in linked)
+
+
+def can_view_incident_register(user: User | AnonymousUser | None) -> bool:
+    return is_active_user(user)
+
+
+def can_handle_incident(user: User | AnonymousUser | None, incident: Any, systems: Iterable[AISystem]) -> bool:
+    """Move, classify and record the report of an incident: its handler, the owners of a linked system and
+    the governance team (no query; ``systems`` are the incident's)."""
+    if not is_active_user(user):
+        return False
+    if has_role(user, *GOVERNANCE_TEAM):
+        return True
+    pk = getattr(user, "pk", None)
+    return pk == incident.owner_id or any(pk in s.owner_ids() for s in systems)

@@ -11,3 +11,11 @@ def expire_acceptances() -> int:
     from risks.services import acceptances_expire
 
     return acceptances_expire()
+
+
+@shared_task(name="risks.remind_incident_deadlines")
+def remind_incident_deadlines() -> dict[str, int]:
+    """Periodic: reminders for serious incidents whose report is nearly due or overdue (once each)."""
+    from risks.services.incidents import incident_deadline_reminders
+
+    return incident_deadline_reminders()

@@ -22,12 +22,14 @@ LIST_PAGES = [
     "/datasets/?system=cv-screening", "/datasets/?system=support-copilot",
     "/compliance/", "/compliance/?framework=iso-42001", "/compliance/export.csv",
     "/webhooks/", "/webhooks/?status=failed",
+    "/incidents/", "/incidents/?status=", "/incidents/?status=closed&severity=high",
 ]
 # Links to one object: a system (and its sub-pages), vendor, dataset, request, review, decision,
-# evidence source, sync run, triage item, export, webhook.
+# evidence source, sync run, triage item, export, webhook, incident.
 OBJECT_LINK = re.compile(
     r'href="(/(?:systems/[\w-]+/[^"]*|vendors/\d+/|datasets/\d+/|requests/\d+/[^"]*|reviews/\d+/|'
-    r'decisions/\d+/|evidence/sources/\d+/|evidence/runs/\d+/|triage/\d+/|exports/\d+/|webhooks/\d+/)(?:\?[^"]*)?)"')
+    r'decisions/\d+/|evidence/sources/\d+/|evidence/runs/\d+/|triage/\d+/|exports/\d+/|webhooks/\d+/|'
+    r'incidents/\d+/)(?:\?[^"]*)?)"')
 
 
 @pytest.fixture

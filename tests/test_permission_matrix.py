@@ -37,14 +37,15 @@ from governance.services.decisions import decision_record_propose
 from governance.services.waivers import waiver_decide, waiver_request
 from intake import services as intake
 from intake.models import UseCaseRequest
-from provisioning.models import ScimGroup
 from integrations.choices import EventKind
 from integrations.events import emit
 from integrations.models import Delivery, Webhook
 from integrations.services import webhook_create
-from risks.models import Risk, RiskAcceptance
+from provisioning.models import ScimGroup
+from risks.models import Incident, Risk, RiskAcceptance
 from risks.services import RiskInput, risk_create
 from tests.conftest import PASSWORD, answers
+from tests.risks.incident_helpers import open_incident
 
 # The sources in these scenarios point at 127.0.0.1, which only an explicit allowance lets through.
 pytestmark = pytest.mark.usefixtures("local_evidence_hosts")
@@ -70,6 +71,8 @@ SYSTEM_READERS = {"requester": 200, "security": 200, "legal": 200, "lead": 200, 
 SYSTEM_EDITORS = {"requester": 200, "lead": 200, "owner": 200, "risk": 200}  # the requester is the business owner
 SECURITY_REVIEW_READERS = {"requester": 200, "security": 200, "lead": 200, "owner": 200, "risk": 200, "auditor": 200}
 REGISTER_EDITORS = {"lead": 200, "owner": 200, "risk": 200}  # the governance team and system owners
+# The world's incident is reported by "owner"; the requester is the system's business owner.
+INCIDENT_READERS = {"requester": 200, "lead": 200, "owner": 200, "risk": 200, "auditor": 200}
 
 # name -> (kwargs builder key, expected status per persona). POST-only views answer 405 to GET.
 MATRIX: dict[str, dict[str, int]] = {
@@ -208,6 +211,15 @@ MATRIX: dict[str, dict[str, int]] = {
     "webhook-delete": everyone(405),
     "webhook-test": everyone(405),
     "delivery-redeliver": everyone(405),
+    # the incident register: anyone reports on a system they see; an incident is read by the portfolio
+    # readers, its systems' owners and its reporter, and handled by the owners and the governance team
+    "incident-list": everyone(200),
+    "incident-create": everyone(200),
+    "incident-detail": only(INCIDENT_READERS, 404),
+    "incident-move": everyone(405),
+    "incident-classify": everyone(405),
+    "incident-report": everyone(405),
+    "system-incidents": only(SYSTEM_READERS, 404),
 }
 
 
@@ -278,6 +290,7 @@ def world(request_in_review, personas, settings, tmp_path) -> dict[str, dict[str
         title="Summaries leak customer addresses", category="2.1", owner=personas["risk"], likelihood=4, impact=4,
         review_date=(timezone.now() + timedelta(days=90)).date(), treatment="mitigate",
         treatment_rationale="Redact addresses before the model sees them", residual_likelihood=3, residual_impact=3))
+    incident = open_incident(personas["owner"], system, serious_facts=["health"])
     req = {"pk": request_in_review.pk}
     webhook, delivery = _webhook_world(settings)
     hook_pk = {"pk": webhook.pk}
@@ -321,6 +334,9 @@ def world(request_in_review, personas, settings, tmp_path) -> dict[str, dict[str
         "scim-user-detail": {"uuid": str(personas["owner"].pk)},
         "scim-group-detail": {"uuid": "6f1c1d2e-0000-4000-8000-000000000001"},
         "scim-resource-type": {"uuid": "User"}, "scim-schema": {"uuid": "urn:ietf:params:scim:schemas:core:2.0:User"},
+        "incident-detail": {"pk": incident.pk}, "incident-move": {"pk": incident.pk},
+        "incident-classify": {"pk": incident.pk}, "incident-report": {"pk": incident.pk},
+        "system-incidents": {"slug": system.slug},
     }
 
 
@@ -432,6 +448,26 @@ NEW_PASSWORD = "a fresh passphrase for 2027"
 
 def _login_body(w: Any, persona: str) -> dict[str, Any]:
     return {"username": "requester" if persona == "anon" else persona, "password": PASSWORD}
+
+
+INCIDENT_HANDLERS = ("requester", "lead", "owner", "risk")  # the system's owners and the governance team
+
+
+def _incident_body(w: Any, persona: str) -> dict[str, Any]:
+    now = timezone.now()
+    return {"systems": [w.system.pk], "title": "Summaries quote another customer's ticket",
+            "description": "An agent saw text from an unrelated ticket in a summary.", "severity": "high",
+            "harm_categories": ["privacy"], "detected_at": (now - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+            "aware_at": (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")}
+
+
+def _classify_body(w: Any, persona: str) -> dict[str, Any]:
+    return {"severity": "critical", "serious_facts": ["health"],
+            "aware_at": w.incident.aware_at.strftime("%Y-%m-%dT%H:%M:%S")}
+
+
+def _report_body(w: Any, persona: str) -> dict[str, Any]:
+    return {"complete": "0", "sent_at": timezone.now().strftime("%Y-%m-%dT%H:%M"), "reference": "MSA-1"}
 
 
 def _evidence_source(w: Any, persona: str) -> dict[str, Any]:
@@ -597,6 +633,14 @@ POSTS: dict[str, Post] = {
     "webhook-delete": post(hook, {}, lambda w: Webhook.objects.count(), {}, 404),
     "webhook-test": post(hook, {}, lambda w: Delivery.objects.count(), {}, 404),
     "delivery-redeliver": post(lambda w: {"pk": w.delivery.pk}, {}, lambda w: _fresh(w.delivery, "status"), {}, 404),
+    # the incident register
+    "incident-create": post(None, _incident_body, lambda w: Incident.objects.count(), acting(READERS), 400),
+    "incident-move": post(lambda w: {"pk": w.incident.pk}, {"to": "investigating", "expected": "triage"},
+                          lambda w: _fresh(w.incident, "status"), acting(INCIDENT_HANDLERS), {"auditor": 403}),
+    "incident-classify": post(lambda w: {"pk": w.incident.pk}, _classify_body, lambda w: _fresh(w.incident, "severity"),
+                              acting(INCIDENT_HANDLERS), {"auditor": 403}),
+    "incident-report": post(lambda w: {"pk": w.incident.pk}, _report_body,
+                            lambda w: _fresh(w.incident, "report_status"), acting(INCIDENT_HANDLERS), {"auditor": 403}),
     # the gate, with a session (tokens are checked below)
     "api-gate-checks": post(None, lambda w, p: {"system": w.system.slug, "environment": "production"},
                             lambda w: GateCheck.objects.count(), acting(READERS, 200), 404, anon=401, json=True),
@@ -621,6 +665,7 @@ NO_POST = {
     "scim-resource-types", "scim-resource-type", "scim-schemas", "scim-schema",
     "webhook-list", "webhook-detail",
     "healthz", "readyz", "metrics",
+    "incident-list", "incident-detail", "system-incidents",
 }
 
 
@@ -642,6 +687,7 @@ class World:
         self.risk = Risk.objects.get(pk=kwargs["risk-edit"]["pk"])
         self.webhook = Webhook.objects.get(pk=kwargs["webhook-detail"]["pk"])
         self.delivery = Delivery.objects.get(pk=kwargs["delivery-redeliver"]["pk"])
+        self.incident = Incident.objects.get(pk=kwargs["incident-detail"]["pk"])
         owner, risk = personas["owner"], personas["risk"]
         self.draft = intake.request_create_draft(requester=personas["requester"], **answers(title="Invoice coding"))
         self.idle_source = source_create(actor=owner, system=self.system, kind="mlflow", name="MLflow nightly",

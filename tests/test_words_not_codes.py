@@ -124,3 +124,17 @@ def test_fix_texts_link_where_the_viewer_can_fix(client) -> None:
             else:
                 assert all(link.split("#")[0] == f"/systems/{slug}/" for link in links), links
     assert linked > 0, "some demo system has an unmet requirement the lead can fix"
+
+
+def test_incident_pages_show_words(lead_client) -> None:
+    from risks.models import Incident
+
+    incident = Incident.objects.get(serious_facts=["fundamental_rights"])
+    body = _text(lead_client.get(f"/incidents/{incident.pk}/"))
+    assert "Discrimination or unfair treatment" in body and "<dd>High</dd>" in body and "<dd>Closed" in body
+    assert "Complete report sent" in body or "complete report sent" in body
+    assert "Omar Haddad" in body and "310" in body
+    assert not re.search(r">(discrimination|fundamental_rights|complete_sent|closed|high)<", body)
+    listing = _text(lead_client.get("/incidents/?status="))
+    assert "Investigating" in listing and "Medium" in listing and "no report required" in listing
+    assert not re.search(r"<td>(investigating|medium|not_required)</td>", listing)

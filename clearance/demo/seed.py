@@ -41,6 +41,7 @@ from governance.services import approvals, decisions, gate, readiness, reminders
 from intake import services as intake
 from intake.choices import RequestStatus
 from intake.models import UseCaseRequest
+from risks.services import incidents
 
 HERE = Path(__file__).resolve().parent
 PORTFOLIO = HERE / "portfolio.yaml"
@@ -454,6 +455,8 @@ class _Seeder:
             self._evidence_source(system, source)
         for waiver in spec.items("waivers"):
             self._waiver(system, waiver)
+        for incident in spec.items("incidents"):
+            self._incident(system, incident)
         spec.done()
         system.refresh_from_db()
         if system.lifecycle_stage != stage:
@@ -533,6 +536,29 @@ class _Seeder:
                                 expires_at=_days_from_now(spec.need("expires_in_days")))
         waivers.waiver_decide(actor=self.user(spec.need("approved_by"), spec.where), waiver=waiver, approve=True,
                       note=spec.get("note", ""))
+        spec.done()
+
+    def _incident(self, system: AISystem, spec: Spec) -> None:
+        """An incident reported on the system, then the reports to the authority and the moves it made."""
+        system.refresh_from_db()
+        aware = _days_from_now(-float(spec.need("aware_days_ago")))
+        incident = incidents.incident_open(
+            actor=self.user(spec.need("reported_by"), spec.where), systems=[system],
+            data=incidents.IncidentInput(
+                title=spec.need("title"), description=spec.need("description"), severity=spec.need("severity"),
+                detected_at=aware - timedelta(hours=1), aware_at=aware, harm_categories=spec.get("harm", []),
+                people_affected=spec.get("people_affected"), serious_facts=spec.get("serious", []),
+                model_version=system.model_version))
+        for report in spec.items("reports"):
+            incidents.incident_report(actor=self.user(report.need("by"), report.where), incident=incident,
+                                      complete=bool(report.need("complete")),
+                                      sent_at=_days_from_now(-float(report.need("days_ago"))),
+                                      reference=report.get("reference", ""))
+            report.done()
+        for move in spec.items("moves"):
+            incident = incidents.incident_move(actor=self.user(move.need("by"), move.where), incident=incident,
+                                               to=move.need("to"), note=move.get("note", ""))
+            move.done()
         spec.done()
 
     # --- The rest of the portfolio ------------------------------------------------------------------

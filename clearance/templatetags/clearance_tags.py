@@ -96,6 +96,7 @@ CHOICE_SETS = {
     "alternative": "intake.choices.Alternative",
     "prohibited_practice": "intake.choices.ProhibitedPractice",
     "annex_iii": "intake.choices.AnnexIIIArea",
+    "harm_category": "risks.choices.HarmCategory",
 }
 
 

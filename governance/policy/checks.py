@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from catalog.choices import LifecycleStage
 from governance.choices import RequirementStatus
-from governance.policy.facts import EvalTarget, RiskFact, SystemFacts
+from governance.policy.facts import EvalTarget, IncidentFact, RiskFact, SystemFacts
+from risks.choices import INCIDENT_OPEN, IncidentSeverity, IncidentStatus
 
 if TYPE_CHECKING:
     from governance.policy.engine import Evaluation
@@ -56,6 +57,7 @@ FIX_VIEWS: dict[str, tuple[str, str]] = {
     "runbook_linked": ("system-settings", ""),
     "lifecycle_stage": ("system-detail", ""),
     "risks_treated": ("system-risks", ""),
+    "no_open_incidents": ("system-incidents", ""),
 }
 
 
@@ -385,3 +387,51 @@ def risks_treated(facts: SystemFacts, params: dict[str, Any], now: datetime) -> 
     if accepted:
         message += f", {len(accepted)} above it accepted by the risk owner"
     return Outcome(RequirementStatus.MET, message, evidence, valid_until=valid_until)
+
+
+INCIDENT_SEVERITIES = list(IncidentSeverity.values)
+OPEN_INCIDENT_STATES = [s for s in IncidentStatus.values if s in INCIDENT_OPEN]
+
+
+@check(
+    "no_open_incidents",
+    {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            # Count only serious incidents in the EU AI Act's sense (default true).
+            "serious_only": {"type": "boolean"},
+            # Count only incidents of these severities (default: every severity).
+            "severities": {"type": "array", "items": {"enum": INCIDENT_SEVERITIES}, "minItems": 1, "uniqueItems": True},
+            # Count only incidents in these states (default: every state short of closed).
+            "states": {"type": "array", "items": {"enum": OPEN_INCIDENT_STATES}, "minItems": 1, "uniqueItems": True},
+        },
+    },
+)
+def no_open_incidents(facts: SystemFacts, params: dict[str, Any], now: datetime) -> Outcome:
+    """No incident that the parameters count is open on the system; the answer names each one and who
+    handles it."""
+    if facts.incidents is None:
+        # Fail closed: a snapshot that did not read the register cannot say there is no open incident.
+        return Outcome(RequirementStatus.MISSING, "the incident register was not read for this system")
+    serious_only = params.get("serious_only", True)
+    severities = set(params.get("severities", INCIDENT_SEVERITIES))
+    states = set(params.get("states", OPEN_INCIDENT_STATES))
+    counted: list[IncidentFact] = [
+        i for i in facts.incidents
+        if (i.serious or not serious_only) and i.severity in severities and i.status in states
+    ]
+    kind = "serious incident" if serious_only else "incident"
+    evidence: dict[str, Any] = {
+        "open_incidents": len(facts.incidents),
+        "blocking": [{"id": i.id, "reference": f"INC-{i.id}", "title": i.title, "severity": i.severity,
+                      "status": i.status, "serious": i.serious, "handled_by": i.owner or None} for i in counted],
+    }
+    if counted:
+        parts = [f"INC-{i.id} \"{i.title}\" ({'serious, ' if i.serious else ''}{i.severity}, {i.status}) is open, "
+                 f"handled by {i.owner_name or i.owner or 'nobody yet'}" for i in counted]
+        return Outcome(RequirementStatus.FAILED, "; ".join(parts), evidence)
+    if facts.incidents:
+        return Outcome(RequirementStatus.MET, f"no open {kind} that blocks a deploy ({len(facts.incidents)} other "
+                                              f"open incident{'s' if len(facts.incidents) != 1 else ''})", evidence)
+    return Outcome(RequirementStatus.MET, f"no open {kind}", evidence)

@@ -82,6 +82,19 @@ class RiskFact:
 
 
 @dataclass(frozen=True)
+class IncidentFact:
+    """One open incident (not closed) in the register linked to this system."""
+
+    id: int
+    title: str
+    severity: str  # low, medium, high, critical
+    status: str  # triage, investigating, mitigated
+    serious: bool  # a serious incident in the EU AI Act's sense (Art. 3(49))
+    owner: str = ""  # the handler's username, blank when nobody handles it yet
+    owner_name: str = ""  # the handler's name, for people to read
+
+
+@dataclass(frozen=True)
 class SystemFacts:
     slug: str
     risk_tier: str
@@ -110,6 +123,9 @@ class SystemFacts:
     # tier carries without an acceptance (settings.RISK_APPETITE; None: not collected, fail closed).
     risks: tuple[RiskFact, ...] = ()
     risk_appetite: int | None = None
+    # The incident register (risks/): the system's open incidents; None when the register was not read
+    # (a check that needs it then fails closed).
+    incidents: tuple[IncidentFact, ...] | None = None
     # When the snapshot was read; the engine refuses to pass on a snapshot older than its limit.
     collected_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -32,7 +32,15 @@ from django.utils.dateparse import parse_datetime
 from clearance.policyfile import LineMap, PolicyError, Problem, parse_and_validate
 from governance.choices import RequirementStatus
 from governance.policy.engine import UnknownEnvironment, evaluate
-from governance.policy.facts import ApprovalFact, EvalFact, EvalTarget, RiskFact, SystemFacts, WaiverFact
+from governance.policy.facts import (
+    ApprovalFact,
+    EvalFact,
+    EvalTarget,
+    IncidentFact,
+    RiskFact,
+    SystemFacts,
+    WaiverFact,
+)
 from governance.policy.loader import build_policy
 
 TEST_SUFFIX = ".tests.yaml"
@@ -101,6 +109,20 @@ FACTS_SCHEMA: dict[str, Any] = {
                                "residual_score": {"type": "integer", "minimum": 1},
                                "treatment": {"type": "string"}, "accepted_until": {},
                                "accepted_by": {"type": "string"}},
+            },
+        },
+        # The incident register (check type no_open_incidents): the open incidents; omit it (or give null)
+        # to test the fail-closed case of a register that was not read.
+        "incidents": {
+            "type": ["array", "null"],
+            "items": {
+                "type": "object",
+                "required": ["id", "severity", "status"],
+                "additionalProperties": False,
+                "properties": {"id": {"type": "integer"}, "title": {"type": "string"},
+                               "severity": {"type": "string"}, "status": {"type": "string"},
+                               "serious": {"type": "boolean"}, "owner": {"type": "string"},
+                               "owner_name": {"type": "string"}},
             },
         },
     },
@@ -197,6 +219,11 @@ def facts_from_dict(data: dict[str, Any]) -> SystemFacts:
                      r.get("residual_score", r["score"]), r.get("treatment", ""),
                      _moment(r.get("accepted_until"), "risks.accepted_until"), r.get("accepted_by", ""))
             for r in data.get("risks", [])
+        ),
+        incidents=None if data.get("incidents") is None else tuple(
+            IncidentFact(i["id"], i.get("title", ""), i["severity"], i["status"], bool(i.get("serious", False)),
+                         i.get("owner", ""), i.get("owner_name", ""))
+            for i in data["incidents"]
         ),
     )
 

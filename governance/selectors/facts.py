@@ -26,12 +26,13 @@ from governance.policy.facts import (
     CostFact,
     EvalFact,
     EvalTarget,
+    IncidentFact,
     RiskFact,
     SystemFacts,
     WaiverFact,
 )
-from risks.choices import AcceptanceStatus
-from risks.models import Risk, RiskAcceptance, appetite, risk_snapshot, snapshot_fingerprint
+from risks.choices import INCIDENT_OPEN, AcceptanceStatus
+from risks.models import Incident, Risk, RiskAcceptance, appetite, risk_snapshot, snapshot_fingerprint
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,13 @@ def with_fact_columns(queryset: QuerySet[AISystem]) -> QuerySet[AISystem]:
     linked_risks = links.filter(aisystem_id=OuterRef("pk")).order_by().values("aisystem_id").annotate(
         n=Count("pk")).values("n")
     extended = {name: column for ext in FACTS_EXTENSIONS.values() for name, column in ext.columns().items()}
+    incident_links: Any = Incident.systems.through.objects
+    open_incidents = incident_links.filter(aisystem_id=OuterRef("pk"), incident__status__in=INCIDENT_OPEN).order_by(
+        ).values("aisystem_id").annotate(n=Count("pk")).values("n")
     return queryset.annotate(
         **extended,
         facts_risks=Coalesce(Subquery(linked_risks), 0),
+        facts_open_incidents=Coalesce(Subquery(open_incidents), 0),
         facts_card_version=Subquery(published.values("version")[:1]),
         facts_card_published_at=Subquery(published.values("published_at")[:1]),
         facts_accepted_decisions=Coalesce(Subquery(accepted), 0),
@@ -122,6 +127,9 @@ def collect_facts_many(systems: Iterable[AISystem], now: datetime | None = None)
     # only for those with some, and for systems read without the annotation.
     with_risks = [pk for pk, s in by_id.items() if getattr(s, "facts_risks", 1)]
     risks = risk_facts_many(with_risks, now) if with_risks else {}
+    # The same for open incidents: read only for systems that have some (or were read without the count).
+    with_incidents = [pk for pk, s in by_id.items() if getattr(s, "facts_open_incidents", 1)]
+    incidents = incident_facts_many(with_incidents) if with_incidents else {}
     waivers: dict[int, list[WaiverFact]] = {pk: [] for pk in by_id}
     for waiver_row in (Waiver.objects.filter(system__in=list(by_id), status=WaiverStatus.APPROVED, expires_at__gt=now)
                        .values("system_id", "pk", "requirement", "expires_at", "decided_by__username", "justification")):
@@ -167,6 +175,7 @@ def collect_facts_many(systems: Iterable[AISystem], now: datetime | None = None)
             waivers=tuple(waivers[pk]),
             risks=risks.get(pk, ()),
             risk_appetite=appetite(system.risk_tier),
+            incidents=incidents.get(pk, ()),
             collected_at=now,
             extra=extra[pk],
         )
@@ -280,4 +289,23 @@ def risk_facts_many(system_ids: list[int], now: datetime, risk_ids: Iterable[int
             accepted_until=row["acc_until"] if still_pinned else None,
             accepted_by=(row["acc_by"] or "") if still_pinned else "",
         ))
+    return {pk: tuple(facts) for pk, facts in found.items()}
+
+
+def incident_facts_many(system_ids: list[int]) -> dict[int, tuple[IncidentFact, ...]]:
+    """Per system, its open incidents with their handler (one query: the link table joined to the incident
+    and its handler)."""
+    link: Any = Incident.systems.through  # the stubs do not see the fields of an auto-created link table
+    rows = (link.objects.filter(aisystem_id__in=system_ids, incident__status__in=INCIDENT_OPEN)
+            .values("aisystem_id", "incident_id", "incident__title", "incident__severity", "incident__status",
+                    "incident__is_serious", "incident__owner__username", "incident__owner__first_name",
+                    "incident__owner__last_name")
+            .order_by("aisystem_id", "incident_id"))
+    found: dict[int, list[IncidentFact]] = {pk: [] for pk in system_ids}
+    for row in rows:
+        name = f"{row['incident__owner__first_name'] or ''} {row['incident__owner__last_name'] or ''}".strip()
+        found[row["aisystem_id"]].append(IncidentFact(
+            id=row["incident_id"], title=row["incident__title"], severity=row["incident__severity"],
+            status=row["incident__status"], serious=row["incident__is_serious"],
+            owner=row["incident__owner__username"] or "", owner_name=name or row["incident__owner__username"] or ""))
     return {pk: tuple(facts) for pk, facts in found.items()}

@@ -42,6 +42,7 @@ def ready_facts(**overrides) -> SystemFacts:
         latest_eval=EvalFact("rouge_l", 0.47, NOW - timedelta(days=2), "v3", "tickets-2026", "mlflow", "r1"),
         model_version="v3",
         runbook_url="https://runbooks.example.com/x",
+        incidents=(),
     )
     return dataclasses.replace(facts, **overrides)
 
@@ -55,7 +56,7 @@ def test_a_fully_documented_high_tier_system_passes_production(policy):
     assert result.verdict == "pass", [r for r in result.requirements if not r.passing]
     assert set(statuses(result)) == {
         "owners-assigned", "model-card-published", "security-approval", "legal-approval", "privacy-approval",
-        "decision-record-accepted", "evaluation-threshold", "runbook-linked",
+        "decision-record-accepted", "evaluation-threshold", "runbook-linked", "no-open-serious-incident",
     }
     assert result.policy_version == policy.version and len(policy.version) == 64
 
