@@ -20,7 +20,8 @@ LIST_PAGES = [
     "/ownership-gaps/", "/reviews/queue/security/", "/reviews/queue/legal/", "/reviews/queue/privacy/",
     "/search/?q=a", "/search/?q=support", "/search/?q=screening", "/audit/", "/notifications/",
     "/datasets/?system=cv-screening", "/datasets/?system=support-copilot",
-    "/compliance/", "/compliance/?framework=iso-42001", "/compliance/export.csv",
+    "/compliance/", "/compliance/?framework=iso-42001", "/compliance/export.csv", "/dashboard/",
+    "/systems/?owner=me",
 ]
 # Links to one object: a system (and its sub-pages), vendor, dataset, request, review, decision,
 # evidence source, sync run, triage item, export.
