@@ -51,6 +51,12 @@ def visible_reviews(user: User | AnonymousUser | None, reviews: QS) -> QS:
     )
 
 
+def can_read_dashboard(user: User | AnonymousUser | None) -> bool:
+    """The portfolio dashboard's measures span every system, request and review: for the portfolio's
+    readers only."""
+    return reads_portfolio(user)
+
+
 def can_view_review(user: User | AnonymousUser | None, review: Review) -> bool:
     """The same rule as ``visible_reviews`` for one review in hand; pages ask it before linking one.
     Reads ``review.system`` and ``review.request.system`` (select them to save the queries)."""

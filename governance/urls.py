@@ -5,6 +5,7 @@ from django.urls import path
 
 from governance.views import (
     audit,
+    dashboard,
     decisions,
     evidence,
     exports,
@@ -51,6 +52,7 @@ urlpatterns = [
     path("exports/<int:pk>/progress/", exports.export_progress, name="export-progress"),
     path("exports/<int:pk>/download/", exports.export_download, name="export-download"),
     path("search/", search.search_page, name="search"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
     path("audit/", audit.audit_trail, name="audit-trail"),
     path("audit/export.csv", audit.audit_trail_csv, name="audit-trail-csv"),
 ]

@@ -65,7 +65,8 @@ def test_signing_in_locks_after_failures_and_the_password_is_changed_from_the_me
     page.get_by_label("Username").fill("owner")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    page.get_by_role("link", name="Password").click()
+    page.locator("header .me summary").click()  # the account menu, named after the person
+    page.get_by_role("link", name="Change password").click()
     page.get_by_label("Old password").fill(PASSWORD)
     page.get_by_label(re.compile(r"^New password:?$")).fill("a fresh passphrase 2027")
     page.get_by_label("New password confirmation").fill("a fresh passphrase 2027")

@@ -34,6 +34,7 @@ def login(browser: Any, live_server: Any, username: str, problems: list[str]) ->
 def test_request_through_every_step_triage_two_approvals_and_a_lapse(browser, live_server, personas, tmp_path):
     problems: list[str] = []
     page = login(browser, live_server, "requester", problems)
+    page.locator("nav summary", has_text="Requests").click()
     page.get_by_role("link", name="New request").first.click()
 
     # 1. Problem and KPI: a missing answer is named next to its field, typed text stays.
@@ -98,7 +99,8 @@ def test_request_through_every_step_triage_two_approvals_and_a_lapse(browser, li
 
     # Triage by the governance lead.
     lead = login(browser, live_server, "lead", problems)
-    lead.get_by_role("link", name="Triage").first.click()
+    lead.locator("nav summary", has_text="Requests").click()
+    lead.get_by_role("link", name="Triage", exact=True).click()
     lead.get_by_role("link", name="Support ticket summaries").click()
     lead.get_by_role("button", name="Start triage").click()
     lead.get_by_role("button", name="Confirm tier").click()
@@ -116,6 +118,7 @@ def test_request_through_every_step_triage_two_approvals_and_a_lapse(browser, li
     # Two reviewers approve in their own queues.
     for kind, label in (("security", "Security queue"), ("legal", "Legal queue")):
         reviewer = login(browser, live_server, kind, problems)
+        reviewer.locator("nav summary", has_text="Reviews").click()
         reviewer.get_by_role("link", name=label).click()
         reviewer.get_by_role("link", name=f"{req.reference} Support ticket summaries").click()
         reviewer.get_by_role("button", name="Claim this review").click()
@@ -130,6 +133,7 @@ def test_request_through_every_step_triage_two_approvals_and_a_lapse(browser, li
     system_update(actor=personas["owner"], system=req.system, model_version="2024-11-20")
     recompute_readiness(system_id=req.system_id, reason="settings changed")
     security = login(browser, live_server, "security", problems)
+    security.locator("nav summary", has_text="Reviews").click()
     security.get_by_role("link", name="Security queue").click()
     assert "approval lapsed" in security.locator("main").inner_text()
     security.get_by_role("link", name=f"{req.reference} Support ticket summaries").click()

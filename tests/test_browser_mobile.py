@@ -60,6 +60,7 @@ def test_pages_fit_a_phone_and_the_menu_folds(browser, live_server) -> None:
     assert header_height < 80, header_height
     page.get_by_text("Menu", exact=True).click()
     assert nav.is_visible()
+    nav.locator("summary", has_text="Catalog").click()
     nav.get_by_role("link", name="Systems").click()
     page.wait_for_url(f"{live_server.url}/systems/")
     assert _overflow(page)[0] <= WIDTH

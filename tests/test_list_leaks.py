@@ -23,6 +23,8 @@ LIST_PAGES = [
     "/compliance/", "/compliance/?framework=iso-42001", "/compliance/export.csv",
     "/webhooks/", "/webhooks/?status=failed",
     "/incidents/", "/incidents/?status=", "/incidents/?status=closed&severity=high",
+    "/compliance/", "/compliance/?framework=iso-42001", "/compliance/export.csv", "/dashboard/",
+    "/systems/?owner=me",
 ]
 # Links to one object: a system (and its sub-pages), vendor, dataset, request, review, decision,
 # evidence source, sync run, triage item, export, webhook, incident.

@@ -112,6 +112,7 @@ MATRIX: dict[str, dict[str, int]] = {
     "review-decide": everyone(405),
     "portfolio": everyone(200),
     "audit-trail": only({"lead": 200, "auditor": 200}, 403),
+    "dashboard": only({"lead": 200, "auditor": 200}, 403),
     "audit-trail-csv": only({"lead": 200, "auditor": 200}, 403),
     "decision-decide": everyone(405),
     "system-list": everyone(200),
@@ -653,7 +654,7 @@ POSTS: dict[str, Post] = {
 # Every other URL only reads: a POST there is refused (405) or answered like a GET.
 NO_POST = {
     "home", "sso-start", "sso-callback", "password-change-done", "notifications", "request-list", "request-detail", "attachment-download", "triage-board",
-    "triage-agenda", "queue", "review-detail", "portfolio", "audit-trail", "audit-trail-csv", "system-list", "system-detail",
+    "triage-agenda", "queue", "review-detail", "portfolio", "dashboard", "audit-trail", "audit-trail-csv", "system-list", "system-detail",
     "model-card-detail", "system-evidence", "evidence-source-detail", "sync-run-detail", "sync-run-progress",
     "evidence-portfolio", "system-compliance", "compliance-coverage", "compliance-csv", "compliance-framework-oscal", "model-card-compare", "model-card-export", "decision-detail", "decision-pdf",
     "model-card-pdf", "export-detail", "export-progress", "export-download", "dataset-list", "dataset-detail",

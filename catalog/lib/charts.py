@@ -121,3 +121,92 @@ def cost_chart(periods: list[Period], *, budget: Decimal | None) -> SafeString:
                      f'budget {escape(_fmt(float(budget)))}</text>')
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - built from numbers and escaped labels
+
+
+# The portfolio dashboard's charts: drawn on a narrower canvas with larger type than the system
+# page's, so that scaled down to a phone's width (about 340 px of drawing) a label still reads at
+# about 10 px. Categories (months) run along the x axis; a missing value leaves a gap, never a 0.
+TW, TH, TLEFT, TRIGHT, TTOP, TBOTTOM, TFONT = 480, 250, 58, 12, 18, 44, 15
+
+
+def trend_chart(points: list[tuple[str, float | None]], *, title: str, target: float | None = None,
+                higher_is_better: bool = True, unit: str = "", floor: float | None = 0.0) -> SafeString:
+    """A value per period (a line through the periods that have one) with the target as a dashed
+    line; a point that misses the target is a red square, one that meets it a green circle, so the
+    two differ in shape as well as colour."""
+    known = [v for _, v in points if v is not None]
+    if not known:
+        return mark_safe(f'<p class="muted">No {escape(title.lower())} to draw yet.</p>')  # noqa: S308 - escaped
+    values = known + ([target] if target is not None else [])
+    lo, hi = min(values), max(values)
+    pad = (hi - lo) * 0.15 or abs(hi) * 0.15 or 1.0
+    lo, hi = lo - pad, hi + pad
+    if floor is not None:
+        lo = max(lo, floor)
+    slot = (TW - TLEFT - TRIGHT) / max(len(points), 1)
+
+    def x(i: int) -> float:
+        return TLEFT + slot * (i + 0.5)
+
+    def y(value: float) -> float:
+        return TTOP + (TH - TTOP - TBOTTOM) * (1 - (value - lo) / (hi - lo))
+
+    parts = [f'<svg class="chart" viewBox="0 0 {TW} {TH}" role="img" aria-label="{escape(title)} per month" '
+             f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)} per month</title>']
+    for i in range(4):
+        tick = lo + (hi - lo) * i / 3
+        gy = y(tick)
+        parts.append(f'<line x1="{TLEFT}" x2="{TW - TRIGHT}" y1="{gy:.1f}" y2="{gy:.1f}" stroke="{GRID}" stroke-width="1"/>')
+        parts.append(f'<text x="{TLEFT - 6}" y="{gy + 5:.1f}" text-anchor="end" font-size="{TFONT}" fill="{MUTED}">'
+                     f'{escape(_fmt(tick) + unit)}</text>')
+    segment: list[str] = []
+    for i, (_, value) in enumerate(points + [("", None)]):
+        if value is None:
+            if len(segment) > 1:
+                parts.append(f'<polyline points="{" ".join(segment)}" fill="none" stroke="{LINE}" stroke-width="2.5"/>')
+            segment = []
+        else:
+            segment.append(f"{x(i):.1f},{y(value):.1f}")
+    if target is not None:
+        ty = y(target)
+        parts.append(f'<line x1="{TLEFT}" x2="{TW - TRIGHT}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="{BAD}" '
+                     f'stroke-width="1.5" stroke-dasharray="6 4"/>')
+        parts.append(f'<text x="{TW - TRIGHT}" y="{ty - 6:.1f}" text-anchor="end" font-size="{TFONT}" fill="{BAD}">'
+                     f'target {escape(_fmt(target) + unit)}</text>')
+    for i, (label, value) in enumerate(points):
+        if value is not None:
+            meets = target is None or (value >= target if higher_is_better else value <= target)
+            tip = f"<title>{escape(label)}: {escape(_fmt(value) + unit)}</title>"
+            if meets:
+                parts.append(f'<circle cx="{x(i):.1f}" cy="{y(value):.1f}" r="5" fill="{OK if target is not None else LINE}">{tip}</circle>')
+            else:
+                parts.append(f'<rect x="{x(i) - 5:.1f}" y="{y(value) - 5:.1f}" width="10" height="10" fill="{BAD}">{tip}</rect>')
+        # Every other month is labelled when there are many, so the labels never overlap.
+        if len(points) <= 6 or i % 2 == (len(points) - 1) % 2:
+            parts.append(f'<text x="{x(i):.1f}" y="{TH - 14}" text-anchor="middle" font-size="{TFONT}" '
+                         f'fill="{MUTED}">{escape(label)}</text>')
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - built from numbers and escaped labels
+
+
+def bars_chart(rows: list[tuple[str, float]], *, title: str, unit: str = "") -> SafeString:
+    """Horizontal bars, one per labelled row, longest first as given; the value is written at the end
+    of each bar so nothing depends on reading the length."""
+    if not rows:
+        return mark_safe(f'<p class="muted">No {escape(title.lower())} to draw.</p>')  # noqa: S308 - escaped
+    bar, gap, label_h = 22, 10, 20
+    height = len(rows) * (bar + gap + label_h) + 8
+    top = max(v for _, v in rows) or 1.0
+    parts = [f'<svg class="chart" viewBox="0 0 {TW} {height}" role="img" aria-label="{escape(title)}" '
+             f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
+    yy = 4.0
+    for label, value in rows:
+        parts.append(f'<text x="0" y="{yy + 15:.1f}" font-size="{TFONT}" fill="#1d2430">{escape(label)}</text>')
+        yy += label_h
+        width = max((TW - 70) * value / top, 2)
+        parts.append(f'<rect x="0" y="{yy:.1f}" width="{width:.1f}" height="{bar}" fill="{BAD}"/>')
+        parts.append(f'<text x="{width + 6:.1f}" y="{yy + 17:.1f}" font-size="{TFONT}" fill="#1d2430">'
+                     f'{escape(_fmt(value) + unit)}</text>')
+        yy += bar + gap
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - built from numbers and escaped labels

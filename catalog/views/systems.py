@@ -27,11 +27,14 @@ def system_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         qs = qs.filter(lifecycle_stage=stage)
     if q:
         qs = qs.filter(Q(name__icontains=q) | Q(slug__icontains=q) | Q(purpose__icontains=q))
+    owned = request.GET.get("owner") == "me"
+    if owned:
+        qs = qs.filter(Q(business_owner=request.user) | Q(technical_owner=request.user) | Q(risk_owner=request.user))
     return render(
         request,
         "catalog/system_list.html",
         {"page": paginate(request, qs), "tiers": RiskTier.choices, "stages": LifecycleStage.choices,
-         "tier": tier, "stage": stage, "q": q},
+         "tier": tier, "stage": stage, "q": q, "owned": owned},
     )
 
 

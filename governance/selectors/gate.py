@@ -111,3 +111,67 @@ def why_not_current(row: StoredVerdict, policy: Policy, now: datetime) -> str:
     if row.owners_key != row.owners_now:
         return "the owners changed since it was computed"
     return ""
+
+
+# The order a page shows environments in and the order unmet requirements are told in.
+ENVIRONMENT_ORDER = {"production": 0, "staging": 1, "development": 2}
+SEVERITY_ORDER = {"critical": 0, "major": 1, "minor": 2}
+
+
+@dataclass(frozen=True)
+class EnvironmentReadiness:
+    """A system's stored verdict for one environment as a page shows it: whether the gate would serve
+    it as it is, and the unmet requirements, most severe first."""
+
+    environment: str
+    verdict: str
+    current: bool
+    why_not_current: str
+    unmet: list[dict[str, Any]]
+
+    @property
+    def top_reason(self) -> dict[str, Any] | None:
+        return self.unmet[0] if self.unmet else None
+
+
+def readiness_of_systems(systems: list[AISystem], now: datetime) -> tuple[dict[int, list[EnvironmentReadiness]], str]:
+    """The stored verdicts of many systems, each judged by the gate's own rule (``why_not_current``)
+    without evaluating anything: three queries whatever the number of systems. The systems must come
+    with their owners (``select_related``). Returns the verdicts per system id, and why no stored
+    verdict can be served at all ("" when the active policy loads)."""
+    from clearance.policyfile import PolicyError
+    from governance.selectors.policy import active_policy
+
+    ids = [s.pk for s in systems]
+    if not ids:
+        return {}, ""
+    policy: Policy | None
+    try:
+        policy, policy_error = active_policy(), ""
+    except PolicyError as exc:
+        policy, policy_error = None, exc.message
+    facts = dict(FactsVersion.objects.filter(system__in=ids).values_list("system_id", "version"))
+    by_id = {s.pk: s for s in systems}
+    result: dict[int, list[EnvironmentReadiness]] = {pk: [] for pk in ids}
+    rows = ReadinessVerdict.objects.filter(system__in=ids).only(
+        "system_id", "environment", "verdict", "policy_name", "policy_version", "requirements", "valid_until",
+        "facts_version", "owners_key")
+    for row in rows:
+        system = by_id[row.system_id]
+        people = [None if user is None else (user.pk, user.is_active, user.get_username())
+                  for user in (system.business_owner, system.technical_owner, system.risk_owner)]
+        stored = StoredVerdict(
+            environment=row.environment, verdict=row.verdict, policy_name=row.policy_name,
+            policy_version=row.policy_version, requirements=row.requirements, valid_until=row.valid_until,
+            facts_version=row.facts_version, owners_key=row.owners_key, system=system,
+            owners_now=owners_key_of(people), active_digest=policy.version if policy else None,
+            current_facts=facts.get(row.system_id, 0),
+        )
+        why = f"the readiness policy cannot be used: {policy_error}" if policy is None else why_not_current(
+            stored, policy, now)
+        unmet = sorted((r for r in row.requirements if r.get("status") not in ("met", "waived")),
+                       key=lambda r: SEVERITY_ORDER.get(str(r.get("severity")), 9))
+        result[row.system_id].append(EnvironmentReadiness(row.environment, row.verdict, not why, why, unmet))
+    for envs in result.values():
+        envs.sort(key=lambda e: (ENVIRONMENT_ORDER.get(e.environment, 9), e.environment))
+    return result, policy_error
