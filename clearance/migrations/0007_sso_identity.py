@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('clearance', '0005_audit_event_key_id'),
+        ('clearance', '0006_outbox_origin_request_id'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
