@@ -57,3 +57,12 @@ def test_an_unknown_role_stops_the_app_at_start(settings: Any) -> None:
         apps.get_app_config("provisioning").ready()
     settings.SCIM_GROUP_ROLES = {"admins": ("admin",)}
     apps.get_app_config("provisioning").ready()
+
+
+@pytest.mark.django_db
+def test_scim_is_not_in_the_openapi(client: Any, personas: Any) -> None:
+    """The SCIM endpoints are plain Django views answering RFC 7644's own schemas (served at
+    /scim/v2/Schemas), so the API's OpenAPI does not describe them."""
+    client.force_login(personas["lead"])
+    paths = client.get("/api/v1/schema/?format=json").json()["paths"]
+    assert paths and not [p for p in paths if p.startswith("/scim")]

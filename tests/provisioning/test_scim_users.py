@@ -240,3 +240,22 @@ def test_listing_costs_the_same_queries_for_5_or_60_users(scim: Any) -> None:
     assert queries() == few <= 6
     listed = scim("get", "/Groups").json()["Resources"][0]
     assert len(listed["members"]) == 60
+
+
+def test_deactivation_reaches_the_gate_token_cache_of_this_process(
+        scim: Any, client: Any, request_in_review: Any, personas: Any, settings: Any,
+        django_capture_on_commit_callbacks: Any) -> None:
+    settings.GATE_TOKEN_CACHE_SECONDS = 300  # long enough that only the deactivation can empty it
+    owner = personas["owner"]
+    token = api_token_create(user=owner, name="ci", scopes=["gate:check"]).plaintext
+    body = {"system": request_in_review.system.slug, "environment": "production"}
+
+    def gate() -> Any:
+        return client.post("/api/v1/gate/checks", data=body, content_type="application/json",
+                           HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    assert gate().status_code == 200  # the token is now in the process's cache
+    with django_capture_on_commit_callbacks(execute=True):
+        scim.patch_ops(f"/Users/{owner.pk}", {"op": "replace", "value": {"active": False}})
+    refused = gate()
+    assert refused.status_code == 401 and "deactivated" in refused.json()["error"]["message"]
