@@ -4,6 +4,7 @@ runner would run it (GITHUB_OUTPUT, RUNNER_TEMP), producing the SARIF and the at
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -109,7 +110,7 @@ def run_gate_step(action: dict[str, Any], workdir: Path, inputs: dict[str, str])
 def test_the_gate_step_against_a_live_server(action, live_server, request_in_review, personas, tmp_path):
     token = api_token_create(user=personas["owner"], name="ci", scopes=["gate:check"]).plaintext
     inputs = {"url": live_server.url, "token": token, "system": "support-copilot", "environment": "production",
-              "python": sys.executable}
+              "version": "1.4.2", "python": sys.executable}
     code, outputs = run_gate_step(action, tmp_path, inputs)
     assert code == 0  # the step itself succeeds; the last step fails the job on a block
     assert (outputs["exit-code"], outputs["verdict"], outputs["sarif-written"]) == ("1", "block", "true")
@@ -117,6 +118,9 @@ def test_the_gate_step_against_a_live_server(action, live_server, request_in_rev
     assert sarif["version"] == "2.1.0" and sarif["runs"][0]["results"]
     attestation = json.loads((tmp_path / outputs["attestation-file"]).read_text())
     assert attestation["payloadType"] == "application/vnd.in-toto+json"
+    request = json.loads(base64.b64decode(attestation["payload"]))["predicate"]["request"]
+    # The inputs reached the client: the version through its env default, the commit from github.sha.
+    assert request == {"version": "1.4.2", "commit": "9fceb02d0ae598e95dc970b74767f19372d61af8", "pipelineUrl": ""}
 
     make_ready(request_in_review.system, personas)
     code, outputs = run_gate_step(action, tmp_path, inputs)

@@ -4,6 +4,7 @@ live verdict), follows the DSSE and in-toto formats, and the published keys veri
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import importlib
 import io
@@ -189,3 +190,40 @@ def test_a_rotation_by_settings_keeps_old_attestations_verifiable(settings, monk
         monkeypatch.delenv("GATE_SIGNING_KEY_FILE", raising=False)
         monkeypatch.delenv("GATE_PUBLIC_KEYS", raising=False)
         importlib.reload(settings_module)
+
+
+@pytest.mark.django_db
+def test_the_reference_libraries_accept_the_attestation(client, settings, request_in_review, gate_token):
+    """Checked by code we did not write: securesystemslib (the DSSE authors' library) verifies the
+    envelope with the published key, and in-toto's own Statement v1 bindings validate the statement,
+    subject digests included."""
+    from google.protobuf import json_format
+    from in_toto_attestation.v1 import statement_pb2
+    from in_toto_attestation.v1.statement import Statement
+    from securesystemslib.dsse import Envelope
+    from securesystemslib.signer import SSlibKey
+
+    status, answer = ask(client, gate_token, attestation=True, commit=COMMIT, version="1.4.2")
+    assert status == 200
+    published = Client().get(KEYS).json()["keys"]
+    keys = [SSlibKey(k["keyid"], "ed25519", "ed25519", {"public": base64.b64decode(k["publicKey"]).hex()})
+            for k in published]
+    # from_dict rewrites the signatures it is given in place: hand it copies.
+    envelope = Envelope.from_dict(copy.deepcopy(answer["attestation"]))
+    assert envelope.pae() == pae(envelope.payload_type, envelope.payload)
+    accepted = envelope.verify(keys, 1)
+    assert list(accepted) == [key_fingerprint(settings.GATE_SIGNING_KEY.public_key())]
+
+    parsed = json_format.Parse(envelope.payload, statement_pb2.Statement())  # unknown keys refused
+    Statement.copy_from_pb(parsed).validate()
+    assert parsed.subject[0].digest["gitCommit"] == COMMIT
+
+    # A tampered copy is refused by the same library.
+    from securesystemslib.exceptions import VerificationError
+
+    tampered = copy.deepcopy(answer["attestation"])
+    statement = json.loads(base64.b64decode(tampered["payload"]))
+    statement["predicate"]["verdict"] = "pass"
+    tampered["payload"] = base64.b64encode(json.dumps(statement).encode()).decode()
+    with pytest.raises(VerificationError):
+        Envelope.from_dict(tampered).verify(keys, 1)
