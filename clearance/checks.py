@@ -32,6 +32,6 @@ def audit_keys_are_set(app_configs: Any, **kwargs: Any) -> list[Error]:
             "GATE_SIGNING_KEY is not set: gate attestations are signed with a key derived from SECRET_KEY.",
             hint="Generate one with `manage.py gate_keys --generate` and set GATE_SIGNING_KEY or "
                  "GATE_SIGNING_KEY_FILE.",
-            id="clearance.E010",
+            id="clearance.E003",
         ))
     return errors

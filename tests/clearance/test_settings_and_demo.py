@@ -61,7 +61,7 @@ def test_check_deploy_refuses_audit_keys_derived_from_secret_key(tmp_path):
     assert result.returncode != 0
     assert "clearance.E001" in result.stderr and "AUDIT_KEY is not set" in result.stderr
     assert "clearance.E002" in result.stderr and "AUDIT_CHECKPOINT_KEY is not set" in result.stderr
-    assert "clearance.E010" in result.stderr and "GATE_SIGNING_KEY is not set" in result.stderr
+    assert "clearance.E003" in result.stderr and "GATE_SIGNING_KEY is not set" in result.stderr
 
 
 @pytest.mark.parametrize(("extra", "message"), [
