@@ -354,12 +354,11 @@ def test_settings_come_from_the_environment_and_bad_ones_are_named(tmp_path):
                                     "{'ai-governance': ['governance-lead']} ['self', 'https://login.example.com']"
                                     ).replace("'self'", "\"'self'\"")
 
+    # Each case starts a process (seconds each); unknown role names are checked in process above.
     for extra, message in [
         ({"OIDC_GROUP_ROLES": "{ai-governance: lead}"}, "OIDC_GROUP_ROLES must be a JSON object"),
-        ({"OIDC_GROUP_ROLES": '{"g": "auditor"}'}, "OIDC_GROUP_ROLES must map each group to a list"),
         ({"LOCAL_PASSWORDS_ENABLED": "false"}, "LOCAL_PASSWORDS_ENABLED=false needs single sign-on configured"),
         ({"OIDC_CLIENT_SECRET_FILE": str(tmp_path / "missing")}, "OIDC_CLIENT_SECRET_FILE cannot be read"),
-        ({"OIDC_GROUP_ROLES": '{"g": ["overlord"]}'}, "clearance.E010"),
     ]:
         result = manage("check", env=clean_env(tmp_path, **extra))
         assert result.returncode != 0 and message in result.stderr, (extra, result.stderr[-2000:])
