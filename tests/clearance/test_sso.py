@@ -362,3 +362,37 @@ def test_settings_come_from_the_environment_and_bad_ones_are_named(tmp_path):
     ]:
         result = manage("check", env=clean_env(tmp_path, **extra))
         assert result.returncode != 0 and message in result.stderr, (extra, result.stderr[-2000:])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_sign_ins_of_one_person_at_once_make_one_account(settings):
+    import threading
+
+    from django.db import connection
+
+    from clearance.sso.services import sso_sign_in
+
+    settings.OIDC_GROUP_ROLES = MAPPING
+    claims = {"sub": "sub-erin", "preferred_username": "erin", "email": "erin@example.com", "groups": ["all-staff"]}
+    barrier = threading.Barrier(2)
+    users: list[int] = []
+    errors: list[BaseException] = []
+
+    def sign_in_now() -> None:
+        try:
+            barrier.wait(timeout=10)
+            users.append(sso_sign_in(issuer="https://idp.example.com", claims=dict(claims)).pk)
+        except BaseException as exc:  # reported below, with the thread's own traceback lost
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sign_in_now) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert len(users) == 2 and users[0] == users[1]
+    assert User.objects.filter(username="erin").count() == 1 and SsoIdentity.objects.count() == 1
+    assert roles_of(User.objects.get(username="erin")) == {Role.REQUESTER.value}
