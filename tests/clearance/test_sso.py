@@ -396,3 +396,13 @@ def test_two_first_sign_ins_of_one_person_at_once_make_one_account(settings):
     assert len(users) == 2 and users[0] == users[1]
     assert User.objects.filter(username="erin").count() == 1 and SsoIdentity.objects.count() == 1
     assert roles_of(User.objects.get(username="erin")) == {Role.REQUESTER.value}
+
+
+def test_the_deploy_check_warns_about_an_identity_provider_over_plain_http(settings):
+    from clearance.sso.checks import provider_is_reached_over_https
+
+    settings.OIDC_ISSUER = "https://login.example.com/realms/staff"
+    assert provider_is_reached_over_https(None) == []
+    settings.OIDC_OP_TOKEN_ENDPOINT = "http://login.example.com/token"
+    (warning,) = provider_is_reached_over_https(None)
+    assert warning.id == "clearance.W010" and "http://login.example.com/token" in warning.msg
