@@ -125,8 +125,8 @@ def cost_chart(periods: list[Period], *, budget: Decimal | None) -> SafeString:
 
 # The portfolio dashboard's charts: drawn on a narrower canvas with larger type than the system
 # page's, so that scaled down to a phone's width (about 340 px of drawing) a label still reads at
-# about 10 px. Categories (months) run along the x axis; a missing value leaves a gap, never a 0.
-TW, TH, TLEFT, TRIGHT, TTOP, TBOTTOM, TFONT = 480, 250, 58, 12, 18, 44, 15
+# about 12 px. Categories (months) run along the x axis; a missing value leaves a gap, never a 0.
+TW, TH, TLEFT, TRIGHT, TTOP, TBOTTOM, TFONT = 480, 260, 64, 12, 20, 46, 17
 
 
 def _tick(value: float, step: float) -> str:
