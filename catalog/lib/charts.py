@@ -125,24 +125,35 @@ def cost_chart(periods: list[Period], *, budget: Decimal | None) -> SafeString:
 
 # The portfolio dashboard's charts: drawn on a narrower canvas with larger type than the system
 # page's, so that scaled down to a phone's width (about 340 px of drawing) a label still reads at
-# about 10 px. Categories (months) run along the x axis; a missing value leaves a gap, never a 0.
-TW, TH, TLEFT, TRIGHT, TTOP, TBOTTOM, TFONT = 480, 250, 58, 12, 18, 44, 15
+# about 12 px. Categories (months) run along the x axis; a missing value leaves a gap, never a 0.
+TW, TH, TLEFT, TRIGHT, TTOP, TBOTTOM, TFONT = 480, 260, 64, 12, 20, 46, 17
+
+
+def _tick(value: float, step: float) -> str:
+    """A tick label with as many decimals as the step between ticks needs (at most two)."""
+    decimals = 0 if step >= 1 else 1 if step >= 0.1 else 2
+    return f"{value:,.{decimals}f}"
 
 
 def trend_chart(points: list[tuple[str, float | None]], *, title: str, target: float | None = None,
-                higher_is_better: bool = True, unit: str = "", floor: float | None = 0.0) -> SafeString:
+                higher_is_better: bool = True, unit: str = "", floor: float | None = 0.0,
+                ceiling: float | None = None, min_span: float = 1.0) -> SafeString:
     """A value per period (a line through the periods that have one) with the target as a dashed
     line; a point that misses the target is a red square, one that meets it a green circle, so the
-    two differ in shape as well as colour."""
+    two differ in shape as well as colour. Ticks are bare numbers (the caption names the unit, so a
+    long unit never pushes them off the canvas); ``min_span`` keeps a flat series from magnifying
+    rounding noise into a slope."""
     known = [v for _, v in points if v is not None]
     if not known:
         return mark_safe(f'<p class="muted">No {escape(title.lower())} to draw yet.</p>')  # noqa: S308 - escaped
     values = known + ([target] if target is not None else [])
     lo, hi = min(values), max(values)
-    pad = (hi - lo) * 0.15 or abs(hi) * 0.15 or 1.0
+    pad = max((hi - lo) * 0.15, (min_span - (hi - lo)) / 2, 0.0)
     lo, hi = lo - pad, hi + pad
-    if floor is not None:
-        lo = max(lo, floor)
+    if floor is not None and lo < floor:
+        lo, hi = floor, max(hi, floor + min_span)
+    if ceiling is not None and hi > ceiling:
+        lo, hi = min(lo, ceiling - min_span), ceiling
     slot = (TW - TLEFT - TRIGHT) / max(len(points), 1)
 
     def x(i: int) -> float:
@@ -153,12 +164,13 @@ def trend_chart(points: list[tuple[str, float | None]], *, title: str, target: f
 
     parts = [f'<svg class="chart" viewBox="0 0 {TW} {TH}" role="img" aria-label="{escape(title)} per month" '
              f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)} per month</title>']
+    step = (hi - lo) / 3
     for i in range(4):
-        tick = lo + (hi - lo) * i / 3
+        tick = lo + step * i
         gy = y(tick)
         parts.append(f'<line x1="{TLEFT}" x2="{TW - TRIGHT}" y1="{gy:.1f}" y2="{gy:.1f}" stroke="{GRID}" stroke-width="1"/>')
         parts.append(f'<text x="{TLEFT - 6}" y="{gy + 5:.1f}" text-anchor="end" font-size="{TFONT}" fill="{MUTED}">'
-                     f'{escape(_fmt(tick) + unit)}</text>')
+                     f'{escape(_tick(tick, step))}</text>')
     segment: list[str] = []
     for i, (_, value) in enumerate(points + [("", None)]):
         if value is None:
@@ -171,8 +183,12 @@ def trend_chart(points: list[tuple[str, float | None]], *, title: str, target: f
         ty = y(target)
         parts.append(f'<line x1="{TLEFT}" x2="{TW - TRIGHT}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="{BAD}" '
                      f'stroke-width="1.5" stroke-dasharray="6 4"/>')
-        parts.append(f'<text x="{TW - TRIGHT}" y="{ty - 6:.1f}" text-anchor="end" font-size="{TFONT}" fill="{BAD}">'
+        # At the left: the newest months, where the points usually are, are on the right.
+        parts.append(f'<text x="{TLEFT + 4}" y="{ty - 6:.1f}" text-anchor="start" font-size="{TFONT}" fill="{BAD}">'
                      f'target {escape(_fmt(target) + unit)}</text>')
+    # Label every month when there are few, else every third counting back from the newest, so the
+    # labels never overlap.
+    every = 1 if len(points) <= 4 else 2 if len(points) <= 6 else 3
     for i, (label, value) in enumerate(points):
         if value is not None:
             meets = target is None or (value >= target if higher_is_better else value <= target)
@@ -181,10 +197,11 @@ def trend_chart(points: list[tuple[str, float | None]], *, title: str, target: f
                 parts.append(f'<circle cx="{x(i):.1f}" cy="{y(value):.1f}" r="5" fill="{OK if target is not None else LINE}">{tip}</circle>')
             else:
                 parts.append(f'<rect x="{x(i) - 5:.1f}" y="{y(value) - 5:.1f}" width="10" height="10" fill="{BAD}">{tip}</rect>')
-        # Every other month is labelled when there are many, so the labels never overlap.
-        if len(points) <= 6 or i % 2 == (len(points) - 1) % 2:
-            parts.append(f'<text x="{x(i):.1f}" y="{TH - 14}" text-anchor="middle" font-size="{TFONT}" '
-                         f'fill="{MUTED}">{escape(label)}</text>')
+        if (len(points) - 1 - i) % every == 0:
+            # The newest month's label ends at its slot's right edge so the canvas never cuts it.
+            last = i == len(points) - 1 and len(points) > 4
+            parts.append(f'<text x="{x(i) + (slot / 2 if last else 0):.1f}" y="{TH - 14}" '
+                         f'text-anchor="{"end" if last else "middle"}" font-size="{TFONT}" fill="{MUTED}">{escape(label)}</text>')
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - built from numbers and escaped labels
 

@@ -108,7 +108,7 @@ def gate_pass_share(now: datetime, starts: list[datetime]) -> Measure:
     m = Measure("gate", "Production deploys that passed the gate",
                 "Of the gate calls CI made before deploying to production, how many were allowed through?",
                 target=GATE_PASS_TARGET, target_text="at least 90%", unit="%",
-                series_note="share of the month's production gate calls that passed")
+                series_note="share of the month's production gate calls that passed, in %")
     rows = (GateCheck.objects.filter(environment=PRODUCTION, checked_at__gte=starts[0])
             .annotate(month=TruncMonth("checked_at")).values("month")
             .annotate(total=Count("pk"), passed=Count("pk", filter=Q(verdict=Verdict.PASS))))
@@ -144,7 +144,7 @@ def documentation_completeness(now: datetime, starts: list[datetime],
     m = Measure("documentation", "Documentation completeness",
                 "Of the documents production requires of each system, how many are in place?",
                 target=DOCUMENTATION_TARGET, target_text="at least 95%", unit="%",
-                series_note="documents in place, as each system's last production gate call of the month saw them")
+                series_note="documents in place, in %, as each system's last production gate call of the month saw them")
     try:
         policy = active_policy()
     except PolicyError as exc:
@@ -180,7 +180,7 @@ def review_measures(now: datetime, starts: list[datetime]) -> tuple[Measure, Mea
     median time from opening to decision, per month of decision."""
     sla = Measure("review-sla", "Review SLA adherence",
                   "Of the reviews that came due or were decided, how many were decided in time?",
-                  unit="%", series_note="share of the month's settled reviews decided by their due date")
+                  unit="%", series_note="share of the month's settled reviews decided by their due date, in %")
     speed = Measure("review-time", "Median time to a review decision",
                     "How long does a review take from opening to decision?", higher_is_better=False,
                     unit=" days", series_note="median days from opening to decision of the month's decisions")
@@ -306,6 +306,7 @@ def cost_measures(now: datetime, starts: list[datetime]) -> tuple[Measure, Measu
     monthly: dict[datetime, float | None] = {_month_of(r["month"]): float(r["cost"] or 0) for r in ours}
     limit = budgets.get(currency)
     budget.unit = f" {currency}"
+    budget.series_note = f"effective cost per month, in {currency}"
     budget.series = _series(starts, monthly)
     budget.target = float(limit) if limit is not None else None
     budget.target_text = f"within {float(limit):,.0f} {currency} a month (sum of the systems' budgets)" if limit else ""
@@ -319,6 +320,7 @@ def cost_measures(now: datetime, starts: list[datetime]) -> tuple[Measure, Measu
     if others:
         budget.detail += f". Costs in {', '.join(others)} are not converted and not counted here"
     per_k.unit = f" {currency}"
+    per_k.series_note = f"cost of the rows that count requests, per 1,000 requests, in {currency}"
     counted = {_month_of(r["month"]): (float(r["counted"] or 0), int(r["requests"] or 0)) for r in ours}
     per_k.series = _series(starts, {k: 1000 * c / n for k, (c, n) in counted.items() if n})
     recent = [(c, n) for k, (c, n) in counted.items() if k >= _month_of(now - RECENT)]

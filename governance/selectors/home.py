@@ -191,7 +191,7 @@ def owned_systems(user: User) -> Any:
 
 
 def owner_home(user: User, now: datetime) -> dict[str, Any]:
-    """The systems the user owns, blocked ones first, each with pass or block per environment from the
+    """The systems the user owns, blocked live ones first, each with pass or block per environment from the
     stored verdicts and the top blocking reason with where it is fixed (five queries)."""
     from governance.policy.checks import FIX_VIEWS
 
@@ -202,8 +202,11 @@ def owner_home(user: User, now: datetime) -> dict[str, Any]:
     blocked_count = mine.filter(verdicts__verdict=Verdict.BLOCK).distinct().count()
     systems = list(
         mine.select_related("business_owner", "technical_owner", "risk_owner")
-        .annotate(blocks=Count("verdicts", filter=Q(verdicts__verdict=Verdict.BLOCK)))
-        .order_by("-blocks", "name")[:SHOWN]
+        .annotate(blocks=Count("verdicts", filter=Q(verdicts__verdict=Verdict.BLOCK)),
+                  # A retired system's blocks need nobody: it comes after the live ones.
+                  retired=Case(When(lifecycle_stage=LifecycleStage.RETIRED, then=Value(1)), default=Value(0),
+                               output_field=IntegerField()))
+        .order_by("retired", "-blocks", "name")[:SHOWN]
     )
     readiness, policy_error = readiness_of_systems(systems, now)
     rows = []

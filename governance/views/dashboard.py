@@ -22,8 +22,10 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     now = timezone.now()
     cards = []
     for m in measures_of(now):
+        share = m.unit == "%"
         chart = None if m.missing else trend_chart(
-            m.series, title=m.title, target=m.target, higher_is_better=m.higher_is_better, unit=m.unit)
+            m.series, title=m.title, target=m.target, higher_is_better=m.higher_is_better, unit=m.unit,
+            ceiling=100.0 if share else None, min_span=10.0 if share else 2.0)
         bars = bars_chart([(label, float(n)) for label, n in m.rows],
                           title="Blocked systems per unmet requirement") if m.rows else None
         cards.append({"m": m, "chart": chart, "bars": bars})
