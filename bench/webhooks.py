@@ -72,8 +72,10 @@ def open_reviews(people: dict[str, User], n: int) -> list[Any]:
     reviews = []
     for i in range(n):
         req = intake.request_create_draft(
-            requester=people["requester"], title=f"Bench request {i}", problem="Slow manual work.",
-            business_outcome="Faster.", why_ai="Free text.", alternatives_considered=["rules"],
+            requester=people["requester"], title=f"Bench request {i}",
+            problem="Agents spend six minutes reading long ticket threads.",
+            business_outcome="Cut handling time from 14 to 10 minutes (baseline Q3).",
+            why_ai="Threads are free text; rules cannot summarise them.", alternatives_considered=["rules"],
             data_categories=["personal"], customer_facing=False, human_in_the_loop=True,
             interacts_with_people=False, vendor_model="gpt-4o")
         intake.request_submit(actor=people["requester"], request=req)
