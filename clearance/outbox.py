@@ -55,6 +55,18 @@ def outbox_enqueue(*, task_name: str, not_before: datetime | None = None, **kwar
     return message
 
 
+def outbox_enqueue_many(*, task_name: str, kwargs_list: list[dict[str, Any]]) -> list[OutboxMessage]:
+    """``outbox_enqueue`` for many messages of one task in one INSERT (a fan-out, e.g. one webhook
+    delivery per subscriber), relayed together after the commit."""
+    due = timezone.now() + FIRST_SEND_GRACE
+    messages = OutboxMessage.objects.bulk_create(
+        [OutboxMessage(task_name=task_name, kwargs=kwargs, due_at=due) for kwargs in kwargs_list])
+    ids = [message.pk for message in messages]
+    if ids:
+        transaction.on_commit(lambda: relay_pending(ids=ids), robust=True)
+    return messages
+
+
 def outbox_complete(*, message_id: int | None) -> None:
     """Mark the message done. Call it in the transaction that commits the work's effect, so the
     message is completed if and only if the work is."""

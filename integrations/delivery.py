@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -74,36 +75,52 @@ def webhook_secret(webhook: Webhook) -> str:
         raise SendFailed(f"the signing secret cannot be read: {exc}", retryable=True) from exc
 
 
+_client: httpx.Client | None = None
+_client_pid = 0
+
+
+def _http() -> httpx.Client:
+    """One client per process, made on first use: building one loads the CA bundle (about 15 ms,
+    far more on a busy host), and a shared one keeps connections to a receiver alive between
+    deliveries. Made after a fork, never inherited across one (Celery's prefork pool)."""
+    global _client, _client_pid
+    if _client is None or _client_pid != os.getpid():
+        _client = httpx.Client(follow_redirects=False, headers={"User-Agent": USER_AGENT})
+        _client_pid = os.getpid()
+    return _client
+
+
 def post(url: str, body: bytes, headers: dict[str, str]) -> Answer:
     """POST ``body`` to ``url`` once, under the fetch rules; raises SendFailed with a readable reason."""
     netloc = urlsplit(url).netloc
     started = time.perf_counter()
     timeout = settings.WEBHOOK_TIMEOUT_SECONDS
-    with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False) as client:
-        try:
-            request = pinned_request(client, "POST", url, setting=WEBHOOK_HOSTS, content=body, headers=headers)
-        except LocationRefused as exc:
-            raise SendFailed(f"refused: {exc}", retryable=False) from exc
-        except SourceError as exc:  # the name does not resolve (now): perhaps later
-            raise SendFailed(str(exc), retryable=True) from exc
-        try:
-            response = client.send(request, stream=True)
-        except httpx.TimeoutException as exc:
-            raise SendFailed(f"{netloc} did not answer within {timeout:g} s", retryable=True) from exc
-        except httpx.HTTPError as exc:
-            raise SendFailed(f"could not reach {netloc}: {exc}", retryable=True) from exc
-        try:
-            buf = bytearray()
-            for chunk in response.iter_bytes():
-                buf.extend(chunk)
-                if len(buf) >= settings.WEBHOOK_MAX_RESPONSE_BYTES:
-                    break  # enough to show; the rest is not read
-        except httpx.TimeoutException as exc:
-            raise SendFailed(f"{netloc} stopped answering mid-response", retryable=True) from exc
-        except httpx.HTTPError as exc:
-            raise SendFailed(f"reading the answer of {netloc} failed: {exc}", retryable=True) from exc
-        finally:
-            response.close()
+    client = _http()
+    try:
+        request = pinned_request(client, "POST", url, setting=WEBHOOK_HOSTS, content=body, headers=headers,
+                                 timeout=httpx.Timeout(timeout))
+    except LocationRefused as exc:
+        raise SendFailed(f"refused: {exc}", retryable=False) from exc
+    except SourceError as exc:  # the name does not resolve (now): perhaps later
+        raise SendFailed(str(exc), retryable=True) from exc
+    try:
+        response = client.send(request, stream=True, follow_redirects=False)
+    except httpx.TimeoutException as exc:
+        raise SendFailed(f"{netloc} did not answer within {timeout:g} s", retryable=True) from exc
+    except httpx.HTTPError as exc:
+        raise SendFailed(f"could not reach {netloc}: {exc}", retryable=True) from exc
+    try:
+        buf = bytearray()
+        for chunk in response.iter_bytes():
+            buf.extend(chunk)
+            if len(buf) >= settings.WEBHOOK_MAX_RESPONSE_BYTES:
+                break  # enough to show; the rest is not read
+    except httpx.TimeoutException as exc:
+        raise SendFailed(f"{netloc} stopped answering mid-response", retryable=True) from exc
+    except httpx.HTTPError as exc:
+        raise SendFailed(f"reading the answer of {netloc} failed: {exc}", retryable=True) from exc
+    finally:
+        response.close()
     excerpt = bytes(buf[:2000]).decode("utf-8", "replace").strip()[:500]
     status = response.status_code
     duration = (time.perf_counter() - started) * 1000

@@ -11,7 +11,7 @@ its audit record)::
          payload={"severity": incident.severity, "system": incident.system.slug})
 
 It writes the event, one delivery per active webhook subscribed to the kind, and one outbox message
-per delivery, all in the caller's transaction: the event exists if and only if the change committed,
+per delivery (three INSERTs however many webhooks), all in the caller's transaction: the event exists if and only if the change committed,
 and nothing is sent before the commit. Sending happens later, in a Celery worker
 (``integrations.deliver_webhook``), so a receiver that is down or slow never delays or fails the
 caller. With no webhook subscribed to the kind, it costs one query on a small table.
@@ -33,7 +33,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
 
-from clearance.outbox import outbox_enqueue
+from clearance.outbox import outbox_enqueue_many
 from integrations.choices import EventKind
 from integrations.models import Delivery, Webhook, WebhookEvent
 
@@ -84,8 +84,7 @@ def emit(*, kind: EventKind | str, subject: models.Model | None, payload: dict[s
             )
             deliveries = Delivery.objects.bulk_create(
                 [Delivery(webhook_id=pk, event=event, created_at=now, next_attempt_at=now) for pk in targets])
-            for delivery in deliveries:
-                outbox_enqueue(task_name=DELIVER_TASK, delivery_id=delivery.pk)
+            outbox_enqueue_many(task_name=DELIVER_TASK, kwargs_list=[{"delivery_id": d.pk} for d in deliveries])
     except Exception:
         log.exception("webhooks: could not record the %s event for %s", kind, subject)
         return None

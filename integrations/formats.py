@@ -11,7 +11,7 @@ Adaptive Card (``application/vnd.microsoft.card.adaptive``, version 1.2): title,
 an Action.OpenUrl. TextBlocks render a Markdown subset, so user text has its Markdown characters
 escaped with a backslash.
 
-docs/webhooks.md records the sources of both formats; tests/integrations/test_formats.py checks the
+docs/webhooks.md records the sources of both formats; tests/integrations/test_webhook_formats.py checks the
 bodies against schemas written from them.
 """
 

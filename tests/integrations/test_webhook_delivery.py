@@ -1,6 +1,6 @@
 """Deliveries against a real receiver on 127.0.0.1: signed as documented, retried with backoff,
 never sent twice once delivered, refused where the fetch rules say so. The attempts run in this
-process (``delivery_attempt``, what the Celery task calls); test_worker.py runs them in a worker."""
+process (``delivery_attempt``, what the Celery task calls); test_webhook_worker.py runs them in a worker."""
 
 from __future__ import annotations
 
