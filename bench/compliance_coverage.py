@@ -11,7 +11,9 @@ temp FRAMEWORK_DIR beside the shipped ones (mapped one in three to a readiness r
 to attestation). Prints, as the median of --runs requests: server time and query count of
   - /readiness/ (stored verdicts, 50 a page) and /evidence/ (the engine, 25 a page): the baselines;
   - /compliance/?framework=… for each shipped framework and for the synthetic one, which judge every
-    visible system (not a page) with the gate's facts and engine.
+    visible system (not a page) with the gate's facts and engine: cold (the status cache emptied before
+    each request: every system judged), warm (nothing changed: every status from the cache) and with one
+    system's facts version bumped before each request (that one judged again).
 Figures, not assertions.
 """
 
@@ -26,6 +28,7 @@ import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("CLEARANCE_VAR_DIR", tempfile.mkdtemp(prefix="clearance-bench-"))
@@ -105,10 +108,12 @@ def main() -> None:
     client = Client()
     client.force_login(users["lead"])
 
-    def measure(label: str, url: str) -> None:
+    def measure(label: str, url: str, before: Any = None) -> None:
         client.get(url)  # warm-up: templates, the library cache, the policy cache
         samples, queries = [], 0
         for _ in range(args.runs):
+            if before is not None:
+                before()
             with CaptureQueriesContext(connection) as ctx:
                 t = time.perf_counter()
                 response = client.get(url)
@@ -119,8 +124,25 @@ def main() -> None:
 
     measure("baseline: /readiness/ (stored verdicts, 50 a page)", "/readiness/")
     measure("baseline: /evidence/ (engine, 25 a page)", "/evidence/")
+    import importlib
+
+    import compliance
+
+    # A checkout from before the status cache measures the plain page only (look in this checkout's
+    # package: an editable install may find another checkout's module by name).
+    has_cache = (Path(compliance.__file__).parent / "cache.py").exists()
+    cache: Any = importlib.import_module("compliance.cache") if has_cache else None
+    from governance.services.readiness import facts_changed
+
+    one = AISystem.objects.order_by("pk").values_list("pk", flat=True)[0]
     for fw in ("eu-ai-act", "nist-ai-rmf", "iso-42001", "nist-ai-600-1", "bench"):
-        measure(f"/compliance/?framework={fw} (all {args.systems} systems)", f"/compliance/?framework={fw}")
+        url = f"/compliance/?framework={fw}"
+        if cache is None:
+            measure(f"{url} (all {args.systems} systems)", url)
+            continue
+        measure(f"{url} cold (no cached status)", url, cache.clear)
+        measure(f"{url} warm (nothing changed)", url)
+        measure(f"{url} one system's facts changed", url, lambda: facts_changed(system_id=one))
     measure("/systems/sys-00000/compliance/ (one system, all frameworks)", "/systems/sys-00000/compliance/")
 
 

@@ -248,6 +248,10 @@ class SystemCompliance:
     policy_error: str = ""
     # framework id -> one result per control, in file order
     results: dict[str, list[ControlResult]] = field(default_factory=dict)
+    # Whether the engine judged the system (False: no policy, or the evaluation raised), and until when
+    # its verdict holds by time alone (compliance.cache keeps statuses no longer).
+    evaluated: bool = False
+    valid_until: datetime | None = None
 
     def counts(self, framework_id: str) -> dict[str, int]:
         found = dict.fromkeys(ControlStatus.values, 0)
@@ -264,7 +268,7 @@ def _policy() -> tuple[Policy | None, str]:
 
 
 def compliance_many(systems: Iterable[AISystem], now: datetime, library: Library | None = None,
-                    frameworks: list[str] | None = None) -> dict[int, SystemCompliance]:
+                    frameworks: list[str] | None = None, policy: Policy | None = None) -> dict[int, SystemCompliance]:
     """Each system's statement of applicability and control status, in a number of queries that does
     not grow with the number of controls, nor with the number of systems up to ``FACTS_CHUNK`` (then by
     one snapshot's queries per chunk); systems read through ``for_facts``."""
@@ -275,7 +279,9 @@ def compliance_many(systems: Iterable[AISystem], now: datetime, library: Library
     facts: dict[int, SystemFacts] = {}
     for start in range(0, len(listed), FACTS_CHUNK):
         facts |= collect_facts_many(listed[start:start + FACTS_CHUNK], now)
-    policy, policy_error = _policy()
+    policy_error = ""
+    if policy is None:
+        policy, policy_error = _policy()
     environment = choose_environment(policy, ENVIRONMENT) if policy is not None else ""
     mappings = library.mappings.get(policy.name, {}) if policy is not None else {}
     out: dict[int, SystemCompliance] = {}
@@ -290,7 +296,9 @@ def compliance_many(systems: Iterable[AISystem], now: datetime, library: Library
         # The operator role and attestations come with the gate's snapshot (compliance.facts).
         extra = compliance_facts(facts[pk].extra) or ComplianceFacts(profile_of(system, None))
         profile = extra.profile
-        sc = SystemCompliance(system, profile, environment, policy.name if policy else "", policy_error)
+        sc = SystemCompliance(system, profile, environment, policy.name if policy else "", policy_error,
+                              evaluated=evaluation is not None,
+                              valid_until=evaluation.valid_until if evaluation is not None else None)
         judge = Judge(facts[pk], profile, policy, evaluation, failure, now)
         for framework in chosen:
             sc.results[framework.id] = [
@@ -320,28 +328,48 @@ class Coverage:
 
 
 def coverage(framework_id: str, systems: list[AISystem], now: datetime, library: Library | None = None) -> Coverage:
-    """Share of applicable controls met across the systems, and a systems × family table."""
+    """Share of applicable controls met across the systems, and a systems × family table. Statuses come
+    from ``compliance.cache`` (computed by ``compliance_many`` for the systems whose facts changed)."""
+    from compliance.cache import statuses_many  # the cache builds on this module
+
     library = library or load_library()
     framework = library.frameworks[framework_id]
     result = Coverage(framework, totals={s: 0 for s in ControlStatus.values},
                       families=[f.id for f in framework.families])
-    per_system = compliance_many(systems, now, library, [framework_id])
+    policy, _ = _policy()
+    per_system = statuses_many(systems, now, library, framework_id, policy)
+    controls = framework.controls
+    index = {f: i for i, f in enumerate(result.families)}
+    today = now.date()
+    dated = [(i, c.applies_from) for i, c in enumerate(controls) if c.applies_from is not None]
+    found: dict[date, list[int]] = {}
     for system in systems:
-        cells = {f: [0, 0] for f in result.families}
+        statuses = per_system[system.pk]
+        cells = [[0, 0] for _ in result.families]
         met = applicable = 0
-        for r in per_system[system.pk].results[framework_id]:
-            result.totals[r.status] += 1
-            if not r.applicable:
+        for control, status in zip(controls, statuses, strict=True):
+            result.totals[status] += 1
+            if status == ControlStatus.NOT_APPLICABLE:
                 continue
-            cells[r.control.family][1] += 1
+            cell = cells[index[control.family]]
+            cell[1] += 1
             applicable += 1
-            if r.status in COVERED:
-                cells[r.control.family][0] += 1
+            if status in COVERED:
+                cell[0] += 1
                 met += 1
         result.applicable += applicable
         result.met += met
-        result.rows.append((system, [(cells[f][0], cells[f][1]) for f in result.families], met, applicable))
-    result.calendar = portfolio_calendar(per_system, now)
+        result.rows.append((system, [(m, a) for m, a in cells], met, applicable))
+        # The obligation calendar: per date of application, is the system bound from then, and is one unmet?
+        bound: dict[date, bool] = {}
+        for i, when in dated:
+            if statuses[i] != ControlStatus.NOT_APPLICABLE:
+                bound[when] = bound.get(when, False) or statuses[i] not in COVERED
+        for when, unmet in bound.items():
+            counts = found.setdefault(when, [0, 0])
+            counts[0] += 1
+            counts[1] += 1 if unmet else 0
+    result.calendar = [(d, d > today, found[d][0], found[d][1]) for d in sorted(found)]
     return result
 
 

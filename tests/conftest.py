@@ -161,6 +161,15 @@ def _private_audit_checkpoints(settings: Any, tmp_path: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_compliance_cache() -> None:
+    """Each test starts with no cached control statuses: its rolled-back database reuses system ids
+    (and facts versions) another test's entries were kept under."""
+    from compliance import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _private_framework_imports(settings: Any, tmp_path: Any) -> None:
     """Frameworks a test imports go to its own directory; the development var/ one is never read."""
     settings.FRAMEWORK_IMPORT_DIR = tmp_path / "imported-frameworks"

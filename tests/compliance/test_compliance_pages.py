@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -14,6 +15,8 @@ from django.utils import timezone
 
 from catalog.models import AISystem
 from compliance.models import Attestation
+from compliance.services import attestation_record
+from governance.selectors.facts import for_facts
 from tests.conftest import make_ready
 from tests.governance.test_evidence_portfolio import add_system
 
@@ -102,7 +105,11 @@ def test_coverage_counts_only_met_and_agrees_with_the_system_pages(client, perso
     assert (cov.met, cov.applicable) == (met, applicable) and 0 < met < applicable
 
 
-def _queries(client, url: str) -> int:
+def _queries(client, url: str, cold: bool = True) -> int:
+    from compliance import cache
+
+    if cold:  # the bound that matters: every system judged afresh (warm, only the changed ones are)
+        cache.clear()
     with CaptureQueriesContext(connection) as ctx:
         assert client.get(url).status_code == 200
     return len(ctx.captured_queries)
@@ -208,3 +215,43 @@ def test_queries_stay_bounded_at_1000_systems_and_300_controls(client, personas,
     fewer = _queries(client, reverse("compliance-coverage") + "?framework=big")
     per_chunk = big - fewer
     assert 0 < per_chunk <= 10 and big <= 1000 // FACTS_CHUNK * per_chunk + 15, (big, fewer)
+
+
+def test_coverage_from_cached_statuses_never_differs_from_a_fresh_computation(client, personas):
+    """The cache keeps each system's statuses under its facts version, the policy and library versions,
+    the owners and the moments time alone changes them: after each kind of change the warm page says
+    what a cold one says, and a warm page with nothing changed judges no system again."""
+    from compliance import cache
+    from compliance.selectors import coverage
+
+    client.force_login(personas["lead"])
+    for n in range(4):
+        add_system(personas, f"sys-{n}", ["high", "limited"][n % 2], data=("personal",))
+    systems = lambda: list(for_facts(AISystem.objects.all()).order_by("name"))  # noqa: E731
+
+    def same(now) -> None:
+        warm = coverage("eu-ai-act", systems(), now)
+        cache.clear()
+        cold = coverage("eu-ai-act", systems(), now)
+        assert (warm.met, warm.applicable, warm.totals, [r[1:] for r in warm.rows], warm.calendar) == (
+            cold.met, cold.applicable, cold.totals, [r[1:] for r in cold.rows], cold.calendar)
+
+    now = timezone.now()
+    coverage("eu-ai-act", systems(), now)
+    before = dict(cache.stats)
+    same(now)
+    assert cache.stats["hits"] - before["hits"] == 4 and cache.stats["misses"] - before["misses"] == 4  # warm, then cold
+    url = reverse("compliance-coverage") + "?framework=eu-ai-act"
+    assert _queries(client, url, cold=False) < _queries(client, url)
+    system = AISystem.objects.get(slug="sys-0")
+    # An attestation (a fact: bumps the facts version), then past its expiry (time alone).
+    expires = timezone.now() + timedelta(days=2)
+    attestation_record(actor=personas["lead"], system=system, control="eu-ai-act/art-4",
+                       statement="Everyone took the AI literacy course in May.", expires_at=expires)
+    same(timezone.now())
+    same(expires + timedelta(minutes=1))
+    # An owner's account deactivated: no facts version moves, the owners' state does.
+    owner_id = system.business_owner_id or system.technical_owner_id or system.risk_owner_id
+    assert owner_id is not None
+    User.objects.filter(pk=owner_id).update(is_active=False)
+    same(timezone.now())
