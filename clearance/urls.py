@@ -12,12 +12,14 @@ from clearance import views as clearance_views
 from clearance.signin import ClearancePasswordChangeView
 from governance.api.views import GateChecksView, ReviewViewSet, download_client, policy_schema
 from intake.api.views import UseCaseRequestViewSet
+from risks.api.views import IncidentViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_format_suffixes = False
 router.register("systems", AISystemViewSet, basename="api-system")
 router.register("requests", UseCaseRequestViewSet, basename="api-request")
 router.register("reviews", ReviewViewSet, basename="api-review")
+router.register("incidents", IncidentViewSet, basename="api-incident")
 
 api_v1: list[URLPattern | URLResolver] = [
     path("gate/checks", GateChecksView.as_view(), name="api-gate-checks"),
