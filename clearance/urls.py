@@ -15,6 +15,7 @@ from clearance.sso import views as sso_views
 from compliance.api.views import FrameworkControlsView, FrameworkViewSet, SystemComplianceView
 from governance.api.views import GateChecksView, ReviewViewSet, download_client, gate_keys, policy_schema
 from intake.api.views import UseCaseRequestViewSet
+from risks.api.views import IncidentViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_format_suffixes = False
@@ -22,6 +23,7 @@ router.register("systems", AISystemViewSet, basename="api-system")
 router.register("requests", UseCaseRequestViewSet, basename="api-request")
 router.register("reviews", ReviewViewSet, basename="api-review")
 router.register("frameworks", FrameworkViewSet, basename="api-framework")
+router.register("incidents", IncidentViewSet, basename="api-incident")
 
 api_v1: list[URLPattern | URLResolver] = [
     path("gate/checks", GateChecksView.as_view(), name="api-gate-checks"),

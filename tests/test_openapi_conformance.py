@@ -21,6 +21,7 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from django.utils import timezone
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -39,7 +40,9 @@ from governance.models import Review
 from governance.services.gate import gate_check
 from governance.services.reviews import review_decide, reviews_open
 from intake import services as intake
+from risks.services.incidents import incident_report
 from tests.conftest import answers, make_ready
+from tests.risks.incident_helpers import open_incident
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
@@ -80,6 +83,12 @@ def api_world(request_in_review: Any, personas: dict[str, Any], settings: Any) -
     for target, url in ((system, "https://ci.example.com/runs/1"), (bare, "")):
         gate_check(user=personas["lead"], token=None, system=target, environment="production",
                    policy=None, policy_error="no policy in this test", pipeline_url=url)
+    # Incidents that make schemas lie: serious with a deadline and a report sent, and one on a system without
+    # owners (no handler), not serious, without a start time or people counted.
+    serious = open_incident(personas["owner"], system, serious_facts=["death"])
+    incident_report(actor=personas["owner"], incident=serious, complete=False, sent_at=timezone.now(),
+                    reference="MSA-1")
+    unowned = open_incident(personas["lead"], bare, started_at=None, people_affected=None, harm_categories=[])
     tokens = {
         name: api_token_create(user=personas[user], name=name, scopes=scopes).plaintext
         for name, user, scopes in (("all", "lead", ["gate:check", "read", "write"]),
@@ -87,7 +96,7 @@ def api_world(request_in_review: Any, personas: dict[str, Any], settings: Any) -
                                    ("gate-only", "owner", ["gate:check"]))
     }
     return {"tokens": tokens, "slugs": [system.slug, bare.slug], "requests": [request_in_review.pk, draft.pk, unbuilt.pk],
-            "reviews": list(Review.objects.values_list("pk", flat=True))}
+            "reviews": list(Review.objects.values_list("pk", flat=True)), "incidents": [serious.pk, unowned.pk]}
 
 
 def _known_ids(operation: Any, world: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]] | None:
@@ -100,6 +109,8 @@ def _known_ids(operation: Any, world: dict[str, Any]) -> st.SearchStrategy[dict[
         return st.fixed_dictionaries({"id": st.sampled_from(world["reviews"])})
     if "{framework_id}" in path:
         return st.fixed_dictionaries({"framework_id": st.sampled_from(sorted(load_library().frameworks))})
+    if path.startswith("/api/v1/incidents/{id}"):
+        return st.fixed_dictionaries({"id": st.sampled_from(world["incidents"])})
     return None
 
 

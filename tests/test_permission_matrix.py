@@ -221,6 +221,8 @@ MATRIX: dict[str, dict[str, int]] = {
     "incident-classify": everyone(405),
     "incident-report": everyone(405),
     "system-incidents": only(SYSTEM_READERS, 404),
+    "api-incident-list": everyone(200, anon=401),
+    "api-incident-detail": only(INCIDENT_READERS, 404, anon=401),
 }
 
 
@@ -337,7 +339,7 @@ def world(request_in_review, personas, settings, tmp_path) -> dict[str, dict[str
         "scim-resource-type": {"uuid": "User"}, "scim-schema": {"uuid": "urn:ietf:params:scim:schemas:core:2.0:User"},
         "incident-detail": {"pk": incident.pk}, "incident-move": {"pk": incident.pk},
         "incident-classify": {"pk": incident.pk}, "incident-report": {"pk": incident.pk},
-        "system-incidents": {"slug": system.slug},
+        "system-incidents": {"slug": system.slug}, "api-incident-detail": {"pk": incident.pk},
     }
 
 
@@ -642,6 +644,10 @@ POSTS: dict[str, Post] = {
                               acting(INCIDENT_HANDLERS), {"auditor": 403}),
     "incident-report": post(lambda w: {"pk": w.incident.pk}, _report_body,
                             lambda w: _fresh(w.incident, "report_status"), acting(INCIDENT_HANDLERS), {"auditor": 403}),
+    # the incident register's API: anyone who sees the system reports on it (an outsider names a
+    # system they cannot see: 400 naming the field)
+    "api-incident-list": post(None, lambda w, p: API_INCIDENT, lambda w: Incident.objects.count(), acting(READERS, 201),
+                              400, anon=401, json=True),
     # the gate, with a session (tokens are checked below)
     "api-gate-checks": post(None, lambda w, p: {"system": w.system.slug, "environment": "production"},
                             lambda w: GateCheck.objects.count(), acting(READERS, 200), 404, anon=401, json=True),
@@ -666,7 +672,7 @@ NO_POST = {
     "scim-resource-types", "scim-resource-type", "scim-schemas", "scim-schema",
     "webhook-list", "webhook-detail",
     "healthz", "readyz", "metrics",
-    "incident-list", "incident-detail", "system-incidents",
+    "incident-list", "incident-detail", "system-incidents", "api-incident-detail",
 }
 
 
@@ -778,6 +784,9 @@ def test_post_matrix(client, post_world, personas, persona, settings):
 # --- API writes with a token that lacks the scope ---------------------------------------------------
 
 DECISION = {"decision": "approved", "rationale": "Data stays in the EU tenant."}
+API_INCIDENT = {"systems": ["support-copilot"], "title": "Summary quoted another customer",
+                "description": "Two sentences of an unrelated ticket appeared in a summary.", "severity": "medium",
+                "detected_at": "2026-01-05T09:00:00Z", "aware_at": "2026-01-05T10:00:00Z"}
 GATE = {"environment": "production"}
 
 # (method, path, body, the scope it needs, the status with that scope). The read-only collections
@@ -785,6 +794,8 @@ GATE = {"environment": "production"}
 API_WRITES: list[tuple[str, str, dict[str, Any], str, int]] = [
     ("post", "/api/v1/gate/checks", GATE, "gate:check", 200),
     ("post", "/api/v1/reviews/{review}/decision/", DECISION, "write", 200),
+    ("post", "/api/v1/incidents/", API_INCIDENT, "write", 201),
+    *[(method, "/api/v1/incidents/{incident}/", {}, "write", 405) for method in ("put", "patch", "delete")],
     *[("post", path, {}, "write", 405) for path in ("/api/v1/systems/", "/api/v1/requests/", "/api/v1/reviews/")],
     *[(method, path, {}, "write", 405)
       for path in ("/api/v1/systems/{system}/", "/api/v1/requests/{request}/", "/api/v1/reviews/{review}/")
@@ -799,7 +810,8 @@ def test_api_write_with_a_token_lacking_the_scope_is_refused_and_changes_nothing
         client, request_in_review, personas, method, path, body, scope, granted):
     review = Review.objects.get(request=request_in_review, kind="security")
     system = request_in_review.system
-    url = path.format(review=review.pk, system=system.slug, request=request_in_review.pk)
+    incident = open_incident(personas["owner"], system)
+    url = path.format(review=review.pk, system=system.slug, request=request_in_review.pk, incident=incident.pk)
     payload = json.dumps({**body, "system": system.slug} if body is GATE else body)
 
     def call(scopes: list[str]) -> Any:
@@ -809,7 +821,8 @@ def test_api_write_with_a_token_lacking_the_scope_is_refused_and_changes_nothing
 
     def state() -> tuple[Any, ...]:
         return (Review.objects.filter(pk=review.pk).values_list("status", "assignee", "rationale").get(),
-                GateCheck.objects.count(), AuditEvent.objects.exclude(action="api_token.created").count())
+                GateCheck.objects.count(), Incident.objects.count(),
+                AuditEvent.objects.exclude(action="api_token.created").count())
 
     before = state()
     for scopes in ([s for s in ("gate:check", "read", "write") if s != scope], ["read"]):

@@ -110,8 +110,8 @@ def test_policy_test_passes_on_the_shipped_cases(capsys):
 
 def test_policy_test_fails_with_a_readable_diff(tmp_path):
     # The same cases against a policy where staging no longer excludes the runbook.
-    (tmp_path / "readiness.yaml").write_text(DEFAULT_TEXT.replace("exclude: [runbook-linked, decision-record-accepted]",
-                                                                  "exclude: [decision-record-accepted]"))
+    (tmp_path / "readiness.yaml").write_text(DEFAULT_TEXT.replace("exclude: [runbook-linked, decision-record-accepted,",
+                                                                  "exclude: [decision-record-accepted,"))
     cases = (ROOT / "policies" / "readiness.tests.yaml").read_text()
     (tmp_path / "readiness.tests.yaml").write_text(cases)
     out = StringIO()

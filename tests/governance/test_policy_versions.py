@@ -186,7 +186,7 @@ def test_migrate_activates_a_new_valid_file_and_ignores_a_broken_one(settings, t
     settings.POLICY_DIR = policy_dir(tmp_path / "deploy", RENAMED).parent
     out = StringIO()
     call_command("migrate", verbosity=1, stdout=out)
-    assert "activated (18 policy test cases passed)" in out.getvalue()
+    assert "activated (22 policy test cases passed)" in out.getvalue()
     assert active.active_digest() == content_hash(RENAMED.encode())
     assert PolicyActivation.objects.first().via == "migrate"
 
