@@ -7,8 +7,10 @@ its audit record)::
     from integrations.choices import EventKind
 
     emit(kind=EventKind.INCIDENT_OPENED, subject=incident, actor=actor,
-         summary=f"{incident.title} ({incident.get_severity_display()})",
-         payload={"severity": incident.severity, "system": incident.system.slug})
+         summary=f"{incident.reference} {incident.title}",
+         payload={"severity": incident.severity, "systems": [s.slug for s in systems]})
+
+(``risks.services.incidents.incident_open`` makes this very call.)
 
 It writes the event, one delivery per active webhook subscribed to the kind, and one outbox message
 per delivery (three INSERTs however many webhooks), all in the caller's transaction: the event exists if and only if the change committed,

@@ -26,6 +26,8 @@ from clearance.notifications import notify
 from clearance.people import name_of
 from clearance.roles import Role
 from clearance.untrusted import text_problem
+from integrations.choices import EventKind
+from integrations.events import emit
 from risks.choices import (
     INCIDENT_NEEDS_NOTE,
     INCIDENT_TERMINAL,
@@ -198,11 +200,6 @@ def _people_to_tell(incident: Incident, systems: Iterable[AISystem]) -> list[Use
     return [incident.owner, *owners, *leads]
 
 
-def _on_incident_opened(incident: Incident) -> None:
-    log.info("incident %s opened (severity %s, serious %s)", incident.reference, incident.severity,
-             incident.is_serious)
-
-
 def _default_owner(systems: Sequence[AISystem]) -> User | None:
     for system in systems:
         for user in (system.technical_owner, system.risk_owner, system.business_owner):
@@ -260,7 +257,13 @@ def incident_open(*, actor: User, systems: Sequence[AISystem], data: IncidentInp
                   f"{_deadline_words(incident)}"),
             url=incident.get_absolute_url(),
         )
-        transaction.on_commit(lambda: _on_incident_opened(incident), robust=True)
+        # In the same transaction, beside the audit record: the webhooks hear of an incident exactly
+        # when it exists; sending happens later, from the outbox.
+        emit(kind=EventKind.INCIDENT_OPENED, subject=incident, actor=actor,
+             summary=f"{incident.reference} {incident.title} ({IncidentSeverity(incident.severity).label})",
+             payload={"reference": incident.reference, "severity": incident.severity,
+                      "serious": incident.is_serious, "systems": sorted(s.slug for s in systems),
+                      "report_due": incident.report_due_at})
     return incident
 
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -162,3 +163,31 @@ def test_the_incident_kind_can_be_emitted_for_any_subject(admin, personas):
     assert isinstance(event.payload["opened_at"], str) and event.subject_type == "auth.user"
     with pytest.raises(ValueError):
         emit(kind="incident.closed", subject=None)
+
+
+def test_reporting_an_incident_emits_incident_opened(admin, personas):
+    from catalog.services.systems import system_create
+    from tests.risks.incident_helpers import open_incident
+
+    hook(admin, URL, events=["incident.opened"])
+    system = system_create(actor=personas["lead"], name="Claims triage", purpose="Route insurance claims",
+                           risk_tier="high", technical_owner=personas["owner"], risk_owner=personas["risk"])
+    incident = open_incident(personas["owner"], system, serious_facts=["health"])
+    event = WebhookEvent.objects.get()
+    assert event.kind == "incident.opened" and event.actor == personas["owner"]
+    assert event.payload["reference"] == incident.reference and event.payload["systems"] == [system.slug]
+    assert event.payload["serious"] is True and event.payload["report_due"]
+    assert event.subject_url.endswith(incident.get_absolute_url())
+    assert Delivery.objects.filter(event=event, status="pending").count() == 1
+
+
+def test_an_incident_that_is_refused_reports_nothing(admin, personas):
+    from catalog.services.systems import system_create
+    from tests.risks.incident_helpers import open_incident
+
+    hook(admin, URL, events=["incident.opened"])
+    system = system_create(actor=personas["lead"], name="Claims triage", purpose="Route insurance claims",
+                           risk_tier="high", technical_owner=personas["owner"])
+    with pytest.raises(ValidationError):
+        open_incident(personas["owner"], system, title="")
+    assert not WebhookEvent.objects.exists() and not Delivery.objects.exists()
