@@ -20,11 +20,13 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_timing import describe, timed  # noqa: E402
+
 os.environ.setdefault("CLEARANCE_VAR_DIR", tempfile.mkdtemp(prefix="clearance-bench-"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clearance.settings")
 # Measure the gate, not the per-token rate limit (thousands of calls with one token).
@@ -40,24 +42,6 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
-
-
-def timed(call: Callable[[], object], runs: int) -> list[float]:
-    for _ in range(10):
-        call()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
-
-
-def describe(name: str, samples: list[float], baseline: float | None) -> str:
-    median = statistics.median(samples)
-    p95 = statistics.quantiles(samples, n=20)[18]
-    ratio = f"  x{median / baseline:.2f} baseline" if baseline else ""
-    return f"{name:<28} median {median:7.2f} ms   p95 {p95:7.2f} ms{ratio}"
 
 
 def main() -> None:
@@ -91,11 +75,11 @@ def main() -> None:
         assert client.get("/api/v1/").status_code == 200
 
     print(f"database: {connection.vendor}, runs: {args.runs}")
-    base = timed(baseline, args.runs)
+    base = timed(baseline, args.runs, warm=10)
     base_median = statistics.median(base)
     print(describe("baseline (GET /api/v1/)", base, None))
     for slug in ("support-copilot", "churn-predictor"):
-        print(describe(f"gate {slug}", timed(gate(slug), args.runs), base_median))
+        print(describe(f"gate {slug}", timed(gate(slug), args.runs, warm=10), base_median))
         with CaptureQueriesContext(connection) as queries:
             gate(slug)()
         print(f"{'':<28} {len(queries)} queries per gate call")

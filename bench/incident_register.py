@@ -18,11 +18,13 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_timing import timed  # noqa: E402
+
 os.environ.setdefault("CLEARANCE_VAR_DIR", tempfile.mkdtemp(prefix="clearance-bench-"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clearance.settings")
 
@@ -74,16 +76,6 @@ def seed(n: int, n_systems: int) -> tuple[User, User, str, int]:
             cursor.execute("ANALYZE")
     return lead, owner, systems[0].slug, Incident.objects.filter(systems=systems[0]).values_list("pk", flat=True)[0]
 
-
-def timed(call: Callable[[], object], runs: int) -> list[float]:
-    for _ in range(3):
-        call()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
 
 
 def main() -> None:

@@ -32,6 +32,9 @@ from pathlib import Path
 from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_timing import describe, timed  # noqa: E402
+
 os.environ.setdefault("CLEARANCE_VAR_DIR", tempfile.mkdtemp(prefix="clearance-bench-"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clearance.settings")
 os.environ.setdefault("GATE_RATE_LIMIT", "1000000/min")
@@ -48,24 +51,6 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
-
-
-def timed(call: Callable[[], object], runs: int, warm: int = 10) -> list[float]:
-    for _ in range(warm):
-        call()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
-
-
-def describe(name: str, samples: list[float], baseline: float | None) -> str:
-    median = statistics.median(samples)
-    p95 = statistics.quantiles(samples, n=20)[18]
-    ratio = f"  x{median / baseline:.2f} baseline" if baseline else ""
-    return f"{name:<34} median {median:8.2f} ms   p95 {p95:8.2f} ms{ratio}"
 
 
 def main() -> None:
@@ -111,12 +96,12 @@ def main() -> None:
             assert response.status_code == 200, (path, response.status_code, response.content[:300])
         return call
 
-    base = statistics.median(timed(get("/api/v1/"), args.runs))
-    print(describe("baseline (GET /api/v1/)", timed(get("/api/v1/"), args.runs), None))
-    print(describe("GET /healthz", timed(get("/healthz"), args.runs), base))
-    print(describe("GET /readyz", timed(get("/readyz"), args.runs), base))
+    base = statistics.median(timed(get("/api/v1/"), args.runs, warm=10))
+    print(describe("baseline (GET /api/v1/)", timed(get("/api/v1/"), args.runs, warm=10), None, width=34))
+    print(describe("GET /healthz", timed(get("/healthz"), args.runs, warm=10), base, width=34))
+    print(describe("GET /readyz", timed(get("/readyz"), args.runs, warm=10), base, width=34))
     scrape = get("/metrics", {"Authorization": f"Bearer {settings.METRICS_TOKEN}"})
-    print(describe("GET /metrics", timed(scrape, max(args.runs // 4, 20), warm=3), base))
+    print(describe("GET /metrics", timed(scrape, max(args.runs // 4, 20), warm=3), base, width=34))
     body = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {settings.METRICS_TOKEN}").content
     series = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
     verdicts = sum(1 for line in body.splitlines() if line.startswith(b"clearance_gate_verdicts_total{"))
@@ -136,13 +121,13 @@ def main() -> None:
     with_metrics: list[float] = []
     without_metrics: list[float] = []
     for _ in range(5):
-        with_metrics += timed(gate(Client(HTTP_AUTHORIZATION=f"Bearer {token}")), args.runs // 5)
+        with_metrics += timed(gate(Client(HTTP_AUTHORIZATION=f"Bearer {token}")), args.runs // 5, warm=10)
         with override_settings(MIDDLEWARE=without_middleware), \
                 mock.patch("governance.api.views.observe_gate", lambda **kwargs: None):
-            without_metrics += timed(gate(Client(HTTP_AUTHORIZATION=f"Bearer {token}")), args.runs // 5)
+            without_metrics += timed(gate(Client(HTTP_AUTHORIZATION=f"Bearer {token}")), args.runs // 5, warm=10)
     plain = statistics.median(without_metrics)
-    print(describe("gate without metrics", without_metrics, base))
-    print(describe("gate with metrics", with_metrics, base))
+    print(describe("gate without metrics", without_metrics, base, width=34))
+    print(describe("gate with metrics", with_metrics, base, width=34))
     print(f"{'':<34} with / without: x{statistics.median(with_metrics) / plain:.3f} "
           f"({statistics.median(with_metrics) - plain:+.3f} ms)")
 

@@ -20,11 +20,13 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_timing import timed  # noqa: E402
+
 os.environ.setdefault("CLEARANCE_VAR_DIR", tempfile.mkdtemp(prefix="clearance-bench-"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clearance.settings")
 
@@ -95,16 +97,6 @@ def seed(n: int) -> tuple[User, User]:
             cursor.execute("ANALYZE")
     return users["lead"], users["security"]
 
-
-def timed(call: Callable[[], object], runs: int) -> list[float]:
-    for _ in range(5):
-        call()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
 
 
 def main() -> None:
