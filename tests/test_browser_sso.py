@@ -71,7 +71,7 @@ def test_sign_in_through_the_idp_maps_groups_and_logout_ends_the_idp_session(pag
     page.on("request", lambda request: requests_seen.append(request.url))
 
     sign_in_at_the_idp(page, live_server, "alice")
-    assert "alice" in page.locator("header").inner_text()
+    assert "Alice Ng" in page.locator("header").inner_text(), "the account menu names the person from the IdP's claims"
     assert page.get_by_role("link", name="Password").count() == 0, "an SSO account has no password to change"
     user = User.objects.get(username="alice")
     assert (user.email, user.first_name, user.last_name) == ("alice@example.com", "Alice", "Ng")
@@ -87,6 +87,7 @@ def test_sign_in_through_the_idp_maps_groups_and_logout_ends_the_idp_session(pag
     page.screenshot(path=str(tmp_path / "signed-in.png"), full_page=True)
 
     # Logging out of Clearance ends the IdP session too (RP-initiated logout with id_token_hint).
+    page.locator("header .me summary").click()  # the account menu, named after the person
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url("http://127.0.0.1:*/session/end*")
     end_session = parse_qs(urlsplit(next(u for u in requests_seen if "/session/end?" in u)).query)

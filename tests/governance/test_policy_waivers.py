@@ -192,7 +192,9 @@ def test_gate_history_on_the_system_page(client, unready, personas, django_asser
     assert "ci-prod" in page and "1.4.2" in page and passed["policy"]["version"][:12] in page
     for _ in range(30):
         gate(client, personas)
-    with django_assert_max_num_queries(40):
+    # 30 gate calls later the page still reads a fixed number of queries; the facts snapshot it shows
+    # now also reads the incident register and the compliance facts (operator role, attestations).
+    with django_assert_max_num_queries(43):
         client.get("/systems/support-copilot/")
     filtered = client.get("/systems/support-copilot/?gate_env=staging").content.decode()
     assert "No gate calls for staging yet." in filtered
